@@ -1,0 +1,26 @@
+import js from "@eslint/js";
+import tseslint from "typescript-eslint";
+
+export default tseslint.config(
+  { ignores: ["node_modules/", "data/", "coverage/"] },
+  js.configs.recommended,
+  ...tseslint.configs.recommended,
+  {
+    rules: {
+      "@typescript-eslint/no-unused-vars": ["error", { argsIgnorePattern: "^_", varsIgnorePattern: "^_" }],
+      "@typescript-eslint/consistent-type-imports": "error",
+      "no-restricted-properties": [
+        "error",
+        { object: "process", property: "env", message: "Only src/config.ts reads the environment." },
+      ],
+    },
+  },
+  {
+    files: ["src/config.ts", "tests/**", "bench/**", "vitest.config.ts"],
+    rules: { "no-restricted-properties": "off" },
+  },
+  {
+    files: ["migrations/**"],
+    rules: { "@typescript-eslint/no-explicit-any": "off" },
+  },
+);

@@ -1,0 +1,144 @@
+/**
+ * The only module that reads the environment. Everything is parsed once, up front;
+ * a bad setup fails with one message that names every bad setting.
+ */
+import { parse as parseDotenv } from "dotenv";
+import { existsSync, readFileSync } from "node:fs";
+import { resolve } from "node:path";
+import { z } from "zod";
+
+export type Environment = Record<string, string | undefined>;
+
+export type DatabaseConfig =
+  | { kind: "postgres"; url: string }
+  | { kind: "pglite"; dataDir: string };
+
+export type LogLevel = "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
+
+export interface Config {
+  telegram: { token: string; apiRoot: string };
+  openai: { apiKey: string; baseURL: string; model: string; timeoutMs: number; maxRetries: number };
+  dialogue: { systemPrompt: string; historyMaxMessages: number; historyMaxChars: number };
+  database: DatabaseConfig;
+  logLevel: LogLevel;
+}
+
+export class ConfigError extends Error {
+  readonly problems: string[];
+  constructor(problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
+    this.name = "ConfigError";
+    this.problems = problems;
+  }
+}
+
+const OFFICIAL_OPENAI = "https://api.openai.com/v1";
+
+export const DEFAULT_SYSTEM_PROMPT =
+  "You are Parley, a friendly and helpful assistant chatting in Telegram. " +
+  "Answer clearly and concisely. You may use Markdown (bold, italics, code, links).";
+
+/** Empty strings in .env files mean "not set". */
+const optional = <T extends z.ZodType>(schema: T) =>
+  z.preprocess((v) => (typeof v === "string" && v.trim() === "" ? undefined : v), schema);
+
+const intSetting = (min: number, max: number, fallback: number) =>
+  optional(
+    z.coerce
+      .number({ error: "must be a whole number" })
+      .int("must be a whole number")
+      .min(min, `must be at least ${min}`)
+      .max(max, `must be at most ${max}`)
+      .default(fallback),
+  );
+
+const httpUrl = (what: string) =>
+  z.url({ protocol: /^https?$/, error: `must be an http(s) URL of ${what}` });
+
+const databaseSchema = z.object({
+  DATABASE_URL: optional(
+    z
+      .url({ protocol: /^postgres(ql)?$/, error: "must be a postgres:// or postgresql:// URL" })
+      .optional(),
+  ),
+  PGLITE_DATA_DIR: optional(z.string().default("./data/pglite")),
+});
+
+const schema = databaseSchema.extend({
+  TELEGRAM_BOT_TOKEN: optional(
+    z
+      .string({ error: "is required (get one from @BotFather)" })
+      .regex(/^\d+:[A-Za-z0-9_-]+$/, "does not look like a bot token (expected 123456:ABC-...)"),
+  ),
+  TELEGRAM_API_ROOT: optional(httpUrl("a Telegram Bot API server").default("https://api.telegram.org")),
+  OPENAI_API_KEY: optional(z.string().optional()),
+  OPENAI_BASE_URL: optional(httpUrl("an OpenAI-compatible API").default(OFFICIAL_OPENAI)),
+  OPENAI_MODEL: optional(z.string().default("gpt-4o-mini")),
+  OPENAI_TIMEOUT_SECONDS: intSetting(1, 600, 60),
+  OPENAI_MAX_RETRIES: intSetting(0, 5, 1),
+  SYSTEM_PROMPT: optional(z.string().default(DEFAULT_SYSTEM_PROMPT)),
+  HISTORY_MAX_MESSAGES: intSetting(1, 1000, 40),
+  HISTORY_MAX_CHARS: intSetting(200, 2_000_000, 16_000),
+  LOG_LEVEL: optional(
+    z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"], {
+      error: "must be one of fatal, error, warn, info, debug, trace, silent",
+    }).default("info"),
+  ),
+});
+
+function problemsOf(error: z.ZodError): string[] {
+  return error.issues.map((issue) => `${issue.path.join(".") || "(settings)"} ${issue.message}`);
+}
+
+function toDatabaseConfig(values: z.infer<typeof databaseSchema>): DatabaseConfig {
+  return values.DATABASE_URL
+    ? { kind: "postgres", url: values.DATABASE_URL }
+    : { kind: "pglite", dataDir: resolve(values.PGLITE_DATA_DIR) };
+}
+
+/**
+ * The process environment on top of `.env` (if present): real environment variables win,
+ * and `process.env` itself is never modified.
+ */
+export function readEnvironment(envFile = ".env"): Environment {
+  const fromFile = existsSync(envFile) ? parseDotenv(readFileSync(envFile)) : {};
+  return { ...fromFile, ...process.env };
+}
+
+export function parseConfig(env: Environment): Config {
+  const result = schema.safeParse(env);
+  const problems = result.success ? [] : problemsOf(result.error);
+  const baseURL = (env.OPENAI_BASE_URL?.trim() || OFFICIAL_OPENAI).replace(/\/+$/, "");
+  if (!env.OPENAI_API_KEY?.trim() && baseURL === OFFICIAL_OPENAI) {
+    problems.push(
+      "OPENAI_API_KEY is required for api.openai.com (point OPENAI_BASE_URL at a local server that needs no key)",
+    );
+  }
+  if (!result.success || problems.length > 0) throw new ConfigError(problems);
+  const v = result.data;
+  return {
+    telegram: { token: v.TELEGRAM_BOT_TOKEN, apiRoot: v.TELEGRAM_API_ROOT.replace(/\/+$/, "") },
+    openai: {
+      // Local servers (Ollama, vLLM) accept any key, but the SDK insists on a non-empty one.
+      apiKey: v.OPENAI_API_KEY ?? "not-needed",
+      baseURL,
+      model: v.OPENAI_MODEL,
+      timeoutMs: v.OPENAI_TIMEOUT_SECONDS * 1000,
+      maxRetries: v.OPENAI_MAX_RETRIES,
+    },
+    dialogue: {
+      systemPrompt: v.SYSTEM_PROMPT,
+      historyMaxMessages: v.HISTORY_MAX_MESSAGES,
+      historyMaxChars: v.HISTORY_MAX_CHARS,
+    },
+    database: toDatabaseConfig(v),
+    logLevel: v.LOG_LEVEL,
+  };
+}
+
+/** Only the database part: what the migration tool needs, without bot or model settings. */
+export function parseDatabaseConfig(env: Environment): DatabaseConfig {
+  const result = databaseSchema.safeParse(env);
+  if (!result.success) throw new ConfigError(problemsOf(result.error));
+  return toDatabaseConfig(result.data);
+}

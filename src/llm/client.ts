@@ -1,0 +1,112 @@
+import OpenAI from "openai";
+
+export interface ChatTurn {
+  role: "system" | "user" | "assistant";
+  content: string;
+}
+
+export type LlmFailure =
+  | "timeout"
+  | "rate_limited"
+  | "unavailable"
+  | "context_too_long"
+  | "misconfigured"
+  | "rejected"
+  | "cancelled"
+  | "unknown";
+
+/** A model call that failed, classified by what the user and the operator should be told. */
+export class LlmError extends Error {
+  readonly failure: LlmFailure;
+  readonly status: number | undefined;
+  constructor(failure: LlmFailure, message: string, options: { status?: number; cause?: unknown } = {}) {
+    super(message, { cause: options.cause });
+    this.name = "LlmError";
+    this.failure = failure;
+    this.status = options.status;
+  }
+}
+
+export interface LlmClient {
+  /** Streams the answer as text deltas. Throws LlmError. */
+  stream(turns: ChatTurn[], signal?: AbortSignal): AsyncIterable<string>;
+}
+
+export interface LlmOptions {
+  apiKey: string;
+  baseURL: string;
+  model: string;
+  /** Applies to the connection and to every pause between two streamed chunks. */
+  timeoutMs: number;
+  maxRetries: number;
+}
+
+const CONTEXT_TOO_LONG = /context[_ ]length|context window|maximum context|too many tokens|prompt is too long|reduce the length/i;
+
+export function classifyLlmError(error: unknown): LlmError {
+  if (error instanceof LlmError) return error;
+  if (error instanceof OpenAI.APIConnectionTimeoutError) {
+    return new LlmError("timeout", "The model did not answer in time", { cause: error });
+  }
+  if (error instanceof OpenAI.APIConnectionError) {
+    return new LlmError("unavailable", "Could not connect to the model server", { cause: error });
+  }
+  if (error instanceof OpenAI.APIError) {
+    const status = error.status;
+    const text = `${error.code ?? ""} ${error.message}`;
+    const make = (failure: LlmFailure) => new LlmError(failure, error.message, { status, cause: error });
+    if (status === 413 || CONTEXT_TOO_LONG.test(text)) return make("context_too_long");
+    if (status === 429) return make("rate_limited");
+    if (status === 408) return make("timeout");
+    if (status === 401 || status === 403 || status === 404) return make("misconfigured");
+    if (status !== undefined && status >= 500) return make("unavailable");
+    if (status !== undefined && status >= 400) return make("rejected");
+    return make("unavailable"); // an error event inside the stream
+  }
+  if (error instanceof Error && error.name === "AbortError") {
+    return new LlmError("timeout", "The model stopped sending", { cause: error });
+  }
+  return new LlmError("unknown", error instanceof Error ? error.message : String(error), { cause: error });
+}
+
+export function createLlmClient(options: LlmOptions): LlmClient {
+  const openai = new OpenAI({
+    apiKey: options.apiKey,
+    baseURL: options.baseURL,
+    timeout: options.timeoutMs,
+    maxRetries: options.maxRetries,
+  });
+
+  return {
+    async *stream(turns, signal) {
+      // The SDK's timeout covers the wait for the response; this watchdog covers a stream that stalls.
+      const idle = new AbortController();
+      let timer: NodeJS.Timeout | undefined;
+      const arm = () => {
+        clearTimeout(timer);
+        timer = setTimeout(() => idle.abort(), options.timeoutMs);
+      };
+      const combined = signal ? AbortSignal.any([signal, idle.signal]) : idle.signal;
+      try {
+        arm();
+        const stream = await openai.chat.completions.create(
+          { model: options.model, messages: turns, stream: true },
+          { signal: combined },
+        );
+        for await (const chunk of stream) {
+          arm();
+          const delta = chunk.choices[0]?.delta?.content;
+          if (delta) yield delta;
+        }
+      } catch (error) {
+        if (signal?.aborted) throw new LlmError("cancelled", "The answer was cancelled", { cause: error });
+        if (idle.signal.aborted) {
+          throw new LlmError("timeout", `No data from the model for ${options.timeoutMs} ms`, { cause: error });
+        }
+        throw classifyLlmError(error);
+      } finally {
+        clearTimeout(timer);
+      }
+    },
+  };
+}

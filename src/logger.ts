@@ -1,0 +1,28 @@
+import { pino, type DestinationStream, type Logger } from "pino";
+import type { LogLevel } from "./config.ts";
+
+export type { Logger };
+
+const REDACTED = "[REDACTED]";
+
+/**
+ * Structured JSON logs on stdout. Secrets are scrubbed from every line as it is written, so
+ * a token hidden inside an error message (fetch errors carry the full Bot API URL) cannot leak.
+ */
+export function createLogger(options: {
+  level: LogLevel;
+  secrets: readonly string[];
+  destination?: DestinationStream;
+}): Logger {
+  const secrets = options.secrets.filter((s) => s.length >= 8);
+  const scrub = (line: string) => secrets.reduce((out, secret) => out.replaceAll(secret, REDACTED), line);
+  return pino(
+    {
+      level: options.level,
+      base: { app: "parley" },
+      redact: { paths: ["token", "apiKey", "*.token", "*.apiKey", "config.telegram.token", "config.openai.apiKey"], censor: REDACTED },
+      hooks: { streamWrite: scrub },
+    },
+    options.destination ?? pino.destination({ fd: 1, sync: true }),
+  );
+}

@@ -1,0 +1,14 @@
+import { Composer, type Context } from "grammy";
+import { texts } from "../texts.ts";
+
+/**
+ * What is left after the other features: unknown commands and non-text messages (stickers,
+ * photos, voice, …). Private chats get a short hint; in groups the bot stays quiet.
+ */
+export function createUnsupportedFeature(): Composer<Context> {
+  const feature = new Composer<Context>();
+  const privateChat = feature.chatType("private");
+  privateChat.on("message:text", (ctx) => ctx.reply(texts.unknownCommand));
+  privateChat.on("message", (ctx) => ctx.reply(texts.nonText));
+  return feature;
+}
