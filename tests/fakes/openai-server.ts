@@ -1,0 +1,143 @@
+/**
+ * A fake OpenAI-compatible server (POST /v1/chat/completions, streaming or not). Each test
+ * scripts what the "model" does: answer in chunks, wait, fail with a status, or drop the connection.
+ */
+import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+
+export interface ChatMessage {
+  role: string;
+  content: string;
+}
+
+export interface CompletionRequest {
+  model: string;
+  messages: ChatMessage[];
+  stream?: boolean;
+  receivedAt: number;
+}
+
+export type Script =
+  /** Streams `chunks`, after `latencyMs` and `chunkDelayMs` between chunks. */
+  | { kind: "answer"; chunks: string[]; latencyMs?: number; chunkDelayMs?: number }
+  | { kind: "error"; status: number; message: string; code?: string }
+  /** Sends these chunks, then cuts the connection. */
+  | { kind: "drop"; chunks?: string[] };
+
+export type Handler = (request: CompletionRequest) => Script;
+
+/** The default model: repeats the last user message, so tests can tell answers apart. */
+export const echo: Handler = (request) => ({
+  kind: "answer",
+  chunks: ["Echo: ", request.messages.at(-1)?.content ?? ""],
+});
+
+/** The last user message of a request (what a chat's answer is about). */
+export const lastUserText = (request: CompletionRequest) =>
+  [...request.messages].reverse().find((m) => m.role === "user")?.content ?? "";
+
+export class FakeOpenAI {
+  readonly requests: CompletionRequest[] = [];
+  url = "";
+  inFlight = 0;
+  maxInFlight = 0;
+  private handler: Handler = echo;
+  private readonly server = createServer((req, res) => void this.handle(req, res));
+
+  async start(): Promise<this> {
+    await new Promise<void>((resolve) => this.server.listen(0, "127.0.0.1", resolve));
+    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}/v1`;
+    return this;
+  }
+
+  async close(): Promise<void> {
+    this.server.closeAllConnections();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+
+  respondWith(handler: Handler): void {
+    this.handler = handler;
+  }
+
+  /** The next request gets `script`, later ones the current handler again. */
+  respondOnceWith(script: Script): void {
+    const previous = this.handler;
+    this.handler = () => {
+      this.handler = previous;
+      return script;
+    };
+  }
+
+  reset(): void {
+    this.handler = echo;
+    this.maxInFlight = 0;
+  }
+
+  /** Requests whose last user message contains `text`. */
+  requestsAbout(text: string): CompletionRequest[] {
+    return this.requests.filter((r) => lastUserText(r).includes(text));
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const chunks: Buffer[] = [];
+    for await (const chunk of req) chunks.push(chunk as Buffer);
+    if (req.method !== "POST" || !req.url?.endsWith("/chat/completions")) {
+      res.writeHead(404, { "content-type": "application/json" });
+      res.end(JSON.stringify({ error: { message: "not found" } }));
+      return;
+    }
+    const request = { ...(JSON.parse(Buffer.concat(chunks).toString("utf8")) as CompletionRequest), receivedAt: Date.now() };
+    this.requests.push(request);
+    this.inFlight++;
+    this.maxInFlight = Math.max(this.maxInFlight, this.inFlight);
+    try {
+      await this.play(this.handler(request), request, res);
+    } finally {
+      this.inFlight--;
+    }
+  }
+
+  private async play(script: Script, request: CompletionRequest, res: ServerResponse): Promise<void> {
+    const pause = (ms = 0) => (ms > 0 ? new Promise((resolve) => setTimeout(resolve, ms)) : Promise.resolve());
+    if (script.kind === "error") {
+      res.writeHead(script.status, { "content-type": "application/json" });
+      res.end(JSON.stringify({ error: { message: script.message, type: "fake_error", code: script.code ?? null } }));
+      return;
+    }
+    const chunk = (content: string | null, finish: string | null) =>
+      JSON.stringify({
+        id: "chatcmpl-fake",
+        object: "chat.completion.chunk",
+        created: Math.floor(Date.now() / 1000),
+        model: request.model,
+        choices: [{ index: 0, delta: content === null ? {} : { content }, finish_reason: finish }],
+      });
+    const parts = script.chunks ?? [];
+    if (script.kind === "answer") await pause(script.latencyMs);
+    if (!request.stream) {
+      res.writeHead(200, { "content-type": "application/json" });
+      res.end(
+        JSON.stringify({
+          id: "chatcmpl-fake",
+          object: "chat.completion",
+          created: Math.floor(Date.now() / 1000),
+          model: request.model,
+          choices: [{ index: 0, message: { role: "assistant", content: parts.join("") }, finish_reason: "stop" }],
+        }),
+      );
+      return;
+    }
+    res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache", connection: "keep-alive" });
+    for (const [i, part] of parts.entries()) {
+      if (i > 0 && script.kind === "answer") await pause(script.chunkDelayMs);
+      if (res.destroyed) return;
+      res.write(`data: ${chunk(part, null)}\n\n`);
+    }
+    if (script.kind === "drop") {
+      res.socket?.destroy();
+      return;
+    }
+    res.write(`data: ${chunk(null, "stop")}\n\n`);
+    res.end("data: [DONE]\n\n");
+  }
+}

@@ -1,0 +1,303 @@
+/**
+ * A fake Telegram Bot API server: enough of the real one (long polling, sendMessage,
+ * editMessageText, sendChatAction, setMyCommands…) to chat with the real bot process, with the
+ * checks real Telegram makes on what a bot sends, so a test fails where Telegram would refuse.
+ */
+import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+
+export interface ApiCall {
+  method: string;
+  params: Record<string, unknown>;
+  at: number;
+  /** What the fake answered. */
+  ok: boolean;
+}
+
+export interface TgUser {
+  id: number;
+  first_name: string;
+  username?: string;
+  is_bot?: boolean;
+}
+
+export interface TgChat {
+  id: number;
+  type: "private" | "group" | "supergroup";
+  title?: string;
+  first_name?: string;
+}
+
+export interface Entity {
+  type: string;
+  offset: number;
+  length: number;
+  url?: string;
+  language?: string;
+}
+
+/** A message the bot sent, as the user sees it now (after every edit). */
+export interface BotMessage {
+  chatId: number;
+  messageId: number;
+  text: string;
+  entities: Entity[];
+  editCount: number;
+  replyTo?: number;
+  sentAt: number;
+  editedAt: number[];
+}
+
+export interface ApiErrorReply {
+  error_code: number;
+  description: string;
+  parameters?: { retry_after?: number };
+}
+
+type Waiter = { check: () => boolean; resolve: () => void };
+
+export const BOT_USER: TgUser = { id: 7000001, first_name: "Parley", username: "parley_test_bot", is_bot: true };
+
+export class FakeTelegram {
+  readonly token = "7000001:AAF4ke-T0ken_for_the_tests-only1234";
+  readonly calls: ApiCall[] = [];
+  readonly botMessages: BotMessage[] = [];
+  url = "";
+
+  private readonly server = createServer((req, res) => void this.handle(req, res));
+  private updates: Array<{ update_id: number } & Record<string, unknown>> = [];
+  private nextUpdateId = 1;
+  private nextMessageId = new Map<number, number>();
+  private pollers = new Set<() => void>();
+  private waiters = new Set<Waiter>();
+  private injected: Array<{ method: string; reply: ApiErrorReply; when?: (params: Record<string, unknown>) => boolean }> = [];
+
+  async start(): Promise<this> {
+    await new Promise<void>((resolve) => this.server.listen(0, "127.0.0.1", resolve));
+    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+    return this;
+  }
+
+  async close(): Promise<void> {
+    for (const wake of this.pollers) wake();
+    this.server.closeAllConnections();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+
+  /** A user writes to the bot. Returns the Telegram message id of the user's message. */
+  userSends(chat: TgChat, from: TgUser, text: string, extra: Record<string, unknown> = {}): number {
+    const messageId = this.allocateMessageId(chat.id);
+    const entities: Entity[] = [];
+    const command = /^\/[a-z_]+(@\w+)?/i.exec(text);
+    if (command) entities.push({ type: "bot_command", offset: 0, length: command[0].length });
+    for (const m of text.matchAll(/@\w+/g)) {
+      if (m.index > 0 || !command) entities.push({ type: "mention", offset: m.index, length: m[0].length });
+    }
+    this.pushUpdate({
+      message: {
+        message_id: messageId,
+        date: Math.floor(Date.now() / 1000),
+        chat,
+        from,
+        text,
+        ...(entities.length ? { entities } : {}),
+        ...extra,
+      },
+    });
+    return messageId;
+  }
+
+  /** A user sends anything else (a sticker, a photo…): `content` is the message's payload fields. */
+  userSendsOther(chat: TgChat, from: TgUser, content: Record<string, unknown>): number {
+    const messageId = this.allocateMessageId(chat.id);
+    this.pushUpdate({ message: { message_id: messageId, date: Math.floor(Date.now() / 1000), chat, from, ...content } });
+    return messageId;
+  }
+
+  /** Delivers an update object as it is (e.g. the same update twice). */
+  pushUpdate(update: Record<string, unknown>, updateId = this.nextUpdateId++): number {
+    this.updates.push({ ...update, update_id: updateId });
+    for (const wake of this.pollers) wake();
+    return updateId;
+  }
+
+  lastUpdate(): Record<string, unknown> | undefined {
+    return this.updates.at(-1);
+  }
+
+  /** The next call of `method` (matching `when`) fails with this reply. */
+  failNext(method: string, reply: ApiErrorReply, when?: (params: Record<string, unknown>) => boolean): void {
+    this.injected.push({ method, reply, ...(when ? { when } : {}) });
+  }
+
+  messagesIn(chatId: number): BotMessage[] {
+    return this.botMessages.filter((m) => m.chatId === chatId);
+  }
+
+  callsOf(method: string, chatId?: number): ApiCall[] {
+    return this.calls.filter((c) => c.method === method && (chatId === undefined || c.params.chat_id === chatId));
+  }
+
+  /** Resolves once `check` holds (re-checked after every API call); fails after `timeoutMs`. */
+  waitFor(check: () => boolean, what: string, timeoutMs = 15_000): Promise<void> {
+    if (check()) return Promise.resolve();
+    return new Promise<void>((resolve, reject) => {
+      const waiter: Waiter = {
+        check,
+        resolve: () => {
+          clearTimeout(timer);
+          this.waiters.delete(waiter);
+          resolve();
+        },
+      };
+      const timer = setTimeout(() => {
+        this.waiters.delete(waiter);
+        reject(new Error(`Timed out waiting for: ${what}`));
+      }, timeoutMs);
+      this.waiters.add(waiter);
+    });
+  }
+
+  /** Waits until the bot has sent `count` messages to the chat, the last one not a preview. */
+  async waitForMessages(chatId: number, count: number, what = `${count} bot message(s) in chat ${chatId}`) {
+    await this.waitFor(() => this.messagesIn(chatId).length >= count, what);
+    return this.messagesIn(chatId);
+  }
+
+  private allocateMessageId(chatId: number): number {
+    const id = this.nextMessageId.get(chatId) ?? 1;
+    this.nextMessageId.set(chatId, id + 1);
+    return id;
+  }
+
+  private notify(): void {
+    for (const waiter of [...this.waiters]) if (waiter.check()) waiter.resolve();
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const match = /^\/bot([^/]+)\/(\w+)$/.exec(req.url?.split("?")[0] ?? "");
+    const chunks: Buffer[] = [];
+    for await (const chunk of req) chunks.push(chunk as Buffer);
+    const body = Buffer.concat(chunks).toString("utf8");
+    const params = (body ? JSON.parse(body) : {}) as Record<string, unknown>;
+    const reply = (status: number, payload: unknown) => {
+      if (res.writableEnded || res.destroyed) return;
+      res.writeHead(status, { "content-type": "application/json" });
+      res.end(JSON.stringify(payload));
+    };
+    if (!match) return reply(404, { ok: false, error_code: 404, description: "Not Found" });
+    const [, token, method = ""] = match;
+    if (token !== this.token) return reply(401, { ok: false, error_code: 401, description: "Unauthorized" });
+
+    const call: ApiCall = { method, params, at: Date.now(), ok: true };
+    const injectedAt = this.injected.findIndex((i) => i.method === method && (!i.when || i.when(params)));
+    let outcome: { ok: true; result: unknown } | ({ ok: false } & ApiErrorReply);
+    if (injectedAt >= 0) {
+      const [injected] = this.injected.splice(injectedAt, 1);
+      outcome = { ok: false, ...injected!.reply };
+    } else if (method === "getUpdates") {
+      outcome = { ok: true, result: await this.getUpdates(params, req) };
+    } else {
+      outcome = this.apply(method, params);
+    }
+    call.ok = outcome.ok;
+    if (method !== "getUpdates") this.calls.push(call);
+    reply(outcome.ok ? 200 : outcome.error_code, outcome);
+    this.notify();
+  }
+
+  private async getUpdates(params: Record<string, unknown>, req: IncomingMessage) {
+    const offset = Number(params.offset ?? 0);
+    if (offset > 0) this.updates = this.updates.filter((u) => u.update_id >= offset);
+    const pending = () => this.updates.filter((u) => u.update_id >= offset).slice(0, Number(params.limit ?? 100));
+    const timeoutMs = Math.min(Number(params.timeout ?? 0), 30) * 1000;
+    if (pending().length === 0 && timeoutMs > 0) {
+      await new Promise<void>((resolve) => {
+        const wake = () => {
+          clearTimeout(timer);
+          this.pollers.delete(wake);
+          resolve();
+        };
+        const timer = setTimeout(wake, timeoutMs);
+        this.pollers.add(wake);
+        req.socket.once("close", wake);
+      });
+    }
+    return pending();
+  }
+
+  private apply(method: string, p: Record<string, unknown>): { ok: true; result: unknown } | ({ ok: false } & ApiErrorReply) {
+    const bad = (description: string) => ({ ok: false as const, error_code: 400, description: `Bad Request: ${description}` });
+    switch (method) {
+      case "getMe":
+        return { ok: true, result: { ...BOT_USER, can_join_groups: true, can_read_all_group_messages: false, supports_inline_queries: false } };
+      case "deleteWebhook":
+      case "setMyCommands":
+      case "sendChatAction":
+        return { ok: true, result: true };
+      case "sendMessage": {
+        const problem = this.validateText(p);
+        if (problem) return bad(problem);
+        const chatId = Number(p.chat_id);
+        const messageId = this.allocateMessageId(chatId);
+        const replyTo = (p.reply_parameters as { message_id?: number } | undefined)?.message_id;
+        this.botMessages.push({
+          chatId,
+          messageId,
+          text: String(p.text),
+          entities: (p.entities as Entity[] | undefined) ?? [],
+          editCount: 0,
+          ...(replyTo === undefined ? {} : { replyTo }),
+          sentAt: Date.now(),
+          editedAt: [],
+        });
+        return { ok: true, result: this.asMessage(chatId, messageId, p) };
+      }
+      case "editMessageText": {
+        const chatId = Number(p.chat_id);
+        const message = this.botMessages.find((m) => m.chatId === chatId && m.messageId === Number(p.message_id));
+        if (!message) return bad("message to edit not found");
+        const problem = this.validateText(p);
+        if (problem) return bad(problem);
+        const entities = (p.entities as Entity[] | undefined) ?? [];
+        if (message.text === p.text && JSON.stringify(message.entities) === JSON.stringify(entities)) {
+          return bad(
+            "message is not modified: specified new message content and reply markup are exactly the same as a current content and reply markup of the message",
+          );
+        }
+        message.text = String(p.text);
+        message.entities = entities;
+        message.editCount++;
+        message.editedAt.push(Date.now());
+        return { ok: true, result: this.asMessage(chatId, message.messageId, p) };
+      }
+      default:
+        return { ok: false, error_code: 404, description: `Not Found: method ${method} is not in the fake` };
+    }
+  }
+
+  /** The checks real Telegram makes on a message text and its entities. */
+  private validateText(p: Record<string, unknown>): string | undefined {
+    if (typeof p.text !== "string" || p.text.trim() === "") return "message text is empty";
+    if (p.text.length > 4096) return "message is too long";
+    if (p.parse_mode !== undefined) return "this fake expects entities, not parse_mode";
+    const entities = (p.entities as Entity[] | undefined) ?? [];
+    for (const e of entities) {
+      if (!Number.isInteger(e.offset) || !Number.isInteger(e.length) || e.offset < 0 || e.length <= 0 || e.offset + e.length > p.text.length) {
+        return `can't parse entities: entity ${JSON.stringify(e)} is outside the text`;
+      }
+    }
+    return undefined;
+  }
+
+  private asMessage(chatId: number, messageId: number, p: Record<string, unknown>) {
+    return {
+      message_id: messageId,
+      date: Math.floor(Date.now() / 1000),
+      chat: { id: chatId, type: chatId > 0 ? "private" : "supergroup" },
+      from: BOT_USER,
+      text: p.text,
+      ...(p.entities ? { entities: p.entities } : {}),
+    };
+  }
+}

@@ -1,0 +1,87 @@
+/**
+ * Runs the real bot the way `npm start` does (`node src/main.ts`), in its own process, with
+ * a clean environment and a working directory of its own (so a developer's .env is not read).
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+
+export const PROJECT_ROOT = path.resolve(import.meta.dirname, "../..");
+export const MAIN = path.join(PROJECT_ROOT, "src/main.ts");
+
+export interface Exit {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+}
+
+export class BotProcess {
+  stdout = "";
+  stderr = "";
+  readonly exited: Promise<Exit>;
+  private readonly child: ChildProcess;
+  private lineWaiters: Array<{ pattern: RegExp; resolve: () => void }> = [];
+
+  constructor(env: Record<string, string>) {
+    this.child = spawn(process.execPath, [MAIN], {
+      cwd: mkdtempSync(path.join(tmpdir(), "parley-cwd-")),
+      env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", ...env },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    this.child.stdout!.setEncoding("utf8").on("data", (data: string) => {
+      this.stdout += data;
+      this.checkWaiters();
+    });
+    this.child.stderr!.setEncoding("utf8").on("data", (data: string) => {
+      this.stderr += data;
+      this.checkWaiters();
+    });
+    this.exited = new Promise((resolve) => this.child.once("exit", (code, signal) => resolve({ code, signal })));
+  }
+
+  /** Resolves when the output matches `pattern`; rejects if the process exits first. */
+  async waitForOutput(pattern: RegExp, timeoutMs = 20_000): Promise<void> {
+    const seen = () => pattern.test(this.stdout) || pattern.test(this.stderr);
+    if (seen()) return;
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      await Promise.race([
+        new Promise<void>((resolve) => this.lineWaiters.push({ pattern, resolve })),
+        this.exited.then((exit) => {
+          if (!seen()) throw new Error(`bot exited (${exit.code}) before printing ${pattern}:\n${this.stderr}\n${this.stdout}`);
+        }),
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(() => reject(new Error(`no ${pattern} within ${timeoutMs} ms:\n${this.stderr}\n${this.stdout}`)), timeoutMs);
+        }),
+      ]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  waitUntilRunning(): Promise<void> {
+    return this.waitForOutput(/"msg":"Parley is running"/);
+  }
+
+  /** SIGTERM, then the exit status and how long the shutdown took. */
+  async stop(): Promise<Exit & { ms: number }> {
+    const started = Date.now();
+    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill("SIGTERM");
+    const exit = await this.exited;
+    return { ...exit, ms: Date.now() - started };
+  }
+
+  kill(): void {
+    if (this.child.exitCode === null) this.child.kill("SIGKILL");
+  }
+
+  private checkWaiters(): void {
+    this.lineWaiters = this.lineWaiters.filter((w) => {
+      if (w.pattern.test(this.stdout) || w.pattern.test(this.stderr)) {
+        w.resolve();
+        return false;
+      }
+      return true;
+    });
+  }
+}
