@@ -63,6 +63,10 @@ export function classifyLlmError(error: unknown): LlmError {
     if (status !== undefined && status >= 400) return make("rejected");
     return make("unavailable"); // an error event inside the stream
   }
+  if (error instanceof TypeError && /terminated|fetch failed|socket|ECONNRESET/i.test(error.message)) {
+    // undici's way of saying the connection broke while the body was streaming.
+    return new LlmError("unavailable", `The connection to the model broke: ${error.message}`, { cause: error });
+  }
   if (error instanceof Error && error.name === "AbortError") {
     return new LlmError("timeout", "The model stopped sending", { cause: error });
   }
@@ -93,11 +97,15 @@ export function createLlmClient(options: LlmOptions): LlmClient {
           { model: options.model, messages: turns, stream: true },
           { signal: combined },
         );
+        let finished = false;
         for await (const chunk of stream) {
           arm();
-          const delta = chunk.choices[0]?.delta?.content;
-          if (delta) yield delta;
+          const choice = chunk.choices[0];
+          if (choice?.delta?.content) yield choice.delta.content;
+          if (choice?.finish_reason) finished = true;
         }
+        // A stream cut off by a proxy or a crashed server just ends: no finish_reason, no error.
+        if (!finished) throw new LlmError("unavailable", "The model's stream ended before the answer was finished");
       } catch (error) {
         if (signal?.aborted) throw new LlmError("cancelled", "The answer was cancelled", { cause: error });
         if (idle.signal.aborted) {

@@ -131,7 +131,8 @@ export class FakeOpenAI {
     for (const [i, part] of parts.entries()) {
       if (i > 0 && script.kind === "answer") await pause(script.chunkDelayMs);
       if (res.destroyed) return;
-      res.write(`data: ${chunk(part, null)}\n\n`);
+      // Wait until the chunk is handed to the socket, so a drop below cannot swallow it.
+      await new Promise<void>((resolve) => res.write(`data: ${chunk(part, null)}\n\n`, () => resolve()));
     }
     if (script.kind === "drop") {
       res.socket?.destroy();

@@ -66,6 +66,8 @@ export class FakeTelegram {
 
   private readonly server = createServer((req, res) => void this.handle(req, res));
   private updates: Array<{ update_id: number } & Record<string, unknown>> = [];
+  /** Every update ever queued, including those the bot has confirmed. */
+  readonly allUpdates: Array<{ update_id: number } & Record<string, unknown>> = [];
   private nextUpdateId = 1;
   private nextMessageId = new Map<number, number>();
   private pollers = new Set<() => void>();
@@ -117,12 +119,13 @@ export class FakeTelegram {
   /** Delivers an update object as it is (e.g. the same update twice). */
   pushUpdate(update: Record<string, unknown>, updateId = this.nextUpdateId++): number {
     this.updates.push({ ...update, update_id: updateId });
+    this.allUpdates.push({ ...update, update_id: updateId });
     for (const wake of this.pollers) wake();
     return updateId;
   }
 
   lastUpdate(): Record<string, unknown> | undefined {
-    return this.updates.at(-1);
+    return this.allUpdates.at(-1);
   }
 
   /** The next call of `method` (matching `when`) fails with this reply. */

@@ -1,0 +1,138 @@
+/**
+ * End to end: the real bot process (`node src/main.ts`, as `npm start` runs it) against the fake
+ * Telegram and the fake model, chatting as people would.
+ */
+import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { lastUserText } from "../fakes/openai-server.ts";
+import { BOT_USER } from "../fakes/telegram-server.ts";
+import type { BotProcess } from "../helpers/bot-process.ts";
+import { createWorld, OPENAI_KEY, person, type World } from "../helpers/world.ts";
+
+let world: World;
+let bot: BotProcess;
+
+beforeAll(async () => {
+  world = await createWorld();
+  bot = await world.startBot();
+});
+afterAll(async () => world?.close());
+
+/** Waits for the bot's answer that contains `text` in the chat, as the user sees it. */
+async function answerIn(chatId: number, text: string) {
+  await world.tg.waitFor(() => world.tg.messagesIn(chatId).some((m) => m.text.includes(text)), `an answer with "${text}"`);
+  return world.tg.messagesIn(chatId).find((m) => m.text.includes(text))!;
+}
+
+const contents = (messages: { role: string; content: string }[]) => messages.map((m) => `${m.role}:${m.content}`);
+
+describe("a conversation", () => {
+  const alice = person("Alice");
+  const bob = person("Bob");
+
+  test("registers its commands and greets on /start and /help", async () => {
+    const commands = world.tg.callsOf("setMyCommands")[0]?.params.commands as Array<{ command: string }>;
+    expect(commands.map((c) => c.command)).toEqual(["start", "help", "clear"]);
+
+    world.tg.userSends(alice.chat, alice.user, "/start");
+    expect((await answerIn(alice.chat.id, "Hi, Alice!")).text).toMatch(/remembers our conversation/);
+    world.tg.userSends(alice.chat, alice.user, "/help");
+    expect((await answerIn(alice.chat.id, "Commands:")).text).toContain("/clear");
+    // Commands are not conversation: the model never saw them.
+    expect(world.ai.requests).toHaveLength(0);
+  });
+
+  test("two people chat at once, each with a memory of their own", async () => {
+    world.tg.userSends(alice.chat, alice.user, "My name is Alice");
+    world.tg.userSends(bob.chat, bob.user, "My name is Bob");
+    await answerIn(alice.chat.id, "Echo: My name is Alice");
+    await answerIn(bob.chat.id, "Echo: My name is Bob");
+
+    world.tg.userSends(alice.chat, alice.user, "What is my name?");
+    await answerIn(alice.chat.id, "Echo: What is my name?");
+    const request = world.ai.requestsAbout("What is my name?")[0]!;
+    expect(request.model).toBe("fake-model");
+    expect(request.messages[0]?.role).toBe("system");
+    expect(contents(request.messages.slice(1))).toEqual([
+      "user:My name is Alice",
+      "assistant:Echo: My name is Alice",
+      "user:What is my name?",
+    ]);
+    expect(JSON.stringify(request.messages)).not.toContain("Bob");
+    // Typing indicator while waiting.
+    expect(world.tg.callsOf("sendChatAction", alice.chat.id).length).toBeGreaterThan(0);
+  });
+
+  test("remembers across a restart, and stops cleanly on SIGTERM", async () => {
+    const exit = await bot.stop();
+    expect(exit.code).toBe(0);
+    expect(exit.ms).toBeLessThan(10_000);
+    expect(bot.stdout).toContain('"msg":"stopped"');
+
+    bot = await world.startBot();
+    world.tg.userSends(alice.chat, alice.user, "Do you still remember me?");
+    await answerIn(alice.chat.id, "Echo: Do you still remember me?");
+    const request = world.ai.requestsAbout("Do you still remember me?")[0]!;
+    expect(contents(request.messages.slice(1, 3))).toEqual(["user:My name is Alice", "assistant:Echo: My name is Alice"]);
+    expect(request.messages).toHaveLength(1 + 5);
+  });
+
+  test("/clear forgets the conversation, and the next message starts fresh", async () => {
+    world.tg.userSends(alice.chat, alice.user, "/clear");
+    // 2 turns before the restart, 1 after: 6 messages.
+    expect((await answerIn(alice.chat.id, "forgotten")).text).toContain("(6 messages)");
+    world.tg.userSends(alice.chat, alice.user, "Who am I?");
+    await answerIn(alice.chat.id, "Echo: Who am I?");
+    const request = world.ai.requestsAbout("Who am I?")[0]!;
+    expect(contents(request.messages.slice(1))).toEqual(["user:Who am I?"]);
+    // Bob's memory is untouched.
+    world.tg.userSends(bob.chat, bob.user, "And me?");
+    await answerIn(bob.chat.id, "Echo: And me?");
+    expect(contents(world.ai.requestsAbout("And me?")[0]!.messages.slice(1, 2))).toEqual(["user:My name is Bob"]);
+  });
+
+  test("the same update delivered twice is stored and answered once", async () => {
+    const carol = person("Carol");
+    world.tg.userSends(carol.chat, carol.user, "Only once, please");
+    await answerIn(carol.chat.id, "Echo: Only once, please");
+    const update = world.tg.lastUpdate()!;
+    world.tg.pushUpdate({ message: update.message });
+    world.tg.userSends(carol.chat, carol.user, "Next one");
+    await answerIn(carol.chat.id, "Echo: Next one");
+    expect(world.ai.requestsAbout("Only once, please")).toHaveLength(1);
+    const request = world.ai.requestsAbout("Next one")[0]!;
+    expect(contents(request.messages.slice(1))).toEqual([
+      "user:Only once, please",
+      "assistant:Echo: Only once, please",
+      "user:Next one",
+    ]);
+  });
+
+  test("in a group it answers only when spoken to, and tells people apart", async () => {
+    const group = { id: -100555, type: "supergroup" as const, title: "Friends" };
+    const dan = person("Dan").user;
+    const eve = person("Eve").user;
+    world.tg.userSends(group, dan, "just chatting among ourselves");
+    world.tg.userSends(group, eve, `@${BOT_USER.username} what is 2+2?`);
+    const answer = await answerIn(group.id, "Echo: Eve: what is 2+2?");
+    expect(world.ai.requests.some((r) => lastUserText(r).includes("among ourselves"))).toBe(false);
+    // It quotes the message it answers, so the group sees whom it is talking to.
+    expect(answer.replyTo).toBeDefined();
+
+    world.tg.userSends(group, dan, "and 3+3?", { reply_to_message: { message_id: answer.messageId, date: 0, chat: group, from: BOT_USER, text: answer.text } });
+    await answerIn(group.id, "Echo: Dan: and 3+3?");
+    const request = world.ai.requestsAbout("and 3+3?")[0]!;
+    expect(contents(request.messages.slice(1))).toEqual([
+      "user:Eve: what is 2+2?",
+      "assistant:Echo: Eve: what is 2+2?",
+      "user:Dan: and 3+3?",
+    ]);
+  });
+
+  test("never writes the bot token or the API key to its logs", () => {
+    const output = bot.stdout + bot.stderr;
+    expect(output.length).toBeGreaterThan(0);
+    expect(output).not.toContain(world.tg.token);
+    expect(output).not.toContain(world.tg.token.split(":")[1]);
+    expect(output).not.toContain(OPENAI_KEY);
+  });
+});

@@ -1,0 +1,203 @@
+/**
+ * End to end: long and formatted answers, streaming, failures of the model and of Telegram,
+ * odd input, and many chats at once, against the real bot process.
+ */
+import { afterAll, beforeAll, beforeEach, describe, expect, test } from "vitest";
+import { lastUserText } from "../fakes/openai-server.ts";
+import type { BotMessage } from "../fakes/telegram-server.ts";
+import { BotProcess } from "../helpers/bot-process.ts";
+import { createWorld, person, type World } from "../helpers/world.ts";
+
+let world: World;
+
+beforeAll(async () => {
+  world = await createWorld();
+  await world.startBot();
+});
+afterAll(async () => world?.close());
+beforeEach(() => world.ai.reset());
+
+const squash = (text: string) => text.replace(/\s+/g, "");
+
+/** Waits until the chat's last bot message satisfies `done` (the answer is complete). */
+async function settled(chatId: number, done: (messages: BotMessage[]) => boolean, what: string) {
+  await world.tg.waitFor(() => done(world.tg.messagesIn(chatId)), what);
+  return world.tg.messagesIn(chatId);
+}
+
+describe("long and formatted answers", () => {
+  test("a 10 000-character answer arrives whole, in order, as valid Telegram messages", async () => {
+    const { chat, user } = person("Long");
+    const paragraphs = Array.from({ length: 40 }, (_, i) => `Paragraph ${i + 1}: ${"lorem ipsum dolor ".repeat(13)}end ${i + 1}.`);
+    paragraphs[3] = `Paragraph 4 has **bold words** and \`inline code\`: ${"x y ".repeat(50)}end 4.`;
+    const markdown = paragraphs.join("\n\n");
+    expect(markdown.length).toBeGreaterThan(10_000);
+    const chunks = markdown.match(/[\s\S]{1,500}/g)!;
+    world.ai.respondWith(() => ({ kind: "answer", chunks, chunkDelayMs: 120 }));
+
+    world.tg.userSends(chat, user, "Write me something long");
+    const messages = await settled(chat.id, (m) => m.at(-1)?.text.includes("end 40.") ?? false, "the end of the long answer");
+
+    expect(messages.length).toBeGreaterThanOrEqual(3);
+    for (const m of messages) {
+      expect(m.text.trim().length).toBeGreaterThan(0);
+      expect(m.text.length).toBeLessThanOrEqual(4096);
+    }
+    // Nothing lost or reordered: the visible text is the answer without its Markdown markers.
+    const plain = markdown.replaceAll("**", "").replaceAll("`", "");
+    expect(squash(messages.map((m) => m.text).join(""))).toBe(squash(plain));
+    // Split at paragraph boundaries: every message ends a paragraph.
+    for (const m of messages) expect(m.text.trimEnd()).toMatch(/end \d+\.$/);
+    // The model's Markdown became Telegram formatting.
+    const formatted = messages.find((m) => m.text.includes("bold words"))!;
+    const bold = formatted.entities.find((e) => e.type === "bold")!;
+    expect(formatted.text.slice(bold.offset, bold.offset + bold.length)).toBe("bold words");
+    expect(formatted.entities.some((e) => e.type === "code")).toBe(true);
+  });
+
+  test("the answer grows in place while it is written, edited at most about once a second", async () => {
+    const { chat, user } = person("Stream");
+    const words = Array.from({ length: 16 }, (_, i) => `word${i} `);
+    world.ai.respondWith(() => ({ kind: "answer", chunks: words, chunkDelayMs: 200 })); // ~3 s of writing
+
+    world.tg.userSends(chat, user, "Stream please");
+    const [message] = await settled(chat.id, (m) => m[0]?.text === words.join("").trim(), "the full streamed answer");
+    expect(world.tg.messagesIn(chat.id)).toHaveLength(1);
+    // A preview was shown and then edited as the text grew.
+    expect(message!.editCount).toBeGreaterThanOrEqual(2);
+    const previews = [message!.sentAt, ...message!.editedAt.slice(0, -1)];
+    for (let i = 1; i < previews.length; i++) expect(previews[i]! - previews[i - 1]!).toBeGreaterThanOrEqual(900);
+  });
+
+  test("when Telegram rejects the formatting, the same text is re-sent plain", async () => {
+    const { chat, user } = person("Plain");
+    world.ai.respondWith(() => ({ kind: "answer", chunks: ["Some **bold** text"] }));
+    world.tg.failNext(
+      "sendMessage",
+      { error_code: 400, description: "Bad Request: can't parse entities: unsupported start tag" },
+      (p) => p.chat_id === chat.id && Array.isArray(p.entities),
+    );
+    world.tg.userSends(chat, user, "Format this");
+    const [message] = await settled(chat.id, (m) => m.length === 1, "the plain answer");
+    expect(message!.text).toBe("Some bold text");
+    expect(message!.entities).toEqual([]);
+    expect(world.tg.callsOf("sendMessage", chat.id).map((c) => c.ok)).toEqual([false, true]);
+  });
+
+  test("a 429 from Telegram is waited out (retry_after) and the answer still arrives", async () => {
+    const { chat, user } = person("Limited");
+    world.tg.failNext("sendMessage", { error_code: 429, description: "Too Many Requests: retry after 1", parameters: { retry_after: 1 } }, (p) => p.chat_id === chat.id);
+    world.tg.userSends(chat, user, "Hello there");
+    const [message] = await settled(chat.id, (m) => m.length === 1, "the answer after a 429");
+    expect(message!.text).toBe("Echo: Hello there");
+    const calls = world.tg.callsOf("sendMessage", chat.id);
+    expect(calls.map((c) => c.ok)).toEqual([false, true]);
+    expect(calls[1]!.at - calls[0]!.at).toBeGreaterThanOrEqual(900);
+  });
+});
+
+describe("when the model fails", () => {
+  const cases = [
+    { name: "a 500", script: { kind: "error", status: 500, message: "boom" }, reply: /can't reach the model/ },
+    { name: "a 429", script: { kind: "error", status: 429, message: "slow down" }, reply: /busy right now/ },
+    {
+      name: "a context-length error",
+      script: { kind: "error", status: 400, message: "This model's maximum context length is 8192 tokens", code: "context_length_exceeded" },
+      reply: /\/clear to start over/,
+    },
+    { name: "a dropped connection", script: { kind: "drop" }, reply: /can't reach the model/ },
+    { name: "a stream cut mid-answer", script: { kind: "drop", chunks: ["The beginning of"] }, reply: /cut off/ },
+  ] as const;
+
+  for (const { name, script, reply } of cases) {
+    test(`${name}: a short clear reply, the message kept, the next message works`, async () => {
+      const { chat, user } = person("Unlucky");
+      world.ai.respondWith((request) => (lastUserText(request).startsWith("First") ? script : { kind: "answer", chunks: ["Fine again"] }));
+      world.tg.userSends(chat, user, "First question");
+      const [failure] = await settled(chat.id, (m) => m.length >= 1 && reply.test(m.at(-1)!.text), `the failure reply for ${name}`);
+      expect(failure!.text.length).toBeLessThan(200);
+
+      world.tg.userSends(chat, user, "Second question");
+      await settled(chat.id, (m) => m.at(-1)?.text === "Fine again", "the next answer");
+      const request = world.ai.requestsAbout("Second question")[0]!;
+      // The failed turn's message is still in the history; no broken answer was stored.
+      expect(request.messages.slice(1).map((m) => `${m.role}:${m.content}`)).toEqual(["user:First question", "user:Second question"]);
+    });
+  }
+
+  test("a model server that refuses connections: the user is told, the bot keeps running", async () => {
+    const other = await createWorld();
+    try {
+      const bot = new BotProcess(other.env({ OPENAI_BASE_URL: "http://127.0.0.1:9/v1" }));
+      await bot.waitUntilRunning();
+      const { chat, user } = person("Refused");
+      other.tg.userSends(chat, user, "Anyone there?");
+      await other.tg.waitFor(() => /can't reach the model/.test(other.tg.messagesIn(chat.id)[0]?.text ?? ""), "the unavailable reply");
+      other.tg.userSends(chat, user, "/help");
+      await other.tg.waitFor(() => other.tg.messagesIn(chat.id).length === 2, "an answer to /help after the failure");
+      expect((await bot.stop()).code).toBe(0);
+    } finally {
+      await other.close();
+    }
+  });
+});
+
+describe("many chats, one chat", () => {
+  test("10 chats at once with a 1 s model finish together, not one after another", async () => {
+    world.ai.respondWith((request) => ({ kind: "answer", chunks: [`Answer to ${lastUserText(request)}`], latencyMs: 1_000 }));
+    const people = Array.from({ length: 10 }, (_, i) => person(`Crowd${i}`));
+    const started = Date.now();
+    for (const { chat, user } of people) world.tg.userSends(chat, user, `question from ${chat.id}`);
+    await world.tg.waitFor(
+      () => people.every(({ chat }) => world.tg.messagesIn(chat.id)[0]?.text === `Answer to question from ${chat.id}`),
+      "all 10 answers",
+    );
+    const elapsed = Date.now() - started;
+    expect(world.ai.maxInFlight).toBe(10);
+    expect(elapsed).toBeLessThan(5_000); // one after another would take over 10 s
+  });
+
+  test("messages of one chat are answered strictly in order", async () => {
+    world.ai.respondWith((request) => ({ kind: "answer", chunks: [`Re: ${lastUserText(request)}`], latencyMs: 300 }));
+    const { chat, user } = person("Orderly");
+    for (const n of [1, 2, 3]) world.tg.userSends(chat, user, `part ${n}`);
+    const messages = await settled(chat.id, (m) => m.length === 3, "three answers");
+    expect(messages.map((m) => m.text)).toEqual(["Re: part 1", "Re: part 2", "Re: part 3"]);
+    expect(world.ai.maxInFlight).toBe(1);
+    // Each turn saw the previous answers.
+    expect(world.ai.requestsAbout("part 3")[0]!.messages.slice(1).map((m) => m.content)).toEqual([
+      "part 1",
+      "Re: part 1",
+      "part 2",
+      "Re: part 2",
+      "part 3",
+    ]);
+  });
+});
+
+describe("odd input", () => {
+  test("stickers, photos and voice get a short friendly reply", async () => {
+    const { chat, user } = person("Sticky");
+    world.tg.userSendsOther(chat, user, { sticker: { file_id: "s1", file_unique_id: "u1", type: "regular", width: 512, height: 512, is_animated: false, is_video: false } });
+    world.tg.userSendsOther(chat, user, { photo: [{ file_id: "p1", file_unique_id: "u2", width: 90, height: 90 }] });
+    world.tg.userSendsOther(chat, user, { voice: { file_id: "v1", file_unique_id: "u3", duration: 2 } });
+    const messages = await settled(chat.id, (m) => m.length === 3, "three replies");
+    for (const m of messages) expect(m.text).toMatch(/only read text/);
+    expect(world.ai.requests.filter((r) => r.messages.some((x) => x.content.includes("Sticky")))).toHaveLength(0);
+  });
+
+  test("an unknown command gets a hint", async () => {
+    const { chat, user } = person("Curious");
+    world.tg.userSends(chat, user, "/frobnicate");
+    const [reply] = await settled(chat.id, (m) => m.length === 1, "the hint");
+    expect(reply!.text).toMatch(/\/help/);
+  });
+
+  test("huge text with emoji, Cyrillic and a NUL byte is stored and answered", async () => {
+    const { chat, user } = person("Odd");
+    const text = `Привет 👋\u0000 ${"ж".repeat(4085)}`; // 4096: Telegram's most for one message
+    world.tg.userSends(chat, user, text);
+    const messages = await settled(chat.id, (m) => m.length === 2, "the echoed answer, in two messages");
+    expect(squash(messages.map((m) => m.text).join(""))).toBe(squash(`Echo: ${text.replace("\u0000", "")}`));
+  });
+});

@@ -1,0 +1,63 @@
+/** A fake Telegram, a fake model and a data directory: everything the real bot talks to. */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { FakeOpenAI } from "../fakes/openai-server.ts";
+import { FakeTelegram, type TgChat, type TgUser } from "../fakes/telegram-server.ts";
+import { BotProcess } from "./bot-process.ts";
+
+export const OPENAI_KEY = "sk-test-9f8e7d6c5b4a-secret";
+
+export interface World {
+  tg: FakeTelegram;
+  ai: FakeOpenAI;
+  dataDir: string;
+  /** Settings for a bot process in this world (PGlite in dataDir unless overridden). */
+  env(extra?: Record<string, string>): Record<string, string>;
+  startBot(extra?: Record<string, string>): Promise<BotProcess>;
+  close(): Promise<void>;
+}
+
+export async function createWorld(): Promise<World> {
+  const tg = await new FakeTelegram().start();
+  const ai = await new FakeOpenAI().start();
+  const dataDir = mkdtempSync(path.join(tmpdir(), "parley-e2e-"));
+  const bots: BotProcess[] = [];
+  const env = (extra: Record<string, string> = {}) => ({
+    TELEGRAM_BOT_TOKEN: tg.token,
+    TELEGRAM_API_ROOT: tg.url,
+    OPENAI_API_KEY: OPENAI_KEY,
+    OPENAI_BASE_URL: ai.url,
+    OPENAI_MODEL: "fake-model",
+    OPENAI_TIMEOUT_SECONDS: "5",
+    PGLITE_DATA_DIR: path.join(dataDir, "pglite"),
+    LOG_LEVEL: "debug",
+    ...extra,
+  });
+  return {
+    tg,
+    ai,
+    dataDir,
+    env,
+    async startBot(extra) {
+      const bot = new BotProcess(env(extra));
+      bots.push(bot);
+      await bot.waitUntilRunning();
+      return bot;
+    },
+    async close() {
+      for (const bot of bots) bot.kill();
+      await Promise.all(bots.map((b) => b.exited));
+      await tg.close();
+      await ai.close();
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+let nextId = 100;
+/** A person with a private chat with the bot. */
+export function person(firstName: string): { user: TgUser; chat: TgChat } {
+  const id = nextId++;
+  return { user: { id, first_name: firstName, username: firstName.toLowerCase() }, chat: { id, type: "private", first_name: firstName } };
+}
