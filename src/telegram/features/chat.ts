@@ -30,11 +30,13 @@ export function addressedText(message: Message.TextMessage, me: UserFromGetMe): 
     (e) => e.type === "mention" && message.text.slice(e.offset, e.offset + e.length).toLowerCase() === mention,
   );
   if (mentions.length === 0 && message.reply_to_message?.from?.id !== me.id) return null;
+  // "@bot what is…" loses the mention; "so, @bot, what…" reads "so, Parley, what…".
   let text = message.text;
   for (const e of [...mentions].sort((a, b) => b.offset - a.offset)) {
-    text = text.slice(0, e.offset) + text.slice(e.offset + e.length);
+    const leading = text.slice(0, e.offset).trim() === "";
+    text = text.slice(0, e.offset) + (leading ? "" : me.first_name) + text.slice(e.offset + e.length);
   }
-  return text.replace(/\s+/g, " ").trim() === "" ? "" : text.trim();
+  return text.trim().replace(/^[,:]\s*/, "");
 }
 
 async function deliver(live: LiveReply, outcome: ReplyOutcome): Promise<void> {

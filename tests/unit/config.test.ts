@@ -1,0 +1,105 @@
+import path from "node:path";
+import { describe, expect, test } from "vitest";
+import { ConfigError, DEFAULT_SYSTEM_PROMPT, parseConfig, parseDatabaseConfig } from "../../src/config.ts";
+
+const valid = { TELEGRAM_BOT_TOKEN: "123456:ABC-def_ghi", OPENAI_API_KEY: "sk-test" };
+
+function problems(env: Record<string, string>): string[] {
+  try {
+    parseConfig(env);
+  } catch (error) {
+    expect(error).toBeInstanceOf(ConfigError);
+    return (error as ConfigError).problems;
+  }
+  throw new Error("expected a ConfigError");
+}
+
+describe("parseConfig", () => {
+  test("fills sensible defaults", () => {
+    const config = parseConfig(valid);
+    expect(config).toMatchObject({
+      telegram: { token: valid.TELEGRAM_BOT_TOKEN, apiRoot: "https://api.telegram.org" },
+      openai: { apiKey: "sk-test", baseURL: "https://api.openai.com/v1", model: "gpt-4o-mini", timeoutMs: 60_000 },
+      dialogue: { systemPrompt: DEFAULT_SYSTEM_PROMPT, historyMaxMessages: 40, historyMaxChars: 16_000 },
+      database: { kind: "pglite", dataDir: path.resolve("data/pglite") },
+      logLevel: "info",
+    });
+  });
+
+  test("reads every setting", () => {
+    const config = parseConfig({
+      ...valid,
+      TELEGRAM_API_ROOT: "http://localhost:8081/",
+      OPENAI_BASE_URL: "http://localhost:11434/v1/",
+      OPENAI_MODEL: "llama3.2",
+      OPENAI_TIMEOUT_SECONDS: "30",
+      SYSTEM_PROMPT: "Be brief.",
+      HISTORY_MAX_MESSAGES: "10",
+      HISTORY_MAX_CHARS: "5000",
+      DATABASE_URL: "postgres://parley:secret@db:5432/parley",
+      LOG_LEVEL: "debug",
+    });
+    expect(config.telegram.apiRoot).toBe("http://localhost:8081");
+    expect(config.openai).toMatchObject({ baseURL: "http://localhost:11434/v1", model: "llama3.2", timeoutMs: 30_000 });
+    expect(config.dialogue).toEqual({ systemPrompt: "Be brief.", historyMaxMessages: 10, historyMaxChars: 5000 });
+    expect(config.database).toEqual({ kind: "postgres", url: "postgres://parley:secret@db:5432/parley" });
+    expect(config.logLevel).toBe("debug");
+  });
+
+  test("a local OpenAI-compatible server needs no API key", () => {
+    const config = parseConfig({ TELEGRAM_BOT_TOKEN: valid.TELEGRAM_BOT_TOKEN, OPENAI_BASE_URL: "http://localhost:11434/v1" });
+    expect(config.openai.apiKey).not.toBe("");
+  });
+
+  test("empty values in .env count as unset", () => {
+    expect(parseConfig({ ...valid, DATABASE_URL: "", HISTORY_MAX_MESSAGES: " " }).database.kind).toBe("pglite");
+  });
+
+  test("names every bad setting at once", () => {
+    const found = problems({
+      HISTORY_MAX_MESSAGES: "lots",
+      HISTORY_MAX_CHARS: "10",
+      LOG_LEVEL: "loud",
+      DATABASE_URL: "mysql://x",
+      OPENAI_BASE_URL: "not a url",
+    });
+    const named = found.map((p) => p.split(" ")[0]);
+    expect(named).toEqual(
+      expect.arrayContaining([
+        "TELEGRAM_BOT_TOKEN",
+        "HISTORY_MAX_MESSAGES",
+        "HISTORY_MAX_CHARS",
+        "LOG_LEVEL",
+        "DATABASE_URL",
+        "OPENAI_BASE_URL",
+      ]),
+    );
+    expect(found.find((p) => p.startsWith("HISTORY_MAX_CHARS"))).toMatch(/at least 200/);
+  });
+
+  test("requires an API key for api.openai.com, alongside the other problems", () => {
+    const found = problems({ TELEGRAM_BOT_TOKEN: "nonsense" });
+    expect(found).toHaveLength(2);
+    expect(found[0]).toMatch(/^TELEGRAM_BOT_TOKEN does not look like a bot token/);
+    expect(found[1]).toMatch(/^OPENAI_API_KEY is required/);
+  });
+
+  test("the error message lists one problem per line and never echoes a value", () => {
+    const error = (() => {
+      try {
+        parseConfig({ TELEGRAM_BOT_TOKEN: "secret-but-wrong", OPENAI_API_KEY: "sk-x", HISTORY_MAX_MESSAGES: "0" });
+      } catch (e) {
+        return e as ConfigError;
+      }
+    })()!;
+    expect(error.message.split("\n")).toHaveLength(3);
+    expect(error.message).not.toContain("secret-but-wrong");
+  });
+});
+
+describe("parseDatabaseConfig", () => {
+  test("needs no bot settings (the migration tool uses it)", () => {
+    expect(parseDatabaseConfig({ PGLITE_DATA_DIR: "/tmp/x" })).toEqual({ kind: "pglite", dataDir: "/tmp/x" });
+    expect(parseDatabaseConfig({ DATABASE_URL: "postgresql://h/db" })).toEqual({ kind: "postgres", url: "postgresql://h/db" });
+  });
+});

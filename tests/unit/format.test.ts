@@ -1,0 +1,61 @@
+import { describe, expect, test } from "vitest";
+import { formatAnswer, markdownToTelegram, previewText, splitFormatted } from "../../src/telegram/format.ts";
+
+const entityText = (text: string, e: { offset: number; length: number }) => text.slice(e.offset, e.offset + e.length);
+
+describe("markdownToTelegram", () => {
+  test("turns bold, italics, code, code blocks and links into entities", () => {
+    const { text, entities } = markdownToTelegram(
+      "Hi **bold** and _it_ and `code` 👋 [site](https://example.com)\n\n```ts\nconst a = 1;\n```",
+    );
+    expect(text).not.toContain("**");
+    const byType = Object.fromEntries(entities.map((e) => [e.type, e]));
+    expect(entityText(text, byType.bold!)).toBe("bold");
+    expect(entityText(text, byType.italic!)).toBe("it");
+    expect(entityText(text, byType.code!)).toBe("code");
+    expect(byType.text_link).toMatchObject({ url: "https://example.com" });
+    expect(entityText(text, byType.text_link!)).toBe("site"); // offsets in UTF-16 units, after the emoji
+    expect(byType.pre).toMatchObject({ language: "ts" });
+    expect(entityText(text, byType.pre!)).toContain("const a = 1;");
+  });
+
+  test("leaves unbalanced markers as text rather than failing", () => {
+    const { text } = markdownToTelegram("an **unclosed bold");
+    expect(text).toContain("unclosed bold");
+  });
+
+  test("falls back to the raw text when the conversion leaves nothing", () => {
+    expect(markdownToTelegram("<!-- -->")).toEqual({ text: "<!-- -->", entities: [] });
+  });
+});
+
+describe("splitFormatted", () => {
+  test("moves entities into the piece that holds them, clipping one that crosses a cut", () => {
+    const text = "aaaa bbbb cccc dddd";
+    const pieces = splitFormatted({ text, entities: [{ type: "bold", offset: 5, length: 9 }] }, 12);
+    expect(pieces.map((p) => p.text)).toEqual(["aaaa bbbb", "cccc dddd"]);
+    expect(pieces[0]!.entities).toEqual([{ type: "bold", offset: 5, length: 4 }]);
+    expect(pieces[1]!.entities).toEqual([{ type: "bold", offset: 0, length: 4 }]);
+  });
+
+  test("every piece of a long formatted answer is valid for Telegram", () => {
+    const markdown = Array.from({ length: 60 }, (_, i) => `**Title ${i}**\n\n${"text ".repeat(60)}`).join("\n\n");
+    for (const piece of formatAnswer(markdown)) {
+      expect(piece.text.length).toBeLessThanOrEqual(4096);
+      expect(piece.text.trim()).not.toBe("");
+      for (const e of piece.entities) {
+        expect(e.length).toBeGreaterThan(0);
+        expect(e.offset + e.length).toBeLessThanOrEqual(piece.text.length);
+      }
+    }
+  });
+});
+
+describe("previewText", () => {
+  test("shows short text as it is and long text cut to one message", () => {
+    expect(previewText("  partial answer ")).toBe("partial answer");
+    const long = previewText("word ".repeat(2000));
+    expect(long.length).toBeLessThanOrEqual(4096);
+    expect(long.endsWith(" …")).toBe(true);
+  });
+});
