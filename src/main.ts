@@ -3,7 +3,7 @@
  * objects and wires them together, and owns start-up and shutdown.
  */
 import { run } from "@grammyjs/runner";
-import { GrammyError, HttpError } from "grammy";
+import { Api, GrammyError, HttpError } from "grammy";
 import { ConfigError, parseConfig, readEnvironment, type Config } from "./config.ts";
 import { createDatabase } from "./db/connection.ts";
 import { createMessageRepository } from "./db/message.repository.ts";
@@ -12,6 +12,7 @@ import { createDialogueService } from "./dialogue/dialogue.service.ts";
 import { createLlmClient } from "./llm/client.ts";
 import { createLogger } from "./logger.ts";
 import { createBot } from "./telegram/bot.ts";
+import { createInFlightTracker } from "./telegram/in-flight.ts";
 import { COMMANDS } from "./telegram/texts.ts";
 
 /** Turns still waiting for the model after this long into a shutdown are cancelled. */
@@ -52,6 +53,12 @@ async function main(): Promise<void> {
     onIdleError: (error) => logger.warn({ err: error }, "lost an idle database connection; it will reconnect"),
   });
   const abortTurns = new AbortController();
+  const inFlight = createInFlightTracker();
+  // Listen from the start, so a signal during start-up is not lost (it stops the bot once started).
+  // A second Ctrl-C falls through to Node's default and ends the process at once.
+  const stopRequested = new AbortController();
+  for (const name of ["SIGTERM", "SIGINT"] as const) process.once(name, () => stopRequested.abort(name));
+  process.on("unhandledRejection", (reason) => logger.error({ err: reason }, "unhandled promise rejection"));
 
   let stopRunner: (() => Promise<void>) | undefined;
   try {
@@ -69,14 +76,17 @@ async function main(): Promise<void> {
       settings: config.dialogue,
       logger,
     });
+    // Checked once, without retries: a wrong token or an unreachable API fails start-up at once.
+    const botInfo = await new Api(config.telegram.token, { apiRoot: config.telegram.apiRoot }).getMe();
     const bot = createBot({
       token: config.telegram.token,
       apiRoot: config.telegram.apiRoot,
+      botInfo,
       dialogue,
       logger,
       abortTurns: abortTurns.signal,
+      inFlight,
     });
-    await bot.init();
     await bot.api.deleteWebhook(); // long polling cannot coexist with a webhook
     await bot.api.setMyCommands(COMMANDS).catch((error: unknown) => {
       logger.warn({ err: error }, "could not register the command list");
@@ -94,25 +104,24 @@ async function main(): Promise<void> {
     process.exit(1);
   }
 
-  let stopping = false;
-  const shutdown = async (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    logger.info({ signal }, "stopping: no new updates, finishing the turns in flight");
-    setTimeout(() => {
-      logger.warn("shutdown deadline reached; exiting");
-      process.exit(0);
-    }, SHUTDOWN_DEADLINE_MS).unref();
-    const cancelLate = setTimeout(() => abortTurns.abort(), SHUTDOWN_GRACE_MS);
-    await stopRunner?.();
-    clearTimeout(cancelLate);
-    await db.destroy();
-    logger.info("stopped");
+  if (!stopRequested.signal.aborted) {
+    await new Promise((resolve) => stopRequested.signal.addEventListener("abort", resolve, { once: true }));
+  }
+  logger.info({ signal: stopRequested.signal.reason }, "stopping: no new updates, finishing the turns in flight");
+  setTimeout(() => {
+    logger.warn("shutdown deadline reached; exiting");
     process.exit(0);
-  };
-  process.once("SIGTERM", () => void shutdown("SIGTERM"));
-  process.once("SIGINT", () => void shutdown("SIGINT"));
-  process.on("unhandledRejection", (reason) => logger.error({ err: reason }, "unhandled promise rejection"));
+  }, SHUTDOWN_DEADLINE_MS).unref();
+  const cancelLate = setTimeout(() => {
+    logger.warn({ turns: inFlight.size() }, "turns still running; cancelling them");
+    abortTurns.abort();
+  }, SHUTDOWN_GRACE_MS);
+  await stopRunner?.();
+  await inFlight.drain();
+  clearTimeout(cancelLate);
+  await db.destroy();
+  logger.info("stopped");
+  process.exit(0);
 }
 
 await main();

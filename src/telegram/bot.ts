@@ -1,6 +1,7 @@
 import { autoRetry } from "@grammyjs/auto-retry";
 import { sequentialize } from "@grammyjs/runner";
 import { Bot, GrammyError, HttpError, type BotError } from "grammy";
+import type { UserFromGetMe } from "grammy/types";
 import type { Logger } from "pino";
 import type { DialogueService } from "../dialogue/dialogue.service.ts";
 import { createChatFeature } from "./features/chat.ts";
@@ -8,13 +9,17 @@ import { createClearFeature } from "./features/clear.ts";
 import { createHelpFeature } from "./features/help.ts";
 import { createStartFeature } from "./features/start.ts";
 import { createUnsupportedFeature } from "./features/unsupported.ts";
+import type { InFlightTracker } from "./in-flight.ts";
 
 export interface BotDependencies {
   token: string;
   apiRoot: string;
+  /** The bot's own account (getMe), fetched once at start-up. */
+  botInfo: UserFromGetMe;
   dialogue: DialogueService;
   logger: Logger;
   abortTurns: AbortSignal;
+  inFlight: InFlightTracker;
   previewIntervalMs?: number;
 }
 
@@ -36,10 +41,11 @@ export function handleBotError(logger: Logger) {
 }
 
 export function createBot(deps: BotDependencies): Bot {
-  const bot = new Bot(deps.token, { client: { apiRoot: deps.apiRoot, timeoutSeconds: 60 } });
+  const bot = new Bot(deps.token, { botInfo: deps.botInfo, client: { apiRoot: deps.apiRoot, timeoutSeconds: 60 } });
   // Honour 429 retry_after (and ride out Telegram's own 5xx) for every API call.
   bot.api.config.use(autoRetry({ maxRetryAttempts: 5, maxDelaySeconds: 60 }));
 
+  bot.use(deps.inFlight.middleware);
   // Different chats run concurrently; the updates of one chat strictly in order.
   bot.use(sequentialize((ctx) => ctx.chat?.id.toString()));
   bot.use(createStartFeature());

@@ -42,6 +42,7 @@ export class FakeOpenAI {
   inFlight = 0;
   maxInFlight = 0;
   private handler: Handler = echo;
+  private requestWaiters: Array<(request: CompletionRequest) => void> = [];
   private readonly server = createServer((req, res) => void this.handle(req, res));
 
   async start(): Promise<this> {
@@ -73,6 +74,11 @@ export class FakeOpenAI {
     this.maxInFlight = 0;
   }
 
+  /** Resolves with the next request the model receives. */
+  nextRequest(): Promise<CompletionRequest> {
+    return new Promise((resolve) => this.requestWaiters.push(resolve));
+  }
+
   /** Requests whose last user message contains `text`. */
   requestsAbout(text: string): CompletionRequest[] {
     return this.requests.filter((r) => lastUserText(r).includes(text));
@@ -88,6 +94,7 @@ export class FakeOpenAI {
     }
     const request = { ...(JSON.parse(Buffer.concat(chunks).toString("utf8")) as CompletionRequest), receivedAt: Date.now() };
     this.requests.push(request);
+    for (const wake of this.requestWaiters.splice(0)) wake(request);
     this.inFlight++;
     this.maxInFlight = Math.max(this.maxInFlight, this.inFlight);
     try {

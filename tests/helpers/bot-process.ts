@@ -63,10 +63,10 @@ export class BotProcess {
     return this.waitForOutput(/"msg":"Parley is running"/);
   }
 
-  /** SIGTERM, then the exit status and how long the shutdown took. */
-  async stop(): Promise<Exit & { ms: number }> {
+  /** SIGTERM (or `signal`), then the exit status and how long the shutdown took. */
+  async stop(signal: NodeJS.Signals = "SIGTERM"): Promise<Exit & { ms: number }> {
     const started = Date.now();
-    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill("SIGTERM");
+    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill(signal);
     const exit = await this.exited;
     return { ...exit, ms: Date.now() - started };
   }
