@@ -1,0 +1,115 @@
+/**
+ * End to end on a real PostgreSQL server (TEST_DATABASE_URL): the operator's flow
+ * (migrations pending → refuse → `npm run db:migrate` → start) and a database outage.
+ */
+import { spawn } from "node:child_process";
+import pg from "pg";
+import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { BotProcess, PROJECT_ROOT } from "../helpers/bot-process.ts";
+import { createTempPostgres, TEST_DATABASE_URL, type TestStore } from "../helpers/stores.ts";
+import { createWorld, person, type World } from "../helpers/world.ts";
+
+/** Runs an npm script the way an operator does (`make db-migrate` runs `npm run db:migrate`). */
+function npmRun(script: string, env: Record<string, string>): Promise<{ code: number | null; output: string }> {
+  return new Promise((resolve) => {
+    const child = spawn("npm", ["run", "--silent", script], {
+      cwd: PROJECT_ROOT,
+      env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", ...env },
+    });
+    let output = "";
+    child.stdout.on("data", (d: Buffer) => (output += d.toString()));
+    child.stderr.on("data", (d: Buffer) => (output += d.toString()));
+    child.on("exit", (code) => resolve({ code, output }));
+  });
+}
+
+describe.skipIf(!TEST_DATABASE_URL)("on PostgreSQL", () => {
+  let world: World;
+  let store: TestStore;
+  let url: string;
+  let admin: pg.Client;
+  let bot: BotProcess;
+  const dbName = () => new URL(url).pathname.slice(1);
+
+  beforeAll(async () => {
+    world = await createWorld();
+    store = await createTempPostgres();
+    url = (store.config as { url: string }).url;
+    admin = new pg.Client({ connectionString: TEST_DATABASE_URL });
+    await admin.connect();
+  });
+  afterAll(async () => {
+    await admin?.query(`alter database ${dbName()} allow_connections true`).catch(() => undefined);
+    await admin?.end();
+    await world?.close();
+    await store?.drop();
+  });
+
+  test("with migrations pending the bot refuses to start and says what to run", async () => {
+    const refused = new BotProcess(world.env({ DATABASE_URL: url }));
+    expect((await refused.exited).code).toBe(1);
+    expect(refused.stderr).toContain("make db-migrate");
+    expect(refused.stderr).toContain("20261122000000_initial_schema");
+    expect(refused.stderr).not.toMatch(/\n\s+at /);
+  });
+
+  test("`npm run db:migrate` (kysely-ctl) migrates, then the bot starts and stores the chat there", async () => {
+    const migrate = await npmRun("db:migrate", { DATABASE_URL: url });
+    expect(migrate.output).toContain("20261122000000_initial_schema");
+    expect(migrate.code).toBe(0);
+
+    bot = await world.startBot({ DATABASE_URL: url });
+    expect(bot.stdout).toContain('"store":"postgres"');
+    const { chat, user } = person("Pat");
+    world.tg.userSends(chat, user, "Привет 👋");
+    await world.tg.waitFor(() => world.tg.messagesIn(chat.id)[0]?.text === "Echo: Привет 👋", "the answer");
+
+    const direct = new pg.Client({ connectionString: url });
+    await direct.connect();
+    try {
+      const rows = await direct.query("select role, content, char_length from messages where chat_id = $1 order by id", [chat.id]);
+      expect(rows.rows).toEqual([
+        { role: "user", content: "Привет 👋", char_length: 8 },
+        { role: "assistant", content: "Echo: Привет 👋", char_length: 14 },
+      ]);
+    } finally {
+      await direct.end();
+    }
+  });
+
+  test("database gone: users get an error reply, the bot keeps running and recovers", async () => {
+    const { chat, user } = person("Outage");
+    world.tg.userSends(chat, user, "before the outage");
+    await world.tg.waitFor(() => world.tg.messagesIn(chat.id).length === 1, "the first answer");
+
+    await admin.query(`alter database ${dbName()} allow_connections false`);
+    await admin.query("select pg_terminate_backend(pid) from pg_stat_activity where datname = $1", [dbName()]);
+
+    world.tg.userSends(chat, user, "during the outage");
+    await world.tg.waitFor(() => /memory \(the database\) is unavailable/.test(world.tg.messagesIn(chat.id)[1]?.text ?? ""), "the storage error reply");
+    world.tg.userSends(chat, user, "/clear");
+    await world.tg.waitFor(() => /unavailable/.test(world.tg.messagesIn(chat.id)[2]?.text ?? ""), "the /clear error reply");
+    expect(world.ai.requestsAbout("during the outage")).toHaveLength(0);
+
+    await admin.query(`alter database ${dbName()} allow_connections true`);
+    world.tg.userSends(chat, user, "after the outage");
+    await world.tg.waitFor(() => world.tg.messagesIn(chat.id)[3]?.text === "Echo: after the outage", "the answer after recovery");
+    const request = world.ai.requestsAbout("after the outage")[0]!;
+    expect(request.messages.slice(1).map((m) => m.content)).toEqual(["before the outage", "Echo: before the outage", "after the outage"]);
+
+    expect((await bot.stop()).code).toBe(0);
+  });
+
+  test("`npm run db:reset` rolls every migration back and forward again", async () => {
+    const reset = await npmRun("db:reset", { DATABASE_URL: url });
+    expect(reset.code).toBe(0);
+    const direct = new pg.Client({ connectionString: url });
+    await direct.connect();
+    try {
+      const { rows } = await direct.query("select count(*)::int as n from messages");
+      expect(rows[0]).toEqual({ n: 0 });
+    } finally {
+      await direct.end();
+    }
+  });
+});
