@@ -1,4 +1,4 @@
-import type { Kysely } from "kysely";
+import { sql, type Kysely } from "kysely";
 import type { Database, MessageRole } from "./database.ts";
 
 type Id = number | bigint;
@@ -64,11 +64,15 @@ export function createMessageRepository(db: Kysely<Database>): MessageRepository
           .insertInto("chats")
           .values({ id: chat.id, type: chat.type, title: chat.title, updated_at: new Date() })
           .onConflict((oc) =>
-            oc.column("id").doUpdateSet((eb) => ({
-              type: eb.ref("excluded.type"),
-              title: eb.ref("excluded.title"),
-              updated_at: eb.ref("excluded.updated_at"),
-            })),
+            oc
+              .column("id")
+              .doUpdateSet((eb) => ({
+                type: eb.ref("excluded.type"),
+                title: eb.ref("excluded.title"),
+                updated_at: eb.ref("excluded.updated_at"),
+              }))
+              // Rewrite the row only when something changed: no dead tuple per message.
+              .where(sql<boolean>`(chats.type, chats.title) is distinct from (excluded.type, excluded.title)`),
           )
           .execute();
         await trx
@@ -81,12 +85,18 @@ export function createMessageRepository(db: Kysely<Database>): MessageRepository
             updated_at: new Date(),
           })
           .onConflict((oc) =>
-            oc.column("id").doUpdateSet((eb) => ({
-              username: eb.ref("excluded.username"),
-              first_name: eb.ref("excluded.first_name"),
-              last_name: eb.ref("excluded.last_name"),
-              updated_at: eb.ref("excluded.updated_at"),
-            })),
+            oc
+              .column("id")
+              .doUpdateSet((eb) => ({
+                username: eb.ref("excluded.username"),
+                first_name: eb.ref("excluded.first_name"),
+                last_name: eb.ref("excluded.last_name"),
+                updated_at: eb.ref("excluded.updated_at"),
+              }))
+              .where(
+                sql<boolean>`(users.username, users.first_name, users.last_name)
+                  is distinct from (excluded.username, excluded.first_name, excluded.last_name)`,
+              ),
           )
           .execute();
         const row = await trx
@@ -165,7 +175,7 @@ export function createMessageRepository(db: Kysely<Database>): MessageRepository
     async clearHistory(chatId) {
       const result = await db
         .updateTable("messages")
-        .set({ deleted_at: new Date() })
+        .set({ deleted_at: sql<Date>`now()` })
         .where("chat_id", "=", BigInt(chatId))
         .where("deleted_at", "is", null)
         .executeTakeFirst();

@@ -142,6 +142,31 @@ describe("when the model fails", () => {
   });
 });
 
+describe("model timeouts", () => {
+  test("a model that does not answer in time, or stalls mid-answer: the user is told, the next message works", async () => {
+    const slow = await createWorld();
+    try {
+      await slow.startBot({ OPENAI_TIMEOUT_SECONDS: "1", OPENAI_MAX_RETRIES: "0" });
+      const { chat, user } = person("Waiting");
+      slow.ai.respondWith((request) => {
+        const text = lastUserText(request);
+        if (text === "silent") return { kind: "answer", chunks: ["too late"], latencyMs: 3_000 };
+        if (text === "stalling") return { kind: "answer", chunks: ["I started", " and then stalled"], chunkDelayMs: 3_000 };
+        return { kind: "answer", chunks: ["on time"] };
+      });
+      slow.tg.userSends(chat, user, "silent");
+      await slow.tg.waitFor(() => /took too long/.test(slow.tg.messagesIn(chat.id)[0]?.text ?? ""), "the timeout reply");
+      slow.tg.userSends(chat, user, "stalling");
+      await slow.tg.waitFor(() => /cut off/.test(slow.tg.messagesIn(chat.id).at(-1)?.text ?? ""), "the stalled-stream reply");
+      slow.tg.userSends(chat, user, "and now?");
+      await slow.tg.waitFor(() => slow.tg.messagesIn(chat.id).at(-1)?.text === "on time", "the next answer");
+      expect(slow.ai.requestsAbout("silent")).toHaveLength(1); // OPENAI_MAX_RETRIES=0: no retry
+    } finally {
+      await slow.close();
+    }
+  });
+});
+
 describe("many chats, one chat", () => {
   test("10 chats at once with a 1 s model finish together, not one after another", async () => {
     world.ai.respondWith((request) => ({ kind: "answer", chunks: [`Answer to ${lastUserText(request)}`], latencyMs: 1_000 }));

@@ -44,6 +44,22 @@ for (const store of STORES) {
       expect(users[0]).toMatchObject({ username: "alice", first_name: "Alice" });
     });
 
+    test("keeps the user's and chat's names current", async () => {
+      const chat = newChat("group");
+      await say(chat, "one", { ...bob, id: 777, firstName: "Robert" });
+      await repo.recordUserMessage({
+        chat: { ...chat, title: "Renamed" },
+        user: { ...bob, id: 777, firstName: "Rob" },
+        content: "two",
+        telegramMessageId: telegramId++,
+      });
+      const user = await db.selectFrom("users").select("first_name").where("id", "=", 777n).executeTakeFirst();
+      const chatRow = await db.selectFrom("chats").select("title").where("id", "=", BigInt(chat.id)).executeTakeFirst();
+      expect(user?.first_name).toBe("Rob");
+      expect(chatRow?.title).toBe("Renamed");
+      expect((await history(chat.id)).map((m) => m.authorName)).toEqual(["Rob", "Rob"]);
+    });
+
     test("keeps Telegram ids beyond 2^53 exact", async () => {
       const chat = { id: -1009007199254740993n, type: "supergroup", title: "Big" };
       const recorded = await repo.recordUserMessage({ chat, user: alice, content: "big", telegramMessageId: 9007199254740995n });
