@@ -38,11 +38,13 @@ export async function up(db: Kysely<any>): Promise<void> {
     .execute();
 
   // The history query: one chat's live messages, newest first. A partial index holding only
-  // live rows, in exactly that order; /clear's update walks the same index.
+  // live rows, in exactly that order; /clear's update walks the same index. It orders by time
+  // (id breaks ties) rather than by id alone, so the primary key cannot offer the same order:
+  // the planner otherwise walks messages_pkey backwards through every other chat's newer rows.
   await db.schema
     .createIndex("messages_live_history_idx")
     .on("messages")
-    .columns(["chat_id", "id desc"])
+    .columns(["chat_id", "created_at desc", "id desc"])
     .where(sql.ref("deleted_at"), "is", null)
     .execute();
 

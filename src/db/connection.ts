@@ -6,6 +6,7 @@ import type { DatabaseConfig } from "../config.ts";
 import type { Database } from "./database.ts";
 
 const INT8_OID = 20;
+const PGLITE_SHARED_BUFFERS = "32MB";
 /** int8 (bigint) as JS bigint: pg alone would return strings, PGlite returns bigint. */
 const parseInt8 = (value: string) => BigInt(value);
 
@@ -35,7 +36,12 @@ export function createDialect(config: DatabaseConfig, options: DialectOptions = 
   return new PGliteDialect({
     pglite: () => {
       mkdirSync(config.dataDir, { recursive: true });
-      return new PGlite(config.dataDir, { parsers: { [INT8_OID]: parseInt8 } });
+      return new PGlite(config.dataDir, {
+        parsers: { [INT8_OID]: parseInt8 },
+        // PostgreSQL's server default (128MB) is sized for a shared server; inside the bot's own
+        // process it costs ~140 MB of resident memory for no measurable gain (doc/benchmarks.md).
+        postgresqlconf: [`shared_buffers = ${PGLITE_SHARED_BUFFERS}`],
+      });
     },
   });
 }

@@ -130,21 +130,28 @@ export function createMessageRepository(db: Kysely<Database>): MessageRepository
     },
 
     async recentHistory(chatId, { maxMessages, maxChars }) {
-      // Newest first through messages_live_history_idx, at most maxMessages rows; a running sum
-      // of char_length over that order keeps the longest prefix within maxChars.
+      // Newest first (by time, then id) through messages_live_history_idx, at most maxMessages
+      // rows; a running sum of char_length over that order keeps the longest prefix within maxChars.
       const newest = db
         .selectFrom("messages")
         .select(["id", "user_id", "role", "content", "char_length", "created_at"])
         .where("chat_id", "=", BigInt(chatId))
         .where("deleted_at", "is", null)
+        .orderBy("created_at", "desc")
         .orderBy("id", "desc")
         .limit(maxMessages);
       const withTotals = db
         .selectFrom(newest.as("newest"))
         .selectAll("newest")
         .select((eb) => [
-          eb.fn.agg<number>("row_number").over((ob) => ob.orderBy("id", "desc")).as("position"),
-          eb.fn.sum<number>("char_length").over((ob) => ob.orderBy("id", "desc")).as("running_chars"),
+          eb.fn
+            .agg<number>("row_number")
+            .over((ob) => ob.orderBy("created_at", "desc").orderBy("id", "desc"))
+            .as("position"),
+          eb.fn
+            .sum<number>("char_length")
+            .over((ob) => ob.orderBy("created_at", "desc").orderBy("id", "desc"))
+            .as("running_chars"),
         ]);
       const rows = await db
         .selectFrom(withTotals.as("m"))
@@ -159,6 +166,7 @@ export function createMessageRepository(db: Kysely<Database>): MessageRepository
           "users.first_name",
         ])
         .where((eb) => eb.or([eb("m.position", "=", 1), eb("m.running_chars", "<=", maxChars)]))
+        .orderBy("m.created_at", "asc")
         .orderBy("m.id", "asc")
         .execute();
       return rows.map((r) => ({

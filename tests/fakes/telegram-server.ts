@@ -219,6 +219,7 @@ export class FakeTelegram {
         const wake = () => {
           clearTimeout(timer);
           this.pollers.delete(wake);
+          req.socket.off("close", wake);
           resolve();
         };
         const timer = setTimeout(wake, timeoutMs);

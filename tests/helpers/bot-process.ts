@@ -71,6 +71,10 @@ export class BotProcess {
     return { ...exit, ms: Date.now() - started };
   }
 
+  get pid(): number | undefined {
+    return this.child.pid;
+  }
+
   kill(): void {
     if (this.child.exitCode === null) this.child.kill("SIGKILL");
   }

@@ -1,0 +1,188 @@
+/**
+ * `make bench`: speed and memory of the parts that matter, against targets, written to
+ * doc/benchmarks.md. PGlite always; PostgreSQL too when TEST_DATABASE_URL (or BENCH_DATABASE_URL)
+ * points at a server (a temporary database is created and dropped there).
+ */
+import { readFileSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { sql } from "kysely";
+import { createMessageRepository } from "../src/db/message.repository.ts";
+import { formatAnswer } from "../src/telegram/format.ts";
+import { createDatabase } from "../src/db/connection.ts";
+import { createMigrator, migrateToLatest } from "../src/db/migrations.ts";
+import { createTempPostgres, openMigrated, STORES } from "../tests/helpers/stores.ts";
+import { createWorld, person } from "../tests/helpers/world.ts";
+
+interface Row {
+  what: string;
+  result: string;
+  target: string;
+  ok: boolean;
+}
+const rows: Row[] = [];
+const record = (what: string, value: number, unit: string, limit: number, digits = 2) => {
+  rows.push({ what, result: `${value.toFixed(digits)} ${unit}`, target: `≤ ${limit} ${unit}`, ok: value <= limit });
+  console.log(`${what}: ${value.toFixed(digits)} ${unit} (target ≤ ${limit})`);
+};
+
+function percentile(samples: number[], p: number): number {
+  const sorted = [...samples].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+}
+
+async function time<T>(fn: () => Promise<T>): Promise<number> {
+  const start = performance.now();
+  await fn();
+  return performance.now() - start;
+}
+
+const BIG_CHAT = 1;
+const BIG_CHAT_MESSAGES = 100_000;
+const OTHER_CHATS = 2_000;
+const PER_OTHER_CHAT = 50;
+
+async function benchStore(kind: (typeof STORES)[number]): Promise<void> {
+  const { db, close } = await openMigrated(kind);
+  try {
+    const repo = createMessageRepository(db);
+    await sql`insert into chats (id, type) select g, 'private' from generate_series(1, ${OTHER_CHATS + 1}) g`.execute(db);
+    await sql`insert into users (id, first_name) values (1, 'Bench')`.execute(db);
+    // ~300 characters a message, alternating user/assistant, in one big chat and many small ones.
+    await sql`insert into messages (chat_id, user_id, role, content)
+      select ${BIG_CHAT}, case when g % 2 = 0 then 1 end, case when g % 2 = 0 then 'user' else 'assistant' end,
+             repeat('Сообщение 👋 ', 25) || g
+      from generate_series(1, ${BIG_CHAT_MESSAGES}) g`.execute(db);
+    await sql`insert into messages (chat_id, user_id, role, content)
+      select 2 + (g % ${OTHER_CHATS}), 1, 'user', repeat('word ', 60) || g
+      from generate_series(1, ${OTHER_CHATS * PER_OTHER_CHAT}) g`.execute(db);
+    await sql`analyze`.execute(db);
+
+    const budget = { maxMessages: 40, maxChars: 16_000 };
+    for (let i = 0; i < 20; i++) await repo.recentHistory(BIG_CHAT, budget); // warm-up
+    const samples: number[] = [];
+    for (let i = 0; i < 300; i++) samples.push(await time(() => repo.recentHistory(BIG_CHAT, budget)));
+    record(`${kind.name}: history of a ${BIG_CHAT_MESSAGES.toLocaleString("en")}-message chat, p50`, percentile(samples, 50), "ms", 5);
+    record(`${kind.name}: history of a ${BIG_CHAT_MESSAGES.toLocaleString("en")}-message chat, p95`, percentile(samples, 95), "ms", 10);
+
+    let telegramId = 1;
+    const writes: number[] = [];
+    for (let i = 0; i < 300; i++) {
+      writes.push(
+        await time(() =>
+          repo.recordUserMessage({
+            chat: { id: 2 + (i % OTHER_CHATS), type: "private", title: null },
+            user: { id: 1, username: null, firstName: "Bench", lastName: null },
+            content: "A new message to remember",
+            telegramMessageId: telegramId++,
+          }),
+        ),
+      );
+    }
+    record(`${kind.name}: store a user's message (upserts + insert), p95`, percentile(writes, 95), "ms", 10);
+    record(`${kind.name}: /clear of a ${BIG_CHAT_MESSAGES.toLocaleString("en")}-message chat`, await time(() => repo.clearHistory(BIG_CHAT)), "ms", 5_000, 0);
+  } finally {
+    await close();
+  }
+}
+
+function benchFormatting(): void {
+  const markdown = Array.from({ length: 40 }, (_, i) => `## Part ${i}\n\n**Bold** text with \`code\` and [a link](https://example.com/${i}). ${"lorem ipsum ".repeat(18)}`).join("\n\n");
+  for (let i = 0; i < 20; i++) formatAnswer(markdown);
+  const samples: number[] = [];
+  for (let i = 0; i < 200; i++) {
+    const start = performance.now();
+    formatAnswer(markdown);
+    samples.push(performance.now() - start);
+  }
+  record(`format + split a ${markdown.length.toLocaleString("en")}-character Markdown answer, p95`, percentile(samples, 95), "ms", 20);
+}
+
+/** Lets start-up garbage (WASM compilation, migrations) be collected before memory is read. */
+const SETTLE_MS = 5_000;
+const settle = () => new Promise((resolve) => setTimeout(resolve, SETTLE_MS));
+
+function rssMb(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, "utf8");
+  return Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1] ?? 0) / 1024;
+}
+
+async function benchBotProcess(): Promise<void> {
+  const world = await createWorld();
+  try {
+    const first = await world.startBot({ LOG_LEVEL: "info" });
+    // The very first start also creates the PGlite cluster (initdb), which peaks higher.
+    record("bot process (PGlite), first start with a new store, resident memory", rssMb(first.pid!), "MB", 800, 0);
+    await first.stop();
+    const bot = await world.startBot({ LOG_LEVEL: "info" });
+    await settle();
+    record(`bot process (PGlite), idle ${SETTLE_MS / 1000} s after start, resident memory`, rssMb(bot.pid!), "MB", 400, 0);
+    const chats = Array.from({ length: 20 }, (_, i) => person(`Bench${i}`));
+    const perChat = 10;
+    const start = performance.now();
+    for (let round = 0; round < perChat; round++) {
+      for (const { chat, user } of chats) world.tg.userSends(chat, user, `message ${round}`);
+      await world.tg.waitFor(
+        () => chats.every(({ chat }) => world.tg.messagesIn(chat.id).length === round + 1),
+        `round ${round}`,
+        60_000,
+      );
+    }
+    const seconds = (performance.now() - start) / 1000;
+    const turns = chats.length * perChat;
+    rows.push({ what: `end-to-end turns (20 chats × ${perChat}, instant model)`, result: `${(turns / seconds).toFixed(0)} turns/s`, target: "≥ 20 turns/s", ok: turns / seconds >= 20 });
+    console.log(`end-to-end: ${(turns / seconds).toFixed(0)} turns/s`);
+    record(`bot process (PGlite) after ${turns} turns, resident memory`, rssMb(bot.pid!), "MB", 400, 0);
+    await bot.stop();
+    if (databaseUrl) {
+      const store = await createTempPostgres();
+      try {
+        const url = (store.config as { url: string }).url;
+        const db = createDatabase(store.config);
+        await migrateToLatest(createMigrator(db));
+        await db.destroy();
+        const pgBot = await world.startBot({ LOG_LEVEL: "info", DATABASE_URL: url });
+        await settle();
+        record(`bot process (PostgreSQL store), idle ${SETTLE_MS / 1000} s after start, resident memory`, rssMb(pgBot.pid!), "MB", 150, 0);
+        await pgBot.stop();
+      } finally {
+        await store.drop();
+      }
+    }
+  } finally {
+    await world.close();
+  }
+}
+
+const databaseUrl = process.env.BENCH_DATABASE_URL ?? process.env.TEST_DATABASE_URL;
+for (const store of STORES) {
+  if (store.name === "postgres" && !databaseUrl) {
+    console.log("PostgreSQL: skipped (set TEST_DATABASE_URL to include it)");
+    continue;
+  }
+  await benchStore(store);
+}
+benchFormatting();
+await benchBotProcess();
+
+const cpu = os.cpus()[0]?.model ?? "unknown CPU";
+const report = `# Benchmarks
+
+Written by \`make bench\` (bench/run.ts) on ${new Date().toISOString().slice(0, 10)}: Node ${process.version},
+${os.cpus().length} × ${cpu}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB RAM.
+PostgreSQL ${databaseUrl ? "server included" : "server not included (TEST_DATABASE_URL unset)"}.
+
+Data: one chat with ${BIG_CHAT_MESSAGES.toLocaleString("en")} messages of ~300 characters (Cyrillic and emoji) and
+${OTHER_CHATS.toLocaleString("en")} chats with ${PER_OTHER_CHAT} messages each; history budget 40 messages / 16 000 characters.
+The end-to-end rows run the real bot process against the fake Telegram and model servers of tests/.
+
+| what | result | target | |
+| --- | --- | --- | --- |
+${rows.map((r) => `| ${r.what} | ${r.result} | ${r.target} | ${r.ok ? "ok" : "**missed**"} |`).join("\n")}
+
+Targets are the budget a turn can afford next to a model call of a second or more: history reads must stay
+flat as a chat grows (they use the partial index, so they do not depend on the chat's length).
+`;
+writeFileSync(path.resolve(import.meta.dirname, "../doc/benchmarks.md"), report);
+console.log("\nwritten to doc/benchmarks.md");
+if (rows.some((r) => !r.ok)) process.exit(1);
