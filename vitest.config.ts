@@ -7,6 +7,6 @@ export default defineConfig({
     hookTimeout: 60_000,
     // Two cores: end-to-end files each start bot processes and PGlite; keep them from starving.
     maxWorkers: 2,
-    setupFiles: ["tests/helpers/ci-guard.ts"],
+    globalSetup: ["tests/helpers/ci-guard.ts"],
   },
 });

@@ -94,6 +94,20 @@ async function main(): Promise<void> {
 
     const runner = run(bot, { runner: { fetch: { allowed_updates: ["message"] } } });
     stopRunner = () => runner.stop();
+    // Polling gives up only on what retrying cannot fix: 401 (token revoked) or 409 (another
+    // instance is polling with this token, or a webhook was set). Then the bot stops, with exit 1.
+    runner.task()?.catch((error: unknown) => {
+      const reason =
+        error instanceof GrammyError && error.error_code === 409
+          ? "another instance of this bot is already receiving its updates (409 Conflict)"
+          : error instanceof Error
+            ? error.message
+            : String(error);
+      logger.fatal({ reason }, "polling stopped");
+      process.stderr.write(`Parley stopped: ${reason}\n`);
+      process.exitCode = 1;
+      stopRequested.abort("polling failed");
+    });
     logger.info(
       { bot: bot.botInfo.username, store: config.database.kind, model: config.openai.model },
       "Parley is running",
@@ -110,7 +124,7 @@ async function main(): Promise<void> {
   logger.info({ signal: stopRequested.signal.reason }, "stopping: no new updates, finishing the turns in flight");
   setTimeout(() => {
     logger.warn("shutdown deadline reached; exiting");
-    process.exit(0);
+    process.exit();
   }, SHUTDOWN_DEADLINE_MS).unref();
   const cancelLate = setTimeout(() => {
     logger.warn({ turns: inFlight.size() }, "turns still running; cancelling them");
@@ -121,7 +135,7 @@ async function main(): Promise<void> {
   clearTimeout(cancelLate);
   await db.destroy();
   logger.info("stopped");
-  process.exit(0);
+  process.exit();
 }
 
 await main();

@@ -34,6 +34,21 @@ describe("start-up", () => {
   });
 });
 
+describe("polling", () => {
+  test("another instance polling with the same token (409): a clear message and exit 1", async () => {
+    world = await createWorld();
+    const bot = await world.startBot();
+    world.tg.failNext("getUpdates", {
+      error_code: 409,
+      description: "Conflict: terminated by other getUpdates request; make sure that only one bot instance is running",
+    });
+    world.tg.pushUpdate({}); // wakes the pending long poll so the next one meets the conflict
+    const exit = await bot.exited;
+    expect(exit.code).toBe(1);
+    expect(bot.stderr).toContain("another instance of this bot is already receiving its updates");
+  });
+});
+
 describe("shutdown", () => {
   test("SIGTERM mid-answer: the answer is finished and delivered, then exit 0 within 10 s", async () => {
     world = await createWorld();

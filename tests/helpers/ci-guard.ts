@@ -1,5 +1,10 @@
-// In CI the PostgreSQL suites are required: a missing TEST_DATABASE_URL must fail the run,
-// never turn into silently skipped tests.
-if (process.env.CI === "true" && !process.env.TEST_DATABASE_URL) {
-  throw new Error("CI=true but TEST_DATABASE_URL is not set: the PostgreSQL suites would be skipped.");
+// Runs once before all test files (vitest globalSetup).
+// In CI the PostgreSQL suites are required: a missing TEST_DATABASE_URL fails the run instead of
+// turning into silently skipped tests. Locally, say clearly that they are skipped.
+export default function setup(): void {
+  if (process.env.TEST_DATABASE_URL) return;
+  if (process.env.CI === "true") {
+    throw new Error("CI=true but TEST_DATABASE_URL is not set: the PostgreSQL suites would be skipped.");
+  }
+  console.log("Note: TEST_DATABASE_URL is not set, so the PostgreSQL suites are skipped (PGlite suites run).");
 }
