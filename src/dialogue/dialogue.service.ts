@@ -87,7 +87,9 @@ export function createDialogueService(deps: DialogueDependencies): DialogueServi
         }
       } catch (error) {
         const failure = classifyLlmError(error);
-        log.warn({ failure: failure.failure, status: failure.status, reason: failure.message }, "model call failed");
+        // Misconfiguration (bad key, unknown model) is the operator's to fix: log it as an error.
+        const level = failure.failure === "misconfigured" ? "error" : "warn";
+        log[level]({ failure: failure.failure, status: failure.status, reason: failure.message }, "model call failed");
         return { kind: "llm_failed", failure: failure.failure, partial: answer };
       }
       if (answer.trim() === "") {

@@ -1,7 +1,7 @@
 import { Composer, type Context } from "grammy";
 import type { Message, UserFromGetMe } from "grammy/types";
 import type { Logger } from "pino";
-import type { DialogueService, ReplyOutcome } from "../../dialogue/dialogue.service.ts";
+import type { DialogueService, ReplyOutcome, UserTurn } from "../../dialogue/dialogue.service.ts";
 import { createLiveReply, type LiveReply } from "../live-reply.ts";
 import { texts } from "../texts.ts";
 
@@ -72,22 +72,24 @@ export function createChatFeature(deps: ChatDependencies): Composer<Context> {
       intervalMs: deps.previewIntervalMs,
       logger: deps.logger,
     });
-    const outcome = await deps.dialogue.reply(
-      {
-        chat: { id: ctx.chat.id, type: ctx.chat.type, title: "title" in ctx.chat ? (ctx.chat.title ?? null) : null },
-        user: {
-          id: ctx.from.id,
-          username: ctx.from.username ?? null,
-          firstName: ctx.from.first_name,
-          lastName: ctx.from.last_name ?? null,
-        },
-        text: sanitizeText(text),
-        telegramMessageId: ctx.msg.message_id,
-        isGroup,
+    const turn: UserTurn = {
+      chat: { id: ctx.chat.id, type: ctx.chat.type, title: "title" in ctx.chat ? (ctx.chat.title ?? null) : null },
+      user: {
+        id: ctx.from.id,
+        username: ctx.from.username ?? null,
+        firstName: ctx.from.first_name,
+        lastName: ctx.from.last_name ?? null,
       },
-      (textSoFar) => live.update(textSoFar),
-      deps.abortTurns,
-    );
+      text: sanitizeText(text),
+      telegramMessageId: ctx.msg.message_id,
+      isGroup,
+    };
+    const outcome = await deps.dialogue
+      .reply(turn, (textSoFar) => live.update(textSoFar), deps.abortTurns)
+      .catch(async (error: unknown) => {
+        await live.cancel(); // no typing indicator left running; the error boundary logs the error
+        throw error;
+      });
     await deliver(live, outcome);
   });
 
