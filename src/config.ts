@@ -136,6 +136,16 @@ export function parseConfig(env: Environment): Config {
   };
 }
 
+/** Values that must never reach a log line: the bot token, the API key, the database password. */
+export function secretsOf(config: Config): string[] {
+  const secrets = [config.telegram.token, config.openai.apiKey];
+  if (config.database.kind === "postgres") {
+    const password = decodeURIComponent(new URL(config.database.url).password);
+    if (password) secrets.push(password);
+  }
+  return secrets;
+}
+
 /** Only the database part: what the migration tool needs, without bot or model settings. */
 export function parseDatabaseConfig(env: Environment): DatabaseConfig {
   const result = databaseSchema.safeParse(env);

@@ -14,7 +14,8 @@ export function createLogger(options: {
   secrets: readonly string[];
   destination?: DestinationStream;
 }): Logger {
-  const secrets = options.secrets.filter((s) => s.length >= 8);
+  // Very short values would garble ordinary words; real tokens, keys and passwords are longer.
+  const secrets = options.secrets.filter((s) => s.length >= 6);
   const scrub = (line: string) => secrets.reduce((out, secret) => out.replaceAll(secret, REDACTED), line);
   return pino(
     {

@@ -4,7 +4,7 @@
  */
 import { run } from "@grammyjs/runner";
 import { Api, GrammyError, HttpError } from "grammy";
-import { ConfigError, parseConfig, readEnvironment, type Config } from "./config.ts";
+import { ConfigError, parseConfig, readEnvironment, secretsOf, type Config } from "./config.ts";
 import { createDatabase } from "./db/connection.ts";
 import { createMessageRepository } from "./db/message.repository.ts";
 import { assertMigrated, createMigrator, migrateToLatest, PendingMigrationsError } from "./db/migrations.ts";
@@ -48,7 +48,7 @@ async function main(): Promise<void> {
     process.exit(1);
   }
 
-  const logger = createLogger({ level: config.logLevel, secrets: [config.telegram.token, config.openai.apiKey] });
+  const logger = createLogger({ level: config.logLevel, secrets: secretsOf(config) });
   const db = createDatabase(config.database, {
     onIdleError: (error) => logger.warn({ err: error }, "lost an idle database connection; it will reconnect"),
   });

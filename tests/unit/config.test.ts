@@ -1,6 +1,6 @@
 import path from "node:path";
 import { describe, expect, test } from "vitest";
-import { ConfigError, DEFAULT_SYSTEM_PROMPT, parseConfig, parseDatabaseConfig } from "../../src/config.ts";
+import { ConfigError, DEFAULT_SYSTEM_PROMPT, parseConfig, parseDatabaseConfig, secretsOf } from "../../src/config.ts";
 
 const valid = { TELEGRAM_BOT_TOKEN: "123456:ABC-def_ghi", OPENAI_API_KEY: "sk-test" };
 
@@ -95,6 +95,11 @@ describe("parseConfig", () => {
     expect(error.message.split("\n")).toHaveLength(3);
     expect(error.message).not.toContain("secret-but-wrong");
   });
+});
+
+test("secretsOf names the token, the API key and the database password", () => {
+  const config = parseConfig({ ...valid, DATABASE_URL: "postgres://parley:s%40cret-pw@db/parley" });
+  expect(secretsOf(config)).toEqual([valid.TELEGRAM_BOT_TOKEN, "sk-test", "s@cret-pw"]);
 });
 
 describe("parseDatabaseConfig", () => {
