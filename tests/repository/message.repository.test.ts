@@ -118,6 +118,39 @@ for (const store of STORES) {
       expect((await history(chat.id, 2, 10_000)).map((m) => m.content[0])).toEqual(["c", "d"]);
     });
 
+    test("trimming matches a plain model of the rule on random chats and budgets", async () => {
+      // Model: walk newest to oldest, keep while both limits hold; the newest always stays.
+      const expected = (lengths: number[], maxMessages: number, maxChars: number) => {
+        const kept: number[] = [];
+        let total = 0;
+        for (let i = lengths.length - 1; i >= 0 && kept.length < maxMessages; i--) {
+          total += lengths[i]!;
+          if (kept.length > 0 && total > maxChars) break;
+          kept.unshift(i);
+        }
+        return kept;
+      };
+      let seed = 42;
+      const random = (n: number) => {
+        seed = (seed * 1103515245 + 12345) % 2 ** 31;
+        return seed % n;
+      };
+      for (let round = 0; round < 8; round++) {
+        const chat = newChat();
+        const lengths = Array.from({ length: 1 + random(30) }, () => random(400));
+        for (const [i, length] of lengths.entries()) await say(chat, `${i}:`.padEnd(Math.max(length, `${i}:`.length), "я"));
+        const actualLengths = lengths.map((length, i) => Math.max(length, `${i}:`.length));
+        for (let probe = 0; probe < 5; probe++) {
+          const maxMessages = 1 + random(35);
+          const maxChars = random(3000);
+          const got = (await history(chat.id, maxMessages, maxChars)).map((m) => Number(m.content.split(":")[0]));
+          expect(got, `lengths ${actualLengths} budget ${maxMessages}/${maxChars}`).toEqual(
+            expected(actualLengths, maxMessages, maxChars),
+          );
+        }
+      }
+    });
+
     test("trims by code points, not UTF-16 units", async () => {
       const chat = newChat();
       await say(chat, "👋".repeat(10)); // 10 characters, 20 UTF-16 units
