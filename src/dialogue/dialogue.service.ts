@@ -80,10 +80,14 @@ export function createDialogueService(deps: DialogueDependencies): DialogueServi
       }
 
       let answer = "";
+      const startedAt = performance.now();
+      let firstTextMs: number | undefined;
       try {
         for await (const delta of llm.stream(toChatTurns(settings.systemPrompt, history, turn.isGroup), signal)) {
           answer += delta;
-          if (answer.trim() !== "") onText(answer);
+          if (answer.trim() === "") continue;
+          firstTextMs ??= Math.round(performance.now() - startedAt);
+          onText(answer);
         }
       } catch (error) {
         const failure = classifyLlmError(error);
@@ -92,6 +96,7 @@ export function createDialogueService(deps: DialogueDependencies): DialogueServi
         log[level]({ failure: failure.failure, status: failure.status, reason: failure.message }, "model call failed");
         return { kind: "llm_failed", failure: failure.failure, partial: answer };
       }
+      const modelMs = Math.round(performance.now() - startedAt);
       if (answer.trim() === "") {
         log.warn("model returned an empty answer");
         return { kind: "empty_answer" };
@@ -103,7 +108,17 @@ export function createDialogueService(deps: DialogueDependencies): DialogueServi
         // The user still gets the answer; only the memory of it is lost.
         log.error({ err: error }, "could not store the assistant's answer");
       }
-      log.debug({ historyMessages: history.length, answerChars: answer.length }, "answered");
+      // One line per turn for operators: sizes and timings, never the conversation itself.
+      log.info(
+        {
+          historyMessages: history.length,
+          historyChars: history.reduce((sum, m) => sum + m.charLength, 0),
+          answerChars: answer.length,
+          firstTextMs,
+          modelMs,
+        },
+        "answered",
+      );
       return { kind: "answer", text: answer };
     },
 

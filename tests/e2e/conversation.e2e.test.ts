@@ -135,4 +135,14 @@ describe("a conversation", () => {
     expect(output).not.toContain(world.tg.token.split(":")[1]);
     expect(output).not.toContain(OPENAI_KEY);
   });
+
+  test("logs one line per answered turn, with sizes and timings but not the conversation", () => {
+    const answered = bot.stdout
+      .split("\n")
+      .filter((line) => line.includes('"msg":"answered"'))
+      .map((line) => JSON.parse(line) as Record<string, unknown>);
+    expect(answered.length).toBeGreaterThan(0);
+    expect(answered[0]).toMatchObject({ level: 30, historyMessages: expect.any(Number), modelMs: expect.any(Number) });
+    expect(bot.stdout).not.toContain("what is 2+2");
+  });
 });
