@@ -61,7 +61,6 @@ export function createLiveReply(options: LiveReplyOptions): LiveReply {
 
   const enqueue = (task: () => Promise<void>) => {
     queue = queue.then(task);
-    return queue;
   };
 
   const send = async (text: string, entities: MessageEntity[] = []) => {
@@ -74,7 +73,6 @@ export function createLiveReply(options: LiveReplyOptions): LiveReply {
       messageId = sent.message_id;
       stopTyping();
     }
-    return sent.message_id;
   };
 
   const sendFormatted = async (chunk: FormattedText) => {
@@ -137,7 +135,7 @@ export function createLiveReply(options: LiveReplyOptions): LiveReply {
       const wait = Math.max(0, lastFlushAt + intervalMs - Date.now());
       timer = setTimeout(() => {
         timer = undefined;
-        void enqueue(flushPreview);
+        enqueue(flushPreview);
       }, wait);
     },
 
