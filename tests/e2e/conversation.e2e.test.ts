@@ -19,8 +19,8 @@ afterAll(async () => world?.close());
 
 /** Waits for the bot's answer that contains `text` in the chat, as the user sees it. */
 async function answerIn(chatId: number, text: string) {
-  await world.tg.waitFor(() => world.tg.messagesIn(chatId).some((m) => m.text.includes(text)), `an answer with "${text}"`);
-  return world.tg.messagesIn(chatId).find((m) => m.text.includes(text))!;
+  const messages = await world.tg.waitForChat(chatId, (ms) => ms.some((m) => m.text.includes(text)), `an answer with "${text}"`);
+  return messages.find((m) => m.text.includes(text))!;
 }
 
 const contents = (messages: { role: string; content: string }[]) => messages.map((m) => `${m.role}:${m.content}`);

@@ -4,7 +4,6 @@
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from "vitest";
 import { lastUserText } from "../fakes/openai-server.ts";
-import type { BotMessage } from "../fakes/telegram-server.ts";
 import { BotProcess } from "../helpers/bot-process.ts";
 import { createWorld, person, type World } from "../helpers/world.ts";
 
@@ -19,12 +18,6 @@ beforeEach(() => world.ai.reset());
 
 const squash = (text: string) => text.replace(/\s+/g, "");
 
-/** Waits until the chat's last bot message satisfies `done` (the answer is complete). */
-async function settled(chatId: number, done: (messages: BotMessage[]) => boolean, what: string) {
-  await world.tg.waitFor(() => done(world.tg.messagesIn(chatId)), what);
-  return world.tg.messagesIn(chatId);
-}
-
 describe("long and formatted answers", () => {
   test("a 10 000-character answer arrives whole, in order, as valid Telegram messages", async () => {
     const { chat, user } = person("Long");
@@ -36,7 +29,7 @@ describe("long and formatted answers", () => {
     world.ai.respondWith(() => ({ kind: "answer", chunks, chunkDelayMs: 120 }));
 
     world.tg.userSends(chat, user, "Write me something long");
-    const messages = await settled(chat.id, (m) => m.at(-1)?.text.includes("end 40.") ?? false, "the end of the long answer");
+    const messages = await world.tg.waitForChat(chat.id, (m) => m.at(-1)?.text.includes("end 40.") ?? false, "the end of the long answer");
 
     expect(messages.length).toBeGreaterThanOrEqual(3);
     for (const m of messages) {
@@ -61,7 +54,7 @@ describe("long and formatted answers", () => {
     world.ai.respondWith(() => ({ kind: "answer", chunks: words, chunkDelayMs: 200 })); // ~3 s of writing
 
     world.tg.userSends(chat, user, "Stream please");
-    const [message] = await settled(chat.id, (m) => m[0]?.text === words.join("").trim(), "the full streamed answer");
+    const [message] = await world.tg.waitForChat(chat.id, (m) => m[0]?.text === words.join("").trim(), "the full streamed answer");
     expect(world.tg.messagesIn(chat.id)).toHaveLength(1);
     // A preview was shown and then edited as the text grew.
     expect(message!.editCount).toBeGreaterThanOrEqual(2);
@@ -80,7 +73,7 @@ describe("long and formatted answers", () => {
       (p) => p.chat_id === chat.id && Array.isArray(p.entities),
     );
     world.tg.userSends(chat, user, "Format this");
-    const [message] = await settled(chat.id, (m) => m.length === 1, "the plain answer");
+    const [message] = await world.tg.waitForChat(chat.id, (m) => m.length === 1, "the plain answer");
     expect(message!.text).toBe("Some bold text");
     expect(message!.entities).toEqual([]);
     expect(world.tg.callsOf("sendMessage", chat.id).map((c) => c.ok)).toEqual([false, true]);
@@ -90,7 +83,7 @@ describe("long and formatted answers", () => {
     const { chat, user } = person("Limited");
     world.tg.failNext("sendMessage", { error_code: 429, description: "Too Many Requests: retry after 1", parameters: { retry_after: 1 } }, (p) => p.chat_id === chat.id);
     world.tg.userSends(chat, user, "Hello there");
-    const [message] = await settled(chat.id, (m) => m.length === 1, "the answer after a 429");
+    const [message] = await world.tg.waitForChat(chat.id, (m) => m.length === 1, "the answer after a 429");
     expect(message!.text).toBe("Echo: Hello there");
     const calls = world.tg.callsOf("sendMessage", chat.id);
     expect(calls.map((c) => c.ok)).toEqual([false, true]);
@@ -116,11 +109,11 @@ describe("when the model fails", () => {
       const { chat, user } = person("Unlucky");
       world.ai.respondWith((request) => (lastUserText(request).startsWith("First") ? script : { kind: "answer", chunks: ["Fine again"] }));
       world.tg.userSends(chat, user, "First question");
-      const [failure] = await settled(chat.id, (m) => m.length >= 1 && reply.test(m.at(-1)!.text), `the failure reply for ${name}`);
+      const [failure] = await world.tg.waitForChat(chat.id, (m) => m.length >= 1 && reply.test(m.at(-1)!.text), `the failure reply for ${name}`);
       expect(failure!.text.length).toBeLessThan(200);
 
       world.tg.userSends(chat, user, "Second question");
-      await settled(chat.id, (m) => m.at(-1)?.text === "Fine again", "the next answer");
+      await world.tg.waitForChat(chat.id, (m) => m.at(-1)?.text === "Fine again", "the next answer");
       const request = world.ai.requestsAbout("Second question")[0]!;
       // The failed turn's message is still in the history; no broken answer was stored.
       expect(request.messages.slice(1).map((m) => `${m.role}:${m.content}`)).toEqual(["user:First question", "user:Second question"]);
@@ -188,7 +181,7 @@ describe("many chats, one chat", () => {
     world.ai.respondWith((request) => ({ kind: "answer", chunks: [`Re: ${lastUserText(request)}`], latencyMs: 300 }));
     const { chat, user } = person("Orderly");
     for (const n of [1, 2, 3]) world.tg.userSends(chat, user, `part ${n}`);
-    const messages = await settled(chat.id, (m) => m.length === 3, "three answers");
+    const messages = await world.tg.waitForChat(chat.id, (m) => m.length === 3, "three answers");
     expect(messages.map((m) => m.text)).toEqual(["Re: part 1", "Re: part 2", "Re: part 3"]);
     expect(world.ai.maxInFlight).toBe(1);
     // Each turn saw the previous answers.
@@ -208,7 +201,7 @@ describe("odd input", () => {
     world.tg.userSendsOther(chat, user, { sticker: { file_id: "s1", file_unique_id: "u1", type: "regular", width: 512, height: 512, is_animated: false, is_video: false } });
     world.tg.userSendsOther(chat, user, { photo: [{ file_id: "p1", file_unique_id: "u2", width: 90, height: 90 }] });
     world.tg.userSendsOther(chat, user, { voice: { file_id: "v1", file_unique_id: "u3", duration: 2 } });
-    const messages = await settled(chat.id, (m) => m.length === 3, "three replies");
+    const messages = await world.tg.waitForChat(chat.id, (m) => m.length === 3, "three replies");
     for (const m of messages) expect(m.text).toMatch(/only read text/);
     expect(world.ai.requests.filter((r) => r.messages.some((x) => x.content.includes("Sticky")))).toHaveLength(0);
   });
@@ -216,7 +209,7 @@ describe("odd input", () => {
   test("an unknown command gets a hint", async () => {
     const { chat, user } = person("Curious");
     world.tg.userSends(chat, user, "/frobnicate");
-    const [reply] = await settled(chat.id, (m) => m.length === 1, "the hint");
+    const [reply] = await world.tg.waitForChat(chat.id, (m) => m.length === 1, "the hint");
     expect(reply!.text).toMatch(/\/help/);
   });
 
@@ -224,7 +217,7 @@ describe("odd input", () => {
     const { chat, user } = person("Odd");
     const text = `Привет 👋\u0000 ${"ж".repeat(4085)}`; // 4096: Telegram's most for one message
     world.tg.userSends(chat, user, text);
-    const messages = await settled(chat.id, (m) => m.length === 2, "the echoed answer, in two messages");
+    const messages = await world.tg.waitForChat(chat.id, (m) => m.length === 2, "the echoed answer, in two messages");
     expect(squash(messages.map((m) => m.text).join(""))).toBe(squash(`Echo: ${text.replace("\u0000", "")}`));
   });
 });

@@ -161,9 +161,9 @@ export class FakeTelegram {
     });
   }
 
-  /** Waits until the bot has sent `count` messages to the chat, the last one not a preview. */
-  async waitForMessages(chatId: number, count: number, what = `${count} bot message(s) in chat ${chatId}`) {
-    await this.waitFor(() => this.messagesIn(chatId).length >= count, what);
+  /** Waits until the bot's messages in the chat (as the user sees them now) satisfy `done`. */
+  async waitForChat(chatId: number, done: (messages: BotMessage[]) => boolean, what: string): Promise<BotMessage[]> {
+    await this.waitFor(() => done(this.messagesIn(chatId)), what);
     return this.messagesIn(chatId);
   }
 
