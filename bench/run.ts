@@ -7,6 +7,7 @@ import { readFileSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { sql } from "kysely";
+import { createInboxRepository } from "../src/db/inbox.repository.ts";
 import { createMessageRepository } from "../src/db/message.repository.ts";
 import { formatAnswer } from "../src/telegram/format.ts";
 import { createDatabase } from "../src/db/connection.ts";
@@ -65,21 +66,27 @@ async function benchStore(kind: (typeof STORES)[number]): Promise<void> {
     record(`${kind.name}: history of a ${BIG_CHAT_MESSAGES.toLocaleString("en")}-message chat, p50`, percentile(samples, 50), "ms", 5);
     record(`${kind.name}: history of a ${BIG_CHAT_MESSAGES.toLocaleString("en")}-message chat, p95`, percentile(samples, 95), "ms", 10);
 
-    let telegramId = 1;
+    // Turns as the worker records them: 300 leased inbox rows, each ended by one recordTurn.
+    const inbox = createInboxRepository(db);
+    await inbox.ingest(Array.from({ length: 300 }, (_, i) => ({ updateId: i + 1, chatId: 2 + i, threadId: null, messageId: i + 1, payload: {} })));
+    await inbox.claim("bench", 300, 600_000);
     const writes: number[] = [];
     for (let i = 0; i < 300; i++) {
       writes.push(
         await time(() =>
-          repo.recordUserMessage({
-            chat: { id: 2 + (i % OTHER_CHATS), type: "private", title: null },
+          repo.recordTurn({
+            updateId: i + 1,
+            owner: "bench",
+            chat: { id: 2 + i, type: "private", title: null },
             user: { id: 1, username: null, firstName: "Bench", lastName: null },
             content: "A new message to remember",
-            telegramMessageId: telegramId++,
+            telegramMessageId: i + 1,
+            result: { answer: "An answer to remember" },
           }),
         ),
       );
     }
-    record(`${kind.name}: store a user's message (upserts + insert), p95`, percentile(writes, 95), "ms", 10);
+    record(`${kind.name}: record a turn (upserts, message, answer, inbox: one statement), p95`, percentile(writes, 95), "ms", 10);
     record(`${kind.name}: /clear of a ${BIG_CHAT_MESSAGES.toLocaleString("en")}-message chat`, await time(() => repo.clearHistory(BIG_CHAT)), "ms", 5_000, 0);
   } finally {
     await close();

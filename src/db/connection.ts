@@ -1,6 +1,7 @@
 import { PGlite } from "@electric-sql/pglite";
 import { Kysely, PGliteDialect, PostgresDialect, type Dialect } from "kysely";
-import { mkdirSync } from "node:fs";
+import { closeSync, mkdirSync, openSync, readFileSync, unlinkSync, writeSync } from "node:fs";
+import { hostname } from "node:os";
 import pg from "pg";
 import type { DatabaseConfig } from "../config.ts";
 import type { Database } from "./database.ts";
@@ -13,6 +14,68 @@ const parseInt8 = (value: string) => BigInt(value);
 export interface DialectOptions {
   /** Called when an idle pooled connection dies (the server restarted, the network dropped). */
   onIdleError?: (error: Error) => void;
+}
+
+/** A second process (bot or migration) tried to open an embedded store that is in use. */
+export class StoreInUseError extends Error {}
+
+const isAlive = (pid: number) => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === "EPERM";
+  }
+};
+
+/**
+ * PGlite is one process's database: two processes on one data directory corrupt it silently.
+ * A lock file beside the directory (`<dir>.lock`, holding the owner's pid) keeps a second one
+ * out; a lock left by a process that died (kill -9, power loss) is taken over.
+ */
+export function lockDataDir(dataDir: string): () => void {
+  const file = `${dataDir.replace(/\/+$/, "")}.lock`;
+  const me = { pid: process.pid, host: hostname() };
+  for (let attempt = 0; attempt < 3; attempt++) {
+    try {
+      const fd = openSync(file, "wx");
+      writeSync(fd, JSON.stringify(me));
+      closeSync(fd);
+      let held = true;
+      const release = () => {
+        if (!held) return;
+        held = false;
+        process.off("exit", release);
+        try {
+          unlinkSync(file);
+        } catch {
+          // already gone
+        }
+      };
+      process.on("exit", release);
+      return release;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
+    }
+    let owner: { pid?: number; host?: string } = {};
+    try {
+      owner = JSON.parse(readFileSync(file, "utf8")) as typeof owner;
+    } catch {
+      // half-written or unreadable: treat as stale
+    }
+    if (owner.pid && (owner.host !== me.host || isAlive(owner.pid))) {
+      throw new StoreInUseError(
+        `The embedded store ${dataDir} is in use by another process (pid ${owner.pid}${owner.host === me.host ? "" : ` on ${owner.host}`}). ` +
+          "Only one process may open it: stop the other one, or set PGLITE_DATA_DIR to another directory.",
+      );
+    }
+    try {
+      unlinkSync(file); // stale: its process is gone
+    } catch {
+      // another process took it over first; try again
+    }
+  }
+  throw new StoreInUseError(`Could not lock the embedded store ${dataDir}.`);
 }
 
 /** The dialect for either store: pg against a server, or the embedded PGlite on disk. */
@@ -31,17 +94,28 @@ export function createDialect(config: DatabaseConfig, options: DialectOptions = 
     });
     // Without a listener, an idle client's error would crash the process.
     pool.on("error", (error) => options.onIdleError?.(error));
+    // A client in use whose server goes away gets its query rejected, then a second error
+    // ("Connection terminated unexpectedly") when the socket closes, with no listener of the
+    // pool's attached while it is checked out: without this one, that crashes the process.
+    pool.on("connect", (client) => client.on("error", () => undefined));
     return new PostgresDialect({ pool });
   }
   return new PGliteDialect({
     pglite: () => {
       mkdirSync(config.dataDir, { recursive: true });
-      return new PGlite(config.dataDir, {
+      const release = lockDataDir(config.dataDir);
+      const pglite = new PGlite(config.dataDir, {
         parsers: { [INT8_OID]: parseInt8 },
         // PostgreSQL's server default (128MB) is sized for a shared server; inside the bot's own
         // process it costs ~140 MB of resident memory for no measurable gain (doc/benchmarks.md).
         postgresqlconf: [`shared_buffers = ${PGLITE_SHARED_BUFFERS}`],
       });
+      const close = pglite.close.bind(pglite);
+      pglite.close = async () => {
+        await close();
+        release();
+      };
+      return pglite;
     },
   });
 }

@@ -37,10 +37,48 @@ export interface MessagesTable {
   telegram_message_id: ColumnType<bigint | null, bigint | number | null, bigint | number | null>;
   created_at: Generated<Date>;
   deleted_at: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
+  /** False for a user turn whose answer failed: kept, but never sent to the model again. */
+  in_context: Generated<boolean>;
+  /** For an answer: the user message it answers (at most one live answer each). */
+  reply_to_id: ColumnType<bigint | null, bigint | number | null | undefined, bigint | number | null>;
+}
+
+/** received → working (leased) → answered → delivered; or failed; or done (nothing to answer). */
+export type InboxState = "received" | "working" | "answered" | "delivered" | "failed" | "done";
+export const UNFINISHED_STATES = ["received", "working", "answered"] as const satisfies InboxState[];
+
+/** How far the delivery of a stored answer got, so a resumed delivery sends only the rest. */
+export interface DeliveryProgress {
+  /** Final messages already sent. */
+  parts: number;
+  /** The preview message (edited into the first part), if one was shown. */
+  previewMessageId?: number;
+}
+
+type Nullable<T> = ColumnType<T | null, T | null | undefined, T | null>;
+
+export interface InboxTable {
+  update_id: ColumnType<bigint, bigint | number, never>;
+  chat_id: ColumnType<bigint | null, bigint | number | null, never>;
+  thread_id: ColumnType<bigint | null, bigint | number | null, never>;
+  message_id: ColumnType<bigint | null, bigint | number | null, never>;
+  payload: ColumnType<unknown, string, string | null>;
+  state: ColumnType<InboxState, InboxState | undefined, InboxState>;
+  attempts: ColumnType<number, never, number>;
+  lease_owner: Nullable<string>;
+  lease_until: Nullable<Date | string>;
+  not_before: Nullable<Date | string>;
+  user_message_id: Nullable<bigint | number>;
+  answer_id: Nullable<bigint | number>;
+  delivery: ColumnType<DeliveryProgress | null, never, string | null>;
+  error: Nullable<string>;
+  received_at: Generated<Date>;
+  finished_at: Nullable<Date | string>;
 }
 
 export interface Database {
   users: UsersTable;
   chats: ChatsTable;
   messages: MessagesTable;
+  inbox: InboxTable;
 }

@@ -1,4 +1,4 @@
-import { sql, type Kysely } from "kysely";
+import { sql, type Kysely, type Transaction } from "kysely";
 import type { Database, MessageRole } from "./database.ts";
 
 type Id = number | bigint;
@@ -32,104 +32,89 @@ export interface HistoryBudget {
   maxChars: number;
 }
 
-export interface RecordedUserMessage {
-  /** False when this Telegram message was already stored (a re-delivered update). */
-  inserted: boolean;
-  id: bigint | null;
-}
+/** How a turn ended: with an answer to store, or failed (the user's message is kept out of context). */
+export type TurnResult = { answer: string } | { failed: string };
 
 export interface MessageRepository {
-  /** Stores a user's turn (and who sent it, in which chat). Idempotent per Telegram message. */
-  recordUserMessage(input: {
+  /**
+   * Ends the generation step of a turn in one statement: upserts the chat and the user, stores
+   * the user's message and (on success) the answer, and moves the inbox row on (answered, or
+   * failed). Nothing is written unless `owner` still holds the row's lease: returns null then.
+   * A failed turn's message is stored with in_context = false, so the model never sees it again.
+   */
+  recordTurn(input: {
+    updateId: Id;
+    owner: string;
     chat: ChatInfo;
     user: UserInfo;
     content: string;
     telegramMessageId: Id;
-  }): Promise<RecordedUserMessage>;
-  recordAssistantMessage(input: { chatId: Id; content: string }): Promise<bigint>;
+    result: TurnResult;
+  }): Promise<{ answerId: bigint | null } | null>;
   /**
-   * The chat's newest live messages within the budget, returned oldest first. The newest one is
-   * always included, however long; older ones are added while both limits hold, never in part.
+   * The chat's newest live, in-context messages within the budget, returned oldest first:
+   * the longest run of newest messages that fits both limits; a message is never cut.
    */
   recentHistory(chatId: Id, budget: HistoryBudget): Promise<HistoryMessage[]>;
   /** Soft-deletes the chat's live messages; returns how many. Nothing is removed. */
   clearHistory(chatId: Id): Promise<number>;
 }
 
-export function createMessageRepository(db: Kysely<Database>): MessageRepository {
-  return {
-    async recordUserMessage({ chat, user, content, telegramMessageId }) {
-      return db.transaction().execute(async (trx) => {
-        await trx
-          .insertInto("chats")
-          .values({ id: chat.id, type: chat.type, title: chat.title, updated_at: new Date() })
-          .onConflict((oc) =>
-            oc
-              .column("id")
-              .doUpdateSet((eb) => ({
-                type: eb.ref("excluded.type"),
-                title: eb.ref("excluded.title"),
-                updated_at: eb.ref("excluded.updated_at"),
-              }))
-              // Rewrite the row only when something changed: no dead tuple per message.
-              .where(sql<boolean>`(chats.type, chats.title) is distinct from (excluded.type, excluded.title)`),
-          )
-          .execute();
-        await trx
-          .insertInto("users")
-          .values({
-            id: user.id,
-            username: user.username,
-            first_name: user.firstName,
-            last_name: user.lastName,
-            updated_at: new Date(),
-          })
-          .onConflict((oc) =>
-            oc
-              .column("id")
-              .doUpdateSet((eb) => ({
-                username: eb.ref("excluded.username"),
-                first_name: eb.ref("excluded.first_name"),
-                last_name: eb.ref("excluded.last_name"),
-                updated_at: eb.ref("excluded.updated_at"),
-              }))
-              .where(
-                sql<boolean>`(users.username, users.first_name, users.last_name)
-                  is distinct from (excluded.username, excluded.first_name, excluded.last_name)`,
-              ),
-          )
-          .execute();
-        const row = await trx
-          .insertInto("messages")
-          .values({
-            chat_id: chat.id,
-            user_id: user.id,
-            role: "user",
-            content,
-            telegram_message_id: telegramMessageId,
-          })
-          .onConflict((oc) =>
-            oc
-              .columns(["chat_id", "telegram_message_id"])
-              .where("telegram_message_id", "is not", null)
-              .doNothing(),
-          )
-          .returning("id")
-          .executeTakeFirst();
-        return { inserted: row !== undefined, id: row?.id ?? null };
-      });
-    },
+type Executor = Kysely<Database> | Transaction<Database>;
 
-    async recordAssistantMessage({ chatId, content }) {
-      const row = await db
-        .insertInto("messages")
-        .values({ chat_id: chatId, user_id: null, role: "assistant", content })
-        .returning("id")
-        .executeTakeFirstOrThrow();
-      return row.id;
+export function createMessageRepository(db: Executor): MessageRepository {
+  return {
+    async recordTurn({ updateId, owner, chat, user, content, telegramMessageId, result }) {
+      const answer = "answer" in result ? result.answer : null;
+      // Data-modifying CTEs run as one statement, atomically; `owned` locks the inbox row and
+      // proves the lease, and every insert selects from it, so a lost lease writes nothing. The
+      // answer is inserted from the user message's RETURNING, so its id (and order) comes after.
+      const { rows } = await sql<{ answer_id: bigint | null }>`
+        with owned as (
+          select update_id from inbox
+          where update_id = ${BigInt(updateId)} and lease_owner = ${owner} and state = 'working'
+          for update
+        ), chat_upsert as (
+          insert into chats (id, type, title, updated_at)
+          select ${BigInt(chat.id)}, ${chat.type}, ${chat.title}, now() from owned
+          on conflict (id) do update set type = excluded.type, title = excluded.title, updated_at = excluded.updated_at
+          -- rewrite the row only when something changed: no dead tuple per message
+          where (chats.type, chats.title) is distinct from (excluded.type, excluded.title)
+        ), user_upsert as (
+          insert into users (id, username, first_name, last_name, updated_at)
+          select ${BigInt(user.id)}, ${user.username}, ${user.firstName}, ${user.lastName}, now() from owned
+          on conflict (id) do update set username = excluded.username, first_name = excluded.first_name,
+            last_name = excluded.last_name, updated_at = excluded.updated_at
+          where (users.username, users.first_name, users.last_name)
+            is distinct from (excluded.username, excluded.first_name, excluded.last_name)
+        ), question as (
+          insert into messages (chat_id, user_id, role, content, telegram_message_id, in_context)
+          select ${BigInt(chat.id)}, ${BigInt(user.id)}, 'user', ${content}, ${BigInt(telegramMessageId)}, ${answer !== null}
+          from owned
+          on conflict (chat_id, telegram_message_id) where telegram_message_id is not null do nothing
+          returning id
+        ), answer as (
+          insert into messages (chat_id, user_id, role, content, reply_to_id)
+          select ${BigInt(chat.id)}, null, 'assistant', ${answer}, question.id from question
+          where ${answer}::text is not null
+          returning id
+        )
+        update inbox set
+          state = ${answer === null ? "failed" : "answered"},
+          user_message_id = (select id from question),
+          answer_id = (select id from answer),
+          error = ${"failed" in result ? result.failed : null},
+          -- a failed turn is over here: its notice is best-effort
+          ${answer === null ? sql`lease_owner = null, lease_until = null, payload = null, finished_at = now()` : sql`finished_at = null`}
+        where update_id = ${BigInt(updateId)} and exists (select 1 from owned)
+        returning answer_id
+      `.execute(db);
+      const row = rows[0];
+      return row ? { answerId: row.answer_id } : null;
     },
 
     async recentHistory(chatId, { maxMessages, maxChars }) {
+      if (maxMessages <= 0 || maxChars < 0) return [];
       // Newest first (by time, then id) through messages_live_history_idx, at most maxMessages
       // rows; a running sum of char_length over that order keeps the longest prefix within maxChars.
       const newest = db
@@ -137,6 +122,7 @@ export function createMessageRepository(db: Kysely<Database>): MessageRepository
         .select(["id", "user_id", "role", "content", "char_length", "created_at"])
         .where("chat_id", "=", BigInt(chatId))
         .where("deleted_at", "is", null)
+        .where("in_context", "=", true)
         .orderBy("created_at", "desc")
         .orderBy("id", "desc")
         .limit(maxMessages);
@@ -144,10 +130,6 @@ export function createMessageRepository(db: Kysely<Database>): MessageRepository
         .selectFrom(newest.as("newest"))
         .selectAll("newest")
         .select((eb) => [
-          eb.fn
-            .agg<number>("row_number")
-            .over((ob) => ob.orderBy("created_at", "desc").orderBy("id", "desc"))
-            .as("position"),
           eb.fn
             .sum<number>("char_length")
             .over((ob) => ob.orderBy("created_at", "desc").orderBy("id", "desc"))
@@ -165,7 +147,7 @@ export function createMessageRepository(db: Kysely<Database>): MessageRepository
           "m.created_at",
           "users.first_name",
         ])
-        .where((eb) => eb.or([eb("m.position", "=", 1), eb("m.running_chars", "<=", maxChars)]))
+        .where("m.running_chars", "<=", maxChars)
         .orderBy("m.created_at", "asc")
         .orderBy("m.id", "asc")
         .execute();

@@ -5,85 +5,160 @@
 import { sql, type CompiledQuery, type Kysely } from "kysely";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import type { Database } from "../../src/db/database.ts";
-import { createMessageRepository, type MessageRepository, type UserInfo } from "../../src/db/message.repository.ts";
+import { createInboxRepository, type InboxRepository } from "../../src/db/inbox.repository.ts";
+import {
+  createMessageRepository,
+  type ChatInfo,
+  type MessageRepository,
+  type TurnResult,
+  type UserInfo,
+} from "../../src/db/message.repository.ts";
 import { openMigrated, STORES } from "../helpers/stores.ts";
 
 let nextChatId = 1000;
 const newChat = (type = "private") => ({ id: nextChatId++, type, title: null });
 const alice: UserInfo = { id: 501, username: "alice", firstName: "Alice", lastName: null };
 const bob: UserInfo = { id: 502, username: null, firstName: "Bob", lastName: "B." };
+const OWNER = "test-owner";
 
 for (const store of STORES) {
   describe.skipIf(!store.enabled)(`message repository on ${store.name}`, () => {
     let db: Kysely<Database>;
     let repo: MessageRepository;
+    let inbox: InboxRepository;
     let queries: CompiledQuery[];
     let close: () => Promise<void>;
     let telegramId = 1;
+    let updateId = 1;
 
     beforeAll(async () => {
       ({ db, queries, close } = await openMigrated(store));
       repo = createMessageRepository(db);
+      inbox = createInboxRepository(db);
     });
     afterAll(async () => close?.());
 
-    const say = (chat: ReturnType<typeof newChat>, content: string, user = alice) =>
-      repo.recordUserMessage({ chat, user, content, telegramMessageId: telegramId++ });
-    const history = (chatId: number, maxMessages = 100, maxChars = 1_000_000) =>
+    /** A turn as the worker runs it: the update in the inbox, leased, then recorded with its result. */
+    const turn = async (
+      chat: ChatInfo,
+      content: string,
+      result: TurnResult = { answer: `re: ${content}` },
+      options: { user?: UserInfo; messageId?: number | bigint } = {},
+    ) => {
+      const id = updateId++;
+      await inbox.ingest([{ updateId: id, chatId: chat.id, threadId: null, messageId: null, payload: { update_id: id } }]);
+      await db.updateTable("inbox").set({ state: "working", lease_owner: OWNER, lease_until: sql<Date>`now() + interval '1 minute'` }).where("update_id", "=", BigInt(id)).execute();
+      const recorded = await repo.recordTurn({
+        updateId: id,
+        owner: OWNER,
+        chat,
+        user: options.user ?? alice,
+        content,
+        telegramMessageId: options.messageId ?? telegramId++,
+        result,
+      });
+      return { updateId: id, recorded };
+    };
+
+    /** History rows written directly (no answers in between), for the trimming rules alone. */
+    const seed = async (chat: ChatInfo, content: string, user: UserInfo | null = alice) => {
+      await db.insertInto("chats").values({ id: chat.id, type: chat.type, title: chat.title, updated_at: new Date() }).onConflict((oc) => oc.doNothing()).execute();
+      if (user) await db.insertInto("users").values({ id: user.id, username: user.username, first_name: user.firstName, last_name: user.lastName, updated_at: new Date() }).onConflict((oc) => oc.doNothing()).execute();
+      await db.insertInto("messages").values({ chat_id: chat.id, user_id: user?.id ?? null, role: user ? "user" : "assistant", content }).execute();
+    };
+    const history = (chatId: number | bigint, maxMessages = 100, maxChars = 1_000_000) =>
       repo.recentHistory(chatId, { maxMessages, maxChars });
 
-    test("records a user's turn with its chat and user, and returns 64-bit ids as bigint", async () => {
+    test("records a turn: the chat, the user, their message and the answer after it, 64-bit ids as bigint", async () => {
       const chat = newChat();
-      const recorded = await say(chat, "hello");
-      expect(recorded.inserted).toBe(true);
-      expect(typeof recorded.id).toBe("bigint");
-      const [row] = await db.selectFrom("messages").selectAll().where("id", "=", recorded.id!).execute();
-      expect(row).toMatchObject({ chat_id: BigInt(chat.id), user_id: 501n, role: "user", content: "hello", deleted_at: null });
-      expect(row!.created_at).toBeInstanceOf(Date);
+      const { updateId: id, recorded } = await turn(chat, "hello", { answer: "hi there" });
+      expect(typeof recorded?.answerId).toBe("bigint");
+      const rows = await db.selectFrom("messages").selectAll().where("chat_id", "=", BigInt(chat.id)).orderBy("id").execute();
+      expect(rows).toHaveLength(2);
+      expect(rows[0]).toMatchObject({ user_id: 501n, role: "user", content: "hello", deleted_at: null, in_context: true, reply_to_id: null });
+      expect(rows[1]).toMatchObject({ id: recorded!.answerId, user_id: null, role: "assistant", content: "hi there", reply_to_id: rows[0]!.id });
+      expect(rows[0]!.created_at).toBeInstanceOf(Date);
       const users = await db.selectFrom("users").selectAll().where("id", "=", 501n).execute();
       expect(users[0]).toMatchObject({ username: "alice", first_name: "Alice" });
+      const row = await db.selectFrom("inbox").selectAll().where("update_id", "=", BigInt(id)).executeTakeFirstOrThrow();
+      expect(row).toMatchObject({ state: "answered", user_message_id: rows[0]!.id, answer_id: rows[1]!.id, lease_owner: OWNER });
+    });
+
+    test("writes nothing for an owner that lost the lease", async () => {
+      const chat = newChat();
+      const id = updateId++;
+      await inbox.ingest([{ updateId: id, chatId: chat.id, threadId: null, messageId: null, payload: {} }]);
+      await db.updateTable("inbox").set({ state: "working", lease_owner: "someone-else", lease_until: sql<Date>`now() + interval '1 minute'` }).where("update_id", "=", BigInt(id)).execute();
+      const recorded = await repo.recordTurn({ updateId: id, owner: OWNER, chat, user: alice, content: "late", telegramMessageId: telegramId++, result: { answer: "late answer" } });
+      expect(recorded).toBeNull();
+      expect(await db.selectFrom("messages").select("id").where("chat_id", "=", BigInt(chat.id)).execute()).toEqual([]);
+      expect(await db.selectFrom("chats").select("id").where("id", "=", BigInt(chat.id)).execute()).toEqual([]);
+      const row = await db.selectFrom("inbox").select(["state", "lease_owner"]).where("update_id", "=", BigInt(id)).executeTakeFirstOrThrow();
+      expect(row).toEqual({ state: "working", lease_owner: "someone-else" });
+    });
+
+    test("a failed turn keeps the user's message, out of the model's context, and ends the inbox row", async () => {
+      const chat = newChat();
+      await turn(chat, "first");
+      const { updateId: id, recorded } = await turn(chat, "this one fails", { failed: "llm_unavailable" });
+      expect(recorded).toEqual({ answerId: null });
+      await turn(chat, "third");
+      expect((await history(chat.id)).map((m) => m.content)).toEqual(["first", "re: first", "third", "re: third"]);
+      const stored = await db.selectFrom("messages").select(["content", "in_context"]).where("chat_id", "=", BigInt(chat.id)).where("role", "=", "user").orderBy("id").execute();
+      expect(stored).toEqual([
+        { content: "first", in_context: true },
+        { content: "this one fails", in_context: false },
+        { content: "third", in_context: true },
+      ]);
+      const row = await db.selectFrom("inbox").selectAll().where("update_id", "=", BigInt(id)).executeTakeFirstOrThrow();
+      expect(row).toMatchObject({ state: "failed", error: "llm_unavailable", lease_owner: null, payload: null, answer_id: null });
+      expect(row.finished_at).toBeInstanceOf(Date);
     });
 
     test("keeps the user's and chat's names current", async () => {
       const chat = newChat("group");
-      await say(chat, "one", { ...bob, id: 777, firstName: "Robert" });
-      await repo.recordUserMessage({
-        chat: { ...chat, title: "Renamed" },
-        user: { ...bob, id: 777, firstName: "Rob" },
-        content: "two",
-        telegramMessageId: telegramId++,
-      });
+      await turn(chat, "one", undefined, { user: { ...bob, id: 777, firstName: "Robert" } });
+      await turn({ ...chat, title: "Renamed" }, "two", undefined, { user: { ...bob, id: 777, firstName: "Rob" } });
       const user = await db.selectFrom("users").select("first_name").where("id", "=", 777n).executeTakeFirst();
       const chatRow = await db.selectFrom("chats").select("title").where("id", "=", BigInt(chat.id)).executeTakeFirst();
       expect(user?.first_name).toBe("Rob");
       expect(chatRow?.title).toBe("Renamed");
-      expect((await history(chat.id)).map((m) => m.authorName)).toEqual(["Rob", "Rob"]);
+      expect((await history(chat.id)).filter((m) => m.role === "user").map((m) => m.authorName)).toEqual(["Rob", "Rob"]);
     });
 
     test("keeps Telegram ids beyond 2^53 exact", async () => {
       const chat = { id: -1009007199254740993n, type: "supergroup", title: "Big" };
-      const recorded = await repo.recordUserMessage({ chat, user: alice, content: "big", telegramMessageId: 9007199254740995n });
-      expect(recorded.inserted).toBe(true);
-      const [row] = await db.selectFrom("messages").select(["chat_id", "telegram_message_id"]).where("id", "=", recorded.id!).execute();
-      expect(row).toEqual({ chat_id: -1009007199254740993n, telegram_message_id: 9007199254740995n });
+      await turn(chat, "big", undefined, { messageId: 9007199254740995n });
+      const rows = await db.selectFrom("messages").select(["chat_id", "telegram_message_id"]).where("chat_id", "=", chat.id).where("role", "=", "user").execute();
+      expect(rows).toEqual([{ chat_id: -1009007199254740993n, telegram_message_id: 9007199254740995n }]);
     });
 
-    test("stores a re-delivered Telegram message only once", async () => {
+    test("stores a re-delivered Telegram message (and its answer) only once", async () => {
       const chat = newChat();
-      const first = await repo.recordUserMessage({ chat, user: alice, content: "once", telegramMessageId: 77 });
-      const again = await repo.recordUserMessage({ chat, user: alice, content: "once", telegramMessageId: 77 });
-      expect(first.inserted).toBe(true);
-      expect(again).toEqual({ inserted: false, id: null });
+      const first = await turn(chat, "once", undefined, { messageId: 77 });
+      const again = await turn(chat, "once", undefined, { messageId: 77 });
+      expect(typeof first.recorded?.answerId).toBe("bigint");
+      expect(again.recorded).toEqual({ answerId: null });
       // Telegram message ids are per chat: the same id elsewhere is another message.
-      const other = await repo.recordUserMessage({ chat: newChat(), user: alice, content: "other", telegramMessageId: 77 });
-      expect(other.inserted).toBe(true);
-      expect(await history(chat.id)).toHaveLength(1);
+      const other = await turn(newChat(), "other", undefined, { messageId: 77 });
+      expect(typeof other.recorded?.answerId).toBe("bigint");
+      expect((await history(chat.id)).map((m) => m.content)).toEqual(["once", "re: once"]);
+    });
+
+    test("a second live answer to one message is refused by the database", async () => {
+      const chat = newChat();
+      const { recorded } = await turn(chat, "question");
+      const question = await db.selectFrom("messages").select("id").where("chat_id", "=", BigInt(chat.id)).where("role", "=", "user").executeTakeFirstOrThrow();
+      await expect(
+        db.insertInto("messages").values({ chat_id: chat.id, role: "assistant", content: "again", reply_to_id: question.id }).execute(),
+      ).rejects.toThrow(/messages_one_answer_uq/);
+      expect(recorded?.answerId).toBeTypeOf("bigint");
     });
 
     test("char_length counts code points, as PostgreSQL does", async () => {
       const chat = newChat();
       const samples = ["Привет, мир", "👋", "Hi 👋🏽!", "👨‍👩‍👧", "e\u0301", ""];
-      for (const text of samples) await say(chat, text);
+      for (const text of samples) await seed(chat, text);
       const rows = await history(chat.id);
       expect(rows.map((r) => r.charLength)).toEqual(samples.map((s) => [...s].length));
       expect(rows.map((r) => r.charLength)).toEqual([11, 1, 6, 5, 2, 0]);
@@ -93,52 +168,52 @@ for (const store of STORES) {
 
     test("returns history oldest first, the newest maxMessages of them", async () => {
       const chat = newChat();
-      for (let i = 1; i <= 6; i++) await say(chat, `m${i}`);
-      await repo.recordAssistantMessage({ chatId: chat.id, content: "a7" });
+      for (let i = 1; i <= 6; i++) await seed(chat, `m${i}`);
+      await seed(chat, "a7", null);
       expect((await history(chat.id)).map((m) => m.content)).toEqual(["m1", "m2", "m3", "m4", "m5", "m6", "a7"]);
       expect((await history(chat.id, 3)).map((m) => m.content)).toEqual(["m5", "m6", "a7"]);
-      const [last] = (await history(chat.id, 1));
+      const [last] = await history(chat.id, 1);
       expect(last).toMatchObject({ role: "assistant", content: "a7", userId: null, authorName: null });
+      expect(await history(chat.id, 0)).toEqual([]);
     });
 
-    test("trims by characters without cutting a message, newest always included", async () => {
+    test("trims by characters without cutting a message", async () => {
       const chat = newChat();
-      await say(chat, "a".repeat(50));
-      await say(chat, "b".repeat(30));
-      await say(chat, "c".repeat(20));
+      await seed(chat, "a".repeat(50));
+      await seed(chat, "b".repeat(30));
+      await seed(chat, "c".repeat(20));
       // 20 + 30 = 50 fits exactly; adding the 50 would make 100.
       expect((await history(chat.id, 100, 50)).map((m) => m.content[0])).toEqual(["b", "c"]);
       expect((await history(chat.id, 100, 49)).map((m) => m.content[0])).toEqual(["c"]);
       expect((await history(chat.id, 100, 100)).map((m) => m.content[0])).toEqual(["a", "b", "c"]);
-      // Alone over the budget, the current message still goes in, whole.
-      await say(chat, "d".repeat(500));
-      const onlyNewest = await history(chat.id, 100, 200);
-      expect(onlyNewest.map((m) => m.content)).toEqual(["d".repeat(500)]);
+      // The budget is what is left beside the new message: a newest message over it is left out.
+      await seed(chat, "d".repeat(500));
+      expect(await history(chat.id, 100, 200)).toEqual([]);
       // Both limits at once: the count wins here.
       expect((await history(chat.id, 2, 10_000)).map((m) => m.content[0])).toEqual(["c", "d"]);
     });
 
     test("trimming matches a plain model of the rule on random chats and budgets", async () => {
-      // Model: walk newest to oldest, keep while both limits hold; the newest always stays.
+      // Model: walk newest to oldest, keep while both limits hold.
       const expected = (lengths: number[], maxMessages: number, maxChars: number) => {
         const kept: number[] = [];
         let total = 0;
         for (let i = lengths.length - 1; i >= 0 && kept.length < maxMessages; i--) {
           total += lengths[i]!;
-          if (kept.length > 0 && total > maxChars) break;
+          if (total > maxChars) break;
           kept.unshift(i);
         }
         return kept;
       };
-      let seed = 42;
+      let seedValue = 42;
       const random = (n: number) => {
-        seed = (seed * 1103515245 + 12345) % 2 ** 31;
-        return seed % n;
+        seedValue = (seedValue * 1103515245 + 12345) % 2 ** 31;
+        return seedValue % n;
       };
       for (let round = 0; round < 8; round++) {
         const chat = newChat();
         const lengths = Array.from({ length: 1 + random(30) }, () => random(400));
-        for (const [i, length] of lengths.entries()) await say(chat, `${i}:`.padEnd(Math.max(length, `${i}:`.length), "я"));
+        for (const [i, length] of lengths.entries()) await seed(chat, `${i}:`.padEnd(Math.max(length, `${i}:`.length), "я"));
         const actualLengths = lengths.map((length, i) => Math.max(length, `${i}:`.length));
         for (let probe = 0; probe < 5; probe++) {
           const maxMessages = 1 + random(35);
@@ -153,31 +228,30 @@ for (const store of STORES) {
 
     test("trims by code points, not UTF-16 units", async () => {
       const chat = newChat();
-      await say(chat, "👋".repeat(10)); // 10 characters, 20 UTF-16 units
-      await say(chat, "я".repeat(10));
+      await seed(chat, "👋".repeat(10)); // 10 characters, 20 UTF-16 units
+      await seed(chat, "я".repeat(10));
       expect((await history(chat.id, 100, 20)).map((m) => m.charLength)).toEqual([10, 10]);
     });
 
     test("/clear soft-deletes the live history and keeps the rows", async () => {
       const chat = newChat();
-      await say(chat, "one");
-      await repo.recordAssistantMessage({ chatId: chat.id, content: "two" });
+      await turn(chat, "one", { answer: "two" });
       expect(await repo.clearHistory(chat.id)).toBe(2);
       expect(await history(chat.id)).toEqual([]);
       const rows = await db.selectFrom("messages").select(["content", "deleted_at"]).where("chat_id", "=", BigInt(chat.id)).execute();
       expect(rows).toHaveLength(2);
       for (const row of rows) expect(row.deleted_at).toBeInstanceOf(Date);
       expect(await repo.clearHistory(chat.id)).toBe(0);
-      await say(chat, "three");
-      expect((await history(chat.id)).map((m) => m.content)).toEqual(["three"]);
+      await turn(chat, "three", { answer: "four" });
+      expect((await history(chat.id)).map((m) => m.content)).toEqual(["three", "four"]);
     });
 
     test("keeps chats apart", async () => {
       const first = newChat();
       const second = newChat();
-      await say(first, "first-1");
-      await say(second, "second-1", bob);
-      await say(first, "first-2");
+      await seed(first, "first-1");
+      await seed(second, "second-1", bob);
+      await seed(first, "first-2");
       await repo.clearHistory(second.id);
       expect((await history(first.id)).map((m) => m.content)).toEqual(["first-1", "first-2"]);
       expect(await history(second.id)).toEqual([]);
@@ -185,8 +259,8 @@ for (const store of STORES) {
 
     test("names the author of each user turn", async () => {
       const chat = newChat("group");
-      await say(chat, "hi", alice);
-      await say(chat, "hello", bob);
+      await seed(chat, "hi", alice);
+      await seed(chat, "hello", bob);
       expect((await history(chat.id)).map((m) => [m.authorName, m.userId])).toEqual([
         ["Alice", 501n],
         ["Bob", 502n],
@@ -205,7 +279,7 @@ for (const store of STORES) {
       await sql`analyze messages`.execute(db);
       queries.length = 0;
       await history(chat.id, 40, 16_000);
-      const query = queries.find((q) => q.sql.includes("row_number"));
+      const query = queries.find((q) => q.sql.includes("running_chars"));
       expect(query).toBeDefined();
       const plan = await db.executeQuery<{ "QUERY PLAN": string }>({
         ...query!,

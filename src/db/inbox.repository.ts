@@ -1,0 +1,232 @@
+import { sql, type Kysely, type Transaction } from "kysely";
+import type { Database, DeliveryProgress, InboxState } from "./database.ts";
+
+type Executor = Kysely<Database> | Transaction<Database>;
+type Id = number | bigint;
+
+/** An update as it goes into the inbox: its id, the chat and topic it belongs to, and itself. */
+export interface IncomingUpdate {
+  updateId: number;
+  chatId: Id | null;
+  threadId: number | null;
+  /** Set for new messages: the same message under another update id is a duplicate. */
+  messageId: number | null;
+  payload: object;
+}
+
+/** An inbox row this instance now holds a lease on. */
+export interface ClaimedUpdate {
+  updateId: bigint;
+  chatId: bigint | null;
+  /** working: to be answered; answered: the answer is stored, to be delivered. */
+  state: InboxState;
+  /** How many times the row was claimed, this claim included. */
+  attempts: number;
+  payload: unknown;
+  answer: { id: bigint; content: string } | null;
+  delivery: DeliveryProgress | null;
+}
+
+export interface InboxRepository {
+  /** Stores updates not seen before (by update_id, and by message); returns how many were new. */
+  ingest(updates: IncomingUpdate[]): Promise<number>;
+  /**
+   * Leases up to `limit` rows that can run now: the oldest unfinished row of each chat, if no
+   * one holds a live lease on it and it is not waiting (not_before). Safe across instances.
+   */
+  claim(owner: string, limit: number, leaseMs: number): Promise<ClaimedUpdate[]>;
+  /** Extends every lease this owner holds. */
+  renewLeases(owner: string, leaseMs: number): Promise<number>;
+  /**
+   * Gives a row back to be picked up again (after `delayMs`): an unanswered turn is received
+   * again, a stored answer stays stored. `delivery` records how far its delivery got.
+   */
+  release(updateId: Id, owner: string, options?: { delayMs?: number; delivery?: DeliveryProgress }): Promise<boolean>;
+  /** Ends a row: delivered (its answer), done (nothing to answer) or failed. Drops the payload. */
+  finish(updateId: Id, owner: string, state: "delivered" | "done" | "failed", error?: string): Promise<boolean>;
+  /** Clears every lease: only for a store that one process alone can open (PGlite). */
+  releaseAllLeases(): Promise<number>;
+  /** Deletes finished rows older than `olderThanMs`, at most `limit` of them. */
+  pruneFinished(olderThanMs: number, limit: number): Promise<number>;
+  /** Rows not finished yet, and the age of the oldest (for logs and benchmarks). */
+  backlog(): Promise<{ unfinished: number; oldestMs: number | null }>;
+}
+
+/** The channel an ingest notifies, so idle workers of other instances wake at once. */
+export const INBOX_CHANNEL = "parley_inbox";
+
+const seconds = (ms: number) => ms / 1000;
+
+/**
+ * jsonb cannot hold a NUL character or a lone surrogate, and Telegram clients can send both: one
+ * such update must not block the inbox. They are dropped or replaced, as for stored messages.
+ */
+const storable = (_key: string, value: unknown) =>
+  typeof value === "string" ? value.toWellFormed().replaceAll("\u0000", "") : value;
+
+export function createInboxRepository(db: Executor): InboxRepository {
+  return {
+    async ingest(updates) {
+      if (updates.length === 0) return 0;
+      const rows = updates.map((u) => ({
+        update_id: u.updateId,
+        chat_id: u.chatId,
+        thread_id: u.threadId,
+        message_id: u.messageId,
+        payload: JSON.stringify(u.payload, storable),
+      }));
+      // One statement: the insert, and one notification (sent at commit) if anything was new.
+      const { rows: result } = await db
+        .with("ins", (qb) =>
+          qb
+            .insertInto("inbox")
+            .values(rows)
+            .onConflict((oc) => oc.doNothing())
+            .returning("update_id"),
+        )
+        .selectFrom("ins")
+        .select((eb) => [
+          eb.fn.countAll<number>().as("inserted"),
+          sql<unknown>`case when count(*) > 0 then pg_notify(${INBOX_CHANNEL}, '') end`.as("notified"),
+        ])
+        .execute()
+        .then((r) => ({ rows: r }));
+      return Number(result[0]?.inserted ?? 0);
+    },
+
+    async claim(owner, limit, leaseMs) {
+      // Heads: the oldest unfinished update of each chat (served by inbox_unfinished_idx). A head
+      // someone holds a live lease on blocks its chat; so does one waiting for not_before.
+      // SKIP LOCKED lets concurrent claimers pass each other; a row another claimer changed
+      // meanwhile is re-checked against the lease condition before it is taken.
+      const result = await sql<{
+        update_id: bigint;
+        chat_id: bigint | null;
+        state: InboxState;
+        attempts: number;
+        payload: unknown;
+        delivery: DeliveryProgress | null;
+        answer_id: bigint | null;
+        answer_content: string | null;
+      }>`
+        update inbox set
+          state = case when inbox.state = 'received' then 'working' else inbox.state end,
+          lease_owner = ${owner},
+          lease_until = now() + make_interval(secs => ${seconds(leaseMs)}),
+          attempts = inbox.attempts + 1,
+          not_before = null
+        from (
+          select i.update_id from inbox i
+          where i.state in ('received', 'working', 'answered')
+            and i.update_id in (
+              select distinct on (chat_id) update_id from inbox
+              where state in ('received', 'working', 'answered')
+              order by chat_id, update_id
+            )
+            and (i.lease_until is null or i.lease_until < now())
+            and (i.not_before is null or i.not_before <= now())
+          order by i.update_id
+          limit ${limit}
+          for update of i skip locked
+        ) picked
+        where inbox.update_id = picked.update_id
+        returning inbox.update_id, inbox.chat_id, inbox.state, inbox.attempts, inbox.payload, inbox.delivery,
+          inbox.answer_id, (select content from messages where messages.id = inbox.answer_id) as answer_content
+      `.execute(db);
+      return result.rows
+        .map((r) => ({
+          updateId: r.update_id,
+          chatId: r.chat_id,
+          state: r.state,
+          attempts: r.attempts,
+          payload: r.payload,
+          answer: r.answer_id === null ? null : { id: r.answer_id, content: r.answer_content ?? "" },
+          delivery: r.delivery,
+        }))
+        .sort((a, b) => (a.updateId < b.updateId ? -1 : 1));
+    },
+
+    async renewLeases(owner, leaseMs) {
+      const result = await db
+        .updateTable("inbox")
+        .set({ lease_until: sql<Date>`now() + make_interval(secs => ${seconds(leaseMs)})` })
+        .where("lease_owner", "=", owner)
+        .where("state", "in", ["working", "answered"])
+        .executeTakeFirst();
+      return Number(result.numUpdatedRows);
+    },
+
+    async release(updateId, owner, options = {}) {
+      const result = await db
+        .updateTable("inbox")
+        .set({
+          state: sql<InboxState>`case when state = 'working' then 'received' else state end`,
+          lease_owner: null,
+          lease_until: null,
+          not_before: options.delayMs ? sql<Date>`now() + make_interval(secs => ${seconds(options.delayMs)})` : null,
+          ...(options.delivery ? { delivery: JSON.stringify(options.delivery) } : {}),
+        })
+        .where("update_id", "=", BigInt(updateId))
+        .where("lease_owner", "=", owner)
+        .executeTakeFirst();
+      return result.numUpdatedRows > 0n;
+    },
+
+    async finish(updateId, owner, state, error) {
+      const result = await db
+        .updateTable("inbox")
+        .set({
+          state,
+          lease_owner: null,
+          lease_until: null,
+          payload: null,
+          delivery: null,
+          error: error ?? null,
+          finished_at: sql<Date>`now()`,
+        })
+        .where("update_id", "=", BigInt(updateId))
+        .where("lease_owner", "=", owner)
+        .executeTakeFirst();
+      return result.numUpdatedRows > 0n;
+    },
+
+    async releaseAllLeases() {
+      const result = await db
+        .updateTable("inbox")
+        .set({
+          state: sql<InboxState>`case when state = 'working' then 'received' else state end`,
+          lease_owner: null,
+          lease_until: null,
+        })
+        .where("lease_owner", "is not", null)
+        .executeTakeFirst();
+      return Number(result.numUpdatedRows);
+    },
+
+    async pruneFinished(olderThanMs, limit) {
+      const result = await db
+        .deleteFrom("inbox")
+        .where("update_id", "in", (eb) =>
+          eb
+            .selectFrom("inbox")
+            .select("update_id")
+            .where("finished_at", "<", sql<Date>`now() - make_interval(secs => ${seconds(olderThanMs)})`)
+            .limit(limit),
+        )
+        .executeTakeFirst();
+      return Number(result.numDeletedRows);
+    },
+
+    async backlog() {
+      const row = await db
+        .selectFrom("inbox")
+        .select((eb) => [
+          eb.fn.countAll<number>().as("unfinished"),
+          sql<number | null>`extract(epoch from now() - min(received_at)) * 1000`.as("oldest_ms"),
+        ])
+        .where("state", "in", ["received", "working", "answered"])
+        .executeTakeFirstOrThrow();
+      return { unfinished: Number(row.unfinished), oldestMs: row.oldest_ms === null ? null : Number(row.oldest_ms) };
+    },
+  };
+}

@@ -1,0 +1,161 @@
+/**
+ * The inbox contract, on both stores: what goes in once, what comes out in chat order, and
+ * what a lease guarantees between instances (two owners here stand for two processes).
+ */
+import { sql, type Kysely } from "kysely";
+import { afterAll, beforeAll, beforeEach, describe, expect, test } from "vitest";
+import type { Database } from "../../src/db/database.ts";
+import { createInboxRepository, type IncomingUpdate, type InboxRepository } from "../../src/db/inbox.repository.ts";
+import { openMigrated, STORES } from "../helpers/stores.ts";
+
+const LEASE_MS = 60_000;
+const update = (updateId: number, chatId: number, messageId: number | null = updateId): IncomingUpdate => ({
+  updateId,
+  chatId,
+  threadId: null,
+  messageId,
+  payload: { update_id: updateId, message: { message_id: messageId, chat: { id: chatId } } },
+});
+
+for (const store of STORES) {
+  describe.skipIf(!store.enabled)(`inbox repository on ${store.name}`, () => {
+    let db: Kysely<Database>;
+    let inbox: InboxRepository;
+    let close: () => Promise<void>;
+
+    beforeAll(async () => {
+      ({ db, close } = await openMigrated(store));
+      inbox = createInboxRepository(db);
+    });
+    afterAll(async () => close?.());
+    // Each test starts from an empty inbox: claims see every row.
+    beforeEach(async () => {
+      await db.deleteFrom("inbox").execute();
+    });
+
+    const ids = (claimed: { updateId: bigint }[]) => claimed.map((c) => Number(c.updateId));
+    const finishAll = async (owner: string, claimed: { updateId: bigint }[]) => {
+      for (const c of claimed) expect(await inbox.finish(c.updateId, owner, "done")).toBe(true);
+    };
+
+    test("ingests an update once, however often it arrives, and keeps its payload", async () => {
+      expect(await inbox.ingest([update(1, 10), update(2, 10)])).toBe(2);
+      expect(await inbox.ingest([update(1, 10), update(2, 10), update(3, 10)])).toBe(1);
+      // The same message under a new update id (Telegram re-sent it) is not a new turn.
+      expect(await inbox.ingest([update(4, 10, 3)])).toBe(0);
+      expect(await inbox.ingest([])).toBe(0);
+      const rows = await db.selectFrom("inbox").select(["update_id", "state", "payload"]).orderBy("update_id").execute();
+      expect(rows.map((r) => [Number(r.update_id), r.state])).toEqual([[1, "received"], [2, "received"], [3, "received"]]);
+      expect(rows[0]!.payload).toEqual(update(1, 10).payload);
+    });
+
+    test("takes an update whose text jsonb cannot hold (NUL, a lone surrogate): it must not block the inbox", async () => {
+      const odd = { ...update(1, 10), payload: { update_id: 1, message: { text: "a\u0000b \ud800 \\u0000 ok" } } };
+      expect(await inbox.ingest([odd])).toBe(1);
+      const row = await db.selectFrom("inbox").select("payload").where("update_id", "=", BigInt(1)).executeTakeFirstOrThrow();
+      expect(row.payload).toEqual({ update_id: 1, message: { text: "ab \ufffd \\u0000 ok" } });
+    });
+
+    test("hands out one update per chat at a time, oldest first, across owners", async () => {
+      await inbox.ingest([update(1, 10), update(2, 20), update(3, 10), update(4, 30), update(5, 20)]);
+      const a = await inbox.claim("a", 100, LEASE_MS);
+      expect(ids(a)).toEqual([1, 2, 4]);
+      expect(a.every((c) => c.state === "working" && c.attempts === 1)).toBe(true);
+      // Another instance gets nothing: every chat's head is leased.
+      expect(await inbox.claim("b", 100, LEASE_MS)).toEqual([]);
+      await finishAll("a", a.filter((c) => c.chatId === 10n));
+      const b = await inbox.claim("b", 100, LEASE_MS);
+      expect(ids(b)).toEqual([3]);
+      expect(b[0]!.payload).toEqual(update(3, 10).payload);
+    });
+
+    test("respects the claim limit, oldest chats' heads first", async () => {
+      await inbox.ingest([update(1, 10), update(2, 20), update(3, 30)]);
+      expect(ids(await inbox.claim("a", 2, LEASE_MS))).toEqual([1, 2]);
+      expect(ids(await inbox.claim("b", 2, LEASE_MS))).toEqual([3]);
+    });
+
+    test("concurrent claimers never take the same row, and never two rows of one chat", async () => {
+      const updates = Array.from({ length: 60 }, (_, i) => update(i + 1, 100 + (i % 12)));
+      await inbox.ingest(updates);
+      const owners = ["a", "b", "c", "d"];
+      const claimed = (await Promise.all(owners.map((o) => inbox.claim(o, 100, LEASE_MS)))).flat();
+      const chats = claimed.map((c) => c.chatId);
+      expect(new Set(chats).size).toBe(chats.length);
+      expect(new Set(ids(claimed)).size).toBe(claimed.length);
+      expect(ids(claimed).every((id) => id <= 12)).toBe(true);
+    });
+
+    test("a dead owner's lease runs out and another owner takes the turn over", async () => {
+      await inbox.ingest([update(1, 10), update(2, 10)]);
+      const [first] = await inbox.claim("dead", 10, LEASE_MS);
+      expect(await inbox.claim("alive", 10, LEASE_MS)).toEqual([]);
+      await db.updateTable("inbox").set({ lease_until: sql<Date>`now() - interval '1 second'` }).where("update_id", "=", BigInt(first!.updateId)).execute();
+      const taken = await inbox.claim("alive", 10, LEASE_MS);
+      expect(ids(taken)).toEqual([1]);
+      expect(taken[0]).toMatchObject({ state: "working", attempts: 2 });
+      // The dead owner, should it wake up, can no longer end or give back the row.
+      expect(await inbox.finish(1, "dead", "done")).toBe(false);
+      expect(await inbox.release(1, "dead")).toBe(false);
+      expect(await inbox.renewLeases("dead", LEASE_MS)).toBe(0);
+      expect(await inbox.renewLeases("alive", LEASE_MS)).toBe(1);
+    });
+
+    test("a released turn waits out its delay, and a stored answer stays stored", async () => {
+      await inbox.ingest([update(1, 10), update(2, 20)]);
+      await inbox.claim("a", 10, LEASE_MS);
+      expect(await inbox.release(1, "a", { delayMs: 60_000 })).toBe(true);
+      await db.updateTable("inbox").set({ state: "answered" }).where("update_id", "=", BigInt(2)).execute();
+      expect(await inbox.release(2, "a", { delivery: { parts: 1, previewMessageId: 7 } })).toBe(true);
+      const now = await inbox.claim("b", 10, LEASE_MS);
+      expect(ids(now)).toEqual([2]);
+      expect(now[0]).toMatchObject({ state: "answered", delivery: { parts: 1, previewMessageId: 7 } });
+      // Chat 10 waits (a flood wait, say) — and so does everything after it in that chat.
+      await inbox.ingest([update(3, 10)]);
+      expect(await inbox.claim("b", 10, LEASE_MS)).toEqual([]);
+      await db.updateTable("inbox").set({ not_before: sql<Date>`now() - interval '1 second'` }).where("update_id", "=", BigInt(1)).execute();
+      const later = await inbox.claim("b", 10, LEASE_MS);
+      expect(later.map((c) => [Number(c.updateId), c.state])).toEqual([[1, "working"]]);
+    });
+
+    test("claiming a stored answer returns its text, for delivery without the model", async () => {
+      await inbox.ingest([update(1, 10)]);
+      await inbox.claim("a", 10, LEASE_MS);
+      await db.insertInto("chats").values({ id: 10, type: "private", title: null, updated_at: new Date() }).onConflict((oc) => oc.doNothing()).execute();
+      const answer = await db.insertInto("messages").values({ chat_id: 10, role: "assistant", content: "the answer" }).returning("id").executeTakeFirstOrThrow();
+      await db.updateTable("inbox").set({ state: "answered", answer_id: answer.id, lease_owner: null, lease_until: null }).where("update_id", "=", BigInt(1)).execute();
+      const [claimed] = await inbox.claim("b", 10, LEASE_MS);
+      expect(claimed).toMatchObject({ state: "answered", answer: { id: answer.id, content: "the answer" } });
+    });
+
+    test("finish ends a row for good and drops its payload; finished rows are pruned by age", async () => {
+      await inbox.ingest([update(1, 10), update(2, 20)]);
+      await inbox.claim("a", 10, LEASE_MS);
+      expect(await inbox.finish(1, "a", "delivered")).toBe(true);
+      expect(await inbox.finish(2, "a", "failed", "bad request")).toBe(true);
+      const rows = await db.selectFrom("inbox").selectAll().orderBy("update_id").execute();
+      expect(rows.map((r) => [r.state, r.payload, r.lease_owner, r.error])).toEqual([
+        ["delivered", null, null, null],
+        ["failed", null, null, "bad request"],
+      ]);
+      expect(await inbox.claim("a", 10, LEASE_MS)).toEqual([]);
+      expect(await inbox.backlog()).toEqual({ unfinished: 0, oldestMs: null });
+      expect(await inbox.pruneFinished(60_000, 100)).toBe(0);
+      await db.updateTable("inbox").set({ finished_at: sql<Date>`now() - interval '2 minutes'` }).where("update_id", "=", BigInt(1)).execute();
+      expect(await inbox.pruneFinished(60_000, 100)).toBe(1);
+      expect(ids(await db.selectFrom("inbox").select("update_id as updateId").execute())).toEqual([2]);
+    });
+
+    test("releaseAllLeases (one-process store, at start) makes every turn claimable again", async () => {
+      await inbox.ingest([update(1, 10), update(2, 20)]);
+      await inbox.claim("crashed", 10, LEASE_MS);
+      await db.updateTable("inbox").set({ state: "answered" }).where("update_id", "=", BigInt(2)).execute();
+      expect(await inbox.releaseAllLeases()).toBe(2);
+      const claimed = await inbox.claim("restarted", 10, LEASE_MS);
+      expect(claimed.map((c) => [Number(c.updateId), c.state])).toEqual([[1, "working"], [2, "answered"]]);
+      const backlog = await inbox.backlog();
+      expect(backlog.unfinished).toBe(2);
+      expect(backlog.oldestMs).toBeGreaterThanOrEqual(0);
+    });
+  });
+}
