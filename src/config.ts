@@ -15,8 +15,20 @@ export type DatabaseConfig =
 
 export type LogLevel = "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
 
+export interface WebhookConfig {
+  /** The public https URL Telegram calls; its path is where the HTTP server listens. */
+  url: string;
+  path: string;
+  secret: string;
+  maxConnections: number;
+}
+
 export interface Config {
-  telegram: { token: string; apiRoot: string };
+  /** webhook null: long polling. */
+  telegram: { token: string; apiRoot: string; webhook: WebhookConfig | null };
+  http: { host: string; port: number };
+  /** all: receive updates and work them; worker: only work the inbox (another instance receives). */
+  inbox: { role: "all" | "worker"; leaseMs: number; maxConcurrentTurns: number };
   openai: { apiKey: string; baseURL: string; model: string; timeoutMs: number; maxRetries: number };
   dialogue: { systemPrompt: string; historyMaxMessages: number; historyMaxChars: number };
   database: DatabaseConfig;
@@ -71,6 +83,21 @@ const schema = databaseSchema.extend({
       .regex(/^\d+:[A-Za-z0-9_-]+$/, "does not look like a bot token (expected 123456:ABC-...)"),
   ),
   TELEGRAM_API_ROOT: optional(httpUrl("a Telegram Bot API server").default("https://api.telegram.org")),
+  TELEGRAM_WEBHOOK_URL: optional(
+    z.url({ protocol: /^https$/, error: "must be the public https:// URL Telegram should call" }).optional(),
+  ),
+  TELEGRAM_WEBHOOK_SECRET: optional(
+    z
+      .string()
+      .regex(/^[A-Za-z0-9_-]{1,256}$/, "must be 1-256 characters of A-Z, a-z, 0-9, _ and -")
+      .optional(),
+  ),
+  TELEGRAM_WEBHOOK_MAX_CONNECTIONS: intSetting(1, 100, 40),
+  HTTP_HOST: optional(z.string().default("127.0.0.1")),
+  HTTP_PORT: intSetting(0, 65_535, 8080),
+  INSTANCE_ROLE: optional(z.enum(["all", "worker"], { error: "must be all or worker" }).default("all")),
+  TURN_LEASE_SECONDS: intSetting(1, 600, 15),
+  MAX_CONCURRENT_TURNS: intSetting(1, 100_000, 1000),
   OPENAI_API_KEY: optional(z.string().optional()),
   OPENAI_BASE_URL: optional(httpUrl("an OpenAI-compatible API").default(OFFICIAL_OPENAI)),
   OPENAI_MODEL: optional(z.string().default("gpt-4o-mini")),
@@ -114,10 +141,31 @@ export function parseConfig(env: Environment): Config {
       "OPENAI_API_KEY is required for api.openai.com (point OPENAI_BASE_URL at a local server that needs no key)",
     );
   }
+  const set = (name: string) => Boolean(env[name]?.trim());
+  if (set("TELEGRAM_WEBHOOK_URL") && !set("TELEGRAM_WEBHOOK_SECRET")) {
+    problems.push("TELEGRAM_WEBHOOK_SECRET is required with TELEGRAM_WEBHOOK_URL (Telegram sends it with every update)");
+  }
+  if (env.INSTANCE_ROLE?.trim() === "worker" && !set("DATABASE_URL")) {
+    problems.push("INSTANCE_ROLE=worker needs DATABASE_URL: the embedded store belongs to one process");
+  }
   if (!result.success || problems.length > 0) throw new ConfigError(problems);
   const v = result.data;
   return {
-    telegram: { token: v.TELEGRAM_BOT_TOKEN, apiRoot: v.TELEGRAM_API_ROOT.replace(/\/+$/, "") },
+    telegram: {
+      token: v.TELEGRAM_BOT_TOKEN,
+      apiRoot: v.TELEGRAM_API_ROOT.replace(/\/+$/, ""),
+      webhook:
+        v.TELEGRAM_WEBHOOK_URL && v.TELEGRAM_WEBHOOK_SECRET
+          ? {
+              url: v.TELEGRAM_WEBHOOK_URL,
+              path: new URL(v.TELEGRAM_WEBHOOK_URL).pathname,
+              secret: v.TELEGRAM_WEBHOOK_SECRET,
+              maxConnections: v.TELEGRAM_WEBHOOK_MAX_CONNECTIONS,
+            }
+          : null,
+    },
+    http: { host: v.HTTP_HOST, port: v.HTTP_PORT },
+    inbox: { role: v.INSTANCE_ROLE, leaseMs: v.TURN_LEASE_SECONDS * 1000, maxConcurrentTurns: v.MAX_CONCURRENT_TURNS },
     openai: {
       // Local servers (Ollama, vLLM) accept any key, but the SDK insists on a non-empty one.
       apiKey: v.OPENAI_API_KEY ?? "not-needed",
@@ -139,6 +187,7 @@ export function parseConfig(env: Environment): Config {
 /** Values that must never reach a log line: the bot token, the API key, the database password. */
 export function secretsOf(config: Config): string[] {
   const secrets = [config.telegram.token, config.openai.apiKey];
+  if (config.telegram.webhook) secrets.push(config.telegram.webhook.secret);
   if (config.database.kind === "postgres") {
     const password = decodeURIComponent(new URL(config.database.url).password);
     if (password) secrets.push(password);

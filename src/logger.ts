@@ -27,3 +27,33 @@ export function createLogger(options: {
     options.destination ?? pino.destination({ fd: 1, sync: true }),
   );
 }
+
+/**
+ * One warning when something (Telegram, the database) stops answering, and one when it is back,
+ * with how long it was gone: never a line per retry.
+ */
+export interface OutageLog {
+  failed(error: unknown): void;
+  succeeded(): void;
+  readonly down: boolean;
+}
+
+export function createOutageLog(logger: Logger, what: string): OutageLog {
+  let since: number | undefined;
+  return {
+    failed(error) {
+      if (since !== undefined) return;
+      since = Date.now();
+      logger.warn({ err: error }, `${what} unreachable; retrying`);
+    },
+    succeeded() {
+      if (since === undefined) return;
+      const outageMs = Date.now() - since;
+      since = undefined;
+      logger.warn({ outageMs }, `${what} reachable again after ${(outageMs / 1000).toFixed(1)} s`);
+    },
+    get down() {
+      return since !== undefined;
+    },
+  };
+}

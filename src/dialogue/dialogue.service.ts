@@ -1,5 +1,6 @@
 import type { Logger } from "pino";
-import type { ChatInfo, HistoryMessage, MessageRepository, UserInfo } from "../db/message.repository.ts";
+import type { ChatInfo, HistoryMessage, MessageRepository, TurnResult, UserInfo } from "../db/message.repository.ts";
+import { retryWrite } from "../db/retry.ts";
 import { classifyLlmError, type ChatTurn, type LlmClient, type LlmFailure } from "../llm/client.ts";
 
 export interface DialogueSettings {
@@ -9,6 +10,9 @@ export interface DialogueSettings {
 }
 
 export interface UserTurn {
+  /** The inbox row this turn answers, and the lease this instance holds on it. */
+  updateId: bigint;
+  owner: string;
   chat: ChatInfo;
   user: UserInfo;
   text: string;
@@ -18,17 +22,25 @@ export interface UserTurn {
 }
 
 export type ReplyOutcome =
+  /** Stored (with the user's message) and ready to deliver. */
   | { kind: "answer"; text: string }
-  | { kind: "duplicate" }
+  /** The database could not be read or written: nothing was stored, try the turn again later. */
   | { kind: "storage_unavailable" }
+  /** Stopped by shutdown before the answer was complete: nothing stored, the turn runs again. */
+  | { kind: "cancelled" }
+  /** Another instance took the turn over (this one's lease ran out): nothing stored by this one. */
+  | { kind: "lease_lost" }
+  /** This Telegram message was already stored (and answered) through another update. */
+  | { kind: "duplicate" }
+  /** Recorded as failed: the user's message is stored, out of the model's context. */
   | { kind: "llm_failed"; failure: LlmFailure; partial: string }
   | { kind: "empty_answer" };
 
 export interface DialogueService {
   /**
-   * One turn: store the user's message, load the trimmed history, stream the model's answer
-   * (each growing text is passed to onText) and store the answer. Never throws for failures a
-   * user can meet; it returns them as outcomes.
+   * One turn: load the trimmed history, stream the model's answer (each growing text is passed
+   * to onText), then store the user's message and the answer in one statement. Never throws for
+   * failures a user can meet; it returns them as outcomes.
    */
   reply(turn: UserTurn, onText: (textSoFar: string) => void, signal?: AbortSignal): Promise<ReplyOutcome>;
   /** Starts over: soft-deletes the chat's history. Returns how many messages were cleared. */
@@ -42,40 +54,74 @@ export interface DialogueDependencies {
   logger: Logger;
 }
 
-export function toChatTurns(systemPrompt: string, history: HistoryMessage[], isGroup: boolean): ChatTurn[] {
+const nameFor = (isGroup: boolean, name: string | null, content: string) =>
+  isGroup && name ? `${name}: ${content}` : content;
+
+/** The model's input: the system prompt, the history, and the message being answered. */
+export function toChatTurns(systemPrompt: string, history: HistoryMessage[], turn: Pick<UserTurn, "text" | "isGroup" | "user">): ChatTurn[] {
   return [
     { role: "system", content: systemPrompt },
     ...history.map((m): ChatTurn => ({
       role: m.role,
-      content: isGroup && m.role === "user" && m.authorName ? `${m.authorName}: ${m.content}` : m.content,
+      content: m.role === "user" ? nameFor(turn.isGroup, m.authorName, m.content) : m.content,
     })),
+    { role: "user", content: nameFor(turn.isGroup, turn.user.firstName, turn.text) },
   ];
 }
+
+/** Retries for storing a finished answer: a short database blip should not cost a model call. */
+const STORE_RETRY_MS = [200, 1_000, 3_000];
 
 export function createDialogueService(deps: DialogueDependencies): DialogueService {
   const { repository, llm, settings, logger } = deps;
 
-  return {
-    async reply(turn, onText, signal) {
-      const log = logger.child({ chatId: turn.chat.id, messageId: turn.telegramMessageId });
-      let history: HistoryMessage[];
-      try {
-        const recorded = await repository.recordUserMessage({
+  const record = (turn: UserTurn, result: TurnResult, log: Logger) =>
+    retryWrite(
+      () =>
+        repository.recordTurn({
+          updateId: turn.updateId,
+          owner: turn.owner,
           chat: turn.chat,
           user: turn.user,
           content: turn.text,
           telegramMessageId: turn.telegramMessageId,
-        });
-        if (!recorded.inserted) {
-          log.info("duplicate update: message already stored, not answering twice");
-          return { kind: "duplicate" };
-        }
+          result,
+        }),
+      STORE_RETRY_MS,
+      (error, attempt) => log.warn({ err: error, attempt }, "could not store the turn; retrying"),
+    );
+
+  /** Stores the outcome; maps a lost lease or a database failure to their outcomes. */
+  const finish = async (turn: UserTurn, result: TurnResult, outcome: ReplyOutcome, log: Logger): Promise<ReplyOutcome> => {
+    try {
+      const stored = await record(turn, result, log);
+      if (stored === null) {
+        log.warn("the turn was taken over by another instance; dropping this answer");
+        return { kind: "lease_lost" };
+      }
+      if ("answer" in result && stored.answerId === null) {
+        log.info("duplicate message: already stored, not answering twice");
+        return { kind: "duplicate" };
+      }
+      return outcome;
+    } catch (error) {
+      log.error({ err: error }, "could not store the turn; it will be tried again");
+      return { kind: "storage_unavailable" };
+    }
+  };
+
+  return {
+    async reply(turn, onText, signal) {
+      const log = logger.child({ updateId: turn.updateId, chatId: turn.chat.id });
+      let history: HistoryMessage[];
+      try {
+        // The message being answered always goes, whole; older ones fill what is left.
         history = await repository.recentHistory(turn.chat.id, {
-          maxMessages: settings.historyMaxMessages,
-          maxChars: settings.historyMaxChars,
+          maxMessages: settings.historyMaxMessages - 1,
+          maxChars: settings.historyMaxChars - [...turn.text].length,
         });
       } catch (error) {
-        log.error({ err: error }, "database unavailable while recording the user's message");
+        log.error({ err: error }, "database unavailable while loading the history");
         return { kind: "storage_unavailable" };
       }
 
@@ -83,7 +129,7 @@ export function createDialogueService(deps: DialogueDependencies): DialogueServi
       const startedAt = performance.now();
       let firstTextMs: number | undefined;
       try {
-        for await (const delta of llm.stream(toChatTurns(settings.systemPrompt, history, turn.isGroup), signal)) {
+        for await (const delta of llm.stream(toChatTurns(settings.systemPrompt, history, turn), signal)) {
           answer += delta;
           if (answer.trim() === "") continue;
           firstTextMs ??= Math.round(performance.now() - startedAt);
@@ -91,35 +137,35 @@ export function createDialogueService(deps: DialogueDependencies): DialogueServi
         }
       } catch (error) {
         const failure = classifyLlmError(error);
+        if (failure.failure === "cancelled") {
+          log.info("model call cancelled by shutdown; the turn will run again");
+          return { kind: "cancelled" };
+        }
         // Misconfiguration (bad key, unknown model) is the operator's to fix: log it as an error.
         const level = failure.failure === "misconfigured" ? "error" : "warn";
         log[level]({ failure: failure.failure, status: failure.status, reason: failure.message }, "model call failed");
-        return { kind: "llm_failed", failure: failure.failure, partial: answer };
+        return finish(turn, { failed: failure.failure }, { kind: "llm_failed", failure: failure.failure, partial: answer }, log);
       }
       const modelMs = Math.round(performance.now() - startedAt);
       if (answer.trim() === "") {
         log.warn("model returned an empty answer");
-        return { kind: "empty_answer" };
+        return finish(turn, { failed: "empty_answer" }, { kind: "empty_answer" }, log);
       }
-
-      try {
-        await repository.recordAssistantMessage({ chatId: turn.chat.id, content: answer });
-      } catch (error) {
-        // The user still gets the answer; only the memory of it is lost.
-        log.error({ err: error }, "could not store the assistant's answer");
-      }
+      const outcome = await finish(turn, { answer }, { kind: "answer", text: answer }, log);
       // One line per turn for operators: sizes and timings, never the conversation itself.
-      log.info(
-        {
-          historyMessages: history.length,
-          historyChars: history.reduce((sum, m) => sum + m.charLength, 0),
-          answerChars: answer.length,
-          firstTextMs,
-          modelMs,
-        },
-        "answered",
-      );
-      return { kind: "answer", text: answer };
+      if (outcome.kind === "answer") {
+        log.info(
+          {
+            historyMessages: history.length,
+            historyChars: history.reduce((sum, m) => sum + m.charLength, 0),
+            answerChars: answer.length,
+            firstTextMs,
+            modelMs,
+          },
+          "answered",
+        );
+      }
+      return outcome;
     },
 
     clear(chatId) {

@@ -1,15 +1,17 @@
 import { autoRetry } from "@grammyjs/auto-retry";
-import { sequentialize } from "@grammyjs/runner";
-import { Bot, GrammyError, HttpError, type BotError } from "grammy";
-import type { UserFromGetMe } from "grammy/types";
+import { Api, Bot, BotError, GrammyError } from "grammy";
+import type { Update, UserFromGetMe } from "grammy/types";
 import type { Logger } from "pino";
+import type { ClaimedUpdate, InboxRepository } from "../db/inbox.repository.ts";
 import type { DialogueService } from "../dialogue/dialogue.service.ts";
+import { createTurn, type Turn } from "../inbox/turn.ts";
+import type { ParleyContext } from "./context.ts";
+import { deliveryRetryMs, logBotError } from "./errors.ts";
 import { createChatFeature } from "./features/chat.ts";
 import { createClearFeature } from "./features/clear.ts";
 import { createHelpFeature } from "./features/help.ts";
 import { createStartFeature } from "./features/start.ts";
 import { createUnsupportedFeature } from "./features/unsupported.ts";
-import type { InFlightTracker } from "./in-flight.ts";
 
 export interface BotDependencies {
   token: string;
@@ -19,35 +21,30 @@ export interface BotDependencies {
   dialogue: DialogueService;
   logger: Logger;
   abortTurns: AbortSignal;
-  inFlight: InFlightTracker;
   previewIntervalMs?: number;
 }
 
-/** The last line of defence: every error that escapes a handler is logged, never fatal. */
-export function handleBotError(logger: Logger) {
-  return (error: BotError): void => {
-    const inner = error.error;
-    const where = { updateId: error.ctx.update.update_id, chatId: error.ctx.chat?.id };
-    if (inner instanceof GrammyError && inner.error_code === 403) {
-      logger.warn({ ...where, reason: inner.description }, "user blocked the bot or removed it from the chat");
-    } else if (inner instanceof GrammyError) {
-      logger.error({ ...where, method: inner.method, code: inner.error_code, reason: inner.description }, "Telegram rejected a request");
-    } else if (inner instanceof HttpError) {
-      logger.error({ ...where, err: inner }, "could not reach Telegram");
-    } else {
-      logger.error({ ...where, err: inner }, "unexpected error while handling an update");
-    }
-  };
+export interface ParleyBot {
+  bot: Bot<ParleyContext>;
+  /** Runs one leased inbox row through the bot and ends it (see createUpdateHandler). */
+  handle(row: ClaimedUpdate, inbox: InboxRepository, owner: string): Promise<void>;
 }
 
-export function createBot(deps: BotDependencies): Bot {
-  const bot = new Bot(deps.token, { botInfo: deps.botInfo, client: { apiRoot: deps.apiRoot, timeoutSeconds: 60 } });
-  // Honour 429 retry_after (and ride out Telegram's own 5xx) for every API call.
-  bot.api.config.use(autoRetry({ maxRetryAttempts: 5, maxDelaySeconds: 60 }));
+/** Telegram API without retries: for polling (its own loop decides) and previews (dropped on 429). */
+export const createPlainApi = (token: string, apiRoot: string, timeoutSeconds = 60) =>
+  new Api(token, { apiRoot, timeoutSeconds });
 
-  bot.use(deps.inFlight.middleware);
-  // Different chats run concurrently; the updates of one chat strictly in order.
-  bot.use(sequentialize((ctx) => ctx.chat?.id.toString()));
+export function createBot(deps: BotDependencies): ParleyBot {
+  const bot = new Bot<ParleyContext>(deps.token, { botInfo: deps.botInfo, client: { apiRoot: deps.apiRoot, timeoutSeconds: 60 } });
+  // Short flood waits are waited out in place; a longer one, Telegram's 5xx or a broken connection
+  // end the call, and the delivery waits in the inbox instead (see features/chat.ts).
+  bot.api.config.use(autoRetry({ maxRetryAttempts: 3, maxDelaySeconds: 3, rethrowHttpErrors: true, rethrowInternalServerErrors: true }));
+
+  const turns = new Map<number, Turn>();
+  bot.use((ctx, next) => {
+    ctx.turn = turns.get(ctx.update.update_id);
+    return next();
+  });
   bot.use(createStartFeature());
   bot.use(createHelpFeature());
   bot.use(createClearFeature(deps));
@@ -55,12 +52,36 @@ export function createBot(deps: BotDependencies): Bot {
     createChatFeature({
       dialogue: deps.dialogue,
       logger: deps.logger,
+      previewApi: createPlainApi(deps.token, deps.apiRoot),
       previewIntervalMs: deps.previewIntervalMs ?? 1_000,
       abortTurns: deps.abortTurns,
     }),
   );
   bot.use(createUnsupportedFeature());
 
-  bot.catch(handleBotError(deps.logger));
-  return bot;
+  return {
+    bot,
+    async handle(row, inbox, owner) {
+      const turn = createTurn(row, inbox, owner, deps.logger.child({ updateId: row.updateId }));
+      const updateId = Number(row.updateId);
+      turns.set(updateId, turn);
+      try {
+        await bot.handleUpdate(row.payload as Update);
+        if (!turn.ended) await turn.done(); // a command, chatter, or anything else without a turn
+      } catch (error) {
+        if (!(error instanceof BotError)) throw error;
+        logBotError(deps.logger, error);
+        if (turn.ended) return;
+        const inner = error.error;
+        const wait = deliveryRetryMs(inner, row.attempts);
+        if (wait !== undefined) return turn.retryLater(wait);
+        // What retrying cannot fix (the user blocked the bot, a request Telegram refuses) ends here;
+        // anything else (a bug, the database gone) is tried again by the worker.
+        if (inner instanceof GrammyError) return turn.failed(`${inner.error_code} ${inner.description}`);
+        throw inner;
+      } finally {
+        turns.delete(updateId);
+      }
+    },
+  };
 }

@@ -1,10 +1,16 @@
 import { GrammyError, type Api } from "grammy";
 import type { MessageEntity } from "grammy/types";
 import type { Logger } from "pino";
+import type { DeliveryProgress } from "../db/database.ts";
 import { formatAnswer, previewText, type FormattedText } from "./format.ts";
 
 export interface LiveReplyOptions {
+  /** For the final answer (with auto-retry for short flood waits). */
   api: Api;
+  /** For previews and the typing indicator: no retries, a preview that meets a 429 is dropped. */
+  previewApi: Api;
+  /** How far an earlier attempt got delivering this answer. */
+  resume?: DeliveryProgress | null | undefined;
   chatId: number;
   /** Forum topic of the user's message, so the answer lands in the same topic. */
   threadId?: number | undefined;
@@ -27,6 +33,8 @@ export interface LiveReply {
   fail(notice: string): Promise<void>;
   /** Ends without sending anything. */
   cancel(): Promise<void>;
+  /** What has reached the user so far: resume a failed finish() from here. */
+  progress(): DeliveryProgress;
 }
 
 const isBadRequest = (error: unknown, pattern?: RegExp): error is GrammyError =>
@@ -37,9 +45,10 @@ const CANNOT_EDIT = /message to edit not found|message can't be edited|MESSAGE_I
 const TYPING_EVERY_MS = 4_500;
 
 export function createLiveReply(options: LiveReplyOptions): LiveReply {
-  const { api, chatId, logger, intervalMs } = options;
+  const { api, previewApi, chatId, logger, intervalMs } = options;
   const thread = options.threadId === undefined ? {} : { message_thread_id: options.threadId };
-  let messageId: number | undefined;
+  let messageId: number | undefined = options.resume?.previewMessageId;
+  let partsSent = options.resume?.parts ?? 0;
   let shown = "";
   let latest = "";
   let lastFlushAt = Date.now(); // the first preview waits one interval: quick answers arrive whole
@@ -48,7 +57,7 @@ export function createLiveReply(options: LiveReplyOptions): LiveReply {
   let finished = false;
 
   const sendTyping = () => {
-    api.sendChatAction(chatId, "typing", thread).catch((error: unknown) => {
+    previewApi.sendChatAction(chatId, "typing", thread).catch((error: unknown) => {
       logger.debug({ err: error }, "typing indicator failed");
     });
   };
@@ -63,12 +72,12 @@ export function createLiveReply(options: LiveReplyOptions): LiveReply {
     queue = queue.then(task);
   };
 
-  const send = async (text: string, entities: MessageEntity[] = []) => {
+  const send = async (text: string, entities: MessageEntity[] = [], via = api) => {
     const replyTo =
-      messageId === undefined && options.replyToMessageId !== undefined
+      messageId === undefined && partsSent === 0 && options.replyToMessageId !== undefined
         ? { reply_parameters: { message_id: options.replyToMessageId, allow_sending_without_reply: true } }
         : {};
-    const sent = await api.sendMessage(chatId, text, { ...thread, ...replyTo, ...(entities.length ? { entities } : {}) });
+    const sent = await via.sendMessage(chatId, text, { ...thread, ...replyTo, ...(entities.length ? { entities } : {}) });
     if (messageId === undefined) {
       messageId = sent.message_id;
       stopTyping();
@@ -85,10 +94,10 @@ export function createLiveReply(options: LiveReplyOptions): LiveReply {
     }
   };
 
-  const edit = async (id: number, chunk: FormattedText): Promise<void> => {
+  const edit = async (id: number, chunk: FormattedText, via = api): Promise<void> => {
     if (chunk.text === shown && chunk.entities.length === 0) return;
     try {
-      await api.editMessageText(chatId, id, chunk.text, chunk.entities.length ? { entities: chunk.entities } : {});
+      await via.editMessageText(chatId, id, chunk.text, chunk.entities.length ? { entities: chunk.entities } : {});
       shown = chunk.text;
     } catch (error) {
       if (isBadRequest(error, NOT_MODIFIED)) return;
@@ -99,7 +108,7 @@ export function createLiveReply(options: LiveReplyOptions): LiveReply {
       }
       if (!isBadRequest(error) || chunk.entities.length === 0) throw error;
       logger.warn({ reason: error.description }, "Telegram rejected the formatting; showing plain text");
-      return edit(id, { text: chunk.text, entities: [] });
+      return edit(id, { text: chunk.text, entities: [] }, via);
     }
   };
 
@@ -109,10 +118,10 @@ export function createLiveReply(options: LiveReplyOptions): LiveReply {
     lastFlushAt = Date.now();
     try {
       if (messageId === undefined) {
-        await send(text);
+        await send(text, [], previewApi);
         shown = text;
       } else {
-        await edit(messageId, { text, entities: [] });
+        await edit(messageId, { text, entities: [] }, previewApi);
       }
     } catch (error) {
       // A lost preview is harmless: the final answer is delivered (and retried) separately.
@@ -141,11 +150,12 @@ export function createLiveReply(options: LiveReplyOptions): LiveReply {
 
     async finish(markdown) {
       await settle();
-      const [first, ...rest] = formatAnswer(markdown);
-      if (!first) return;
-      if (messageId === undefined) await sendFormatted(first);
-      else await edit(messageId, first);
-      for (const chunk of rest) await sendFormatted(chunk);
+      const parts = formatAnswer(markdown);
+      for (; partsSent < parts.length; partsSent++) {
+        const part = parts[partsSent]!;
+        if (partsSent === 0 && messageId !== undefined) await edit(messageId, part);
+        else await sendFormatted(part);
+      }
     },
 
     async fail(notice) {
@@ -154,5 +164,7 @@ export function createLiveReply(options: LiveReplyOptions): LiveReply {
     },
 
     cancel: settle,
+
+    progress: () => ({ parts: partsSent, ...(messageId === undefined ? {} : { previewMessageId: messageId }) }),
   };
 }

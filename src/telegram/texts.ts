@@ -19,6 +19,8 @@ export const texts = {
   nonText: "I can only read text messages for now. Please send me your question as text.",
   storageUnavailable:
     "Sorry, my memory (the database) is unavailable right now, so I couldn't take your message. Please try again in a minute.",
+  storageDelayed:
+    "My memory (the database) is unavailable for a moment. I've got your message and will answer as soon as it's back.",
   emptyAnswer: "The model returned an empty answer. Please try rephrasing your message.",
   llmFailure: (failure: LlmFailure): string => {
     switch (failure) {

@@ -50,6 +50,7 @@ describe.skipIf(!TEST_DATABASE_URL)("on PostgreSQL", () => {
     expect((await refused.exited).code).toBe(1);
     expect(refused.stderr).toContain("make db-migrate");
     expect(refused.stderr).toContain("20261122000000_initial_schema");
+    expect(refused.stderr).toContain("20261123000000_durable_inbox");
     expect(refused.stderr).not.toMatch(/\n\s+at /);
   });
 
@@ -77,7 +78,7 @@ describe.skipIf(!TEST_DATABASE_URL)("on PostgreSQL", () => {
     }
   });
 
-  test("database gone: users get an error reply, the bot keeps running and recovers", async () => {
+  test("database gone: the user is told their message waits, and it is answered once the database is back", async () => {
     const { chat, user } = person("Outage");
     world.tg.userSends(chat, user, "before the outage");
     await world.tg.waitFor(() => world.tg.messagesIn(chat.id).length === 1, "the first answer");
@@ -86,17 +87,42 @@ describe.skipIf(!TEST_DATABASE_URL)("on PostgreSQL", () => {
     await admin.query("select pg_terminate_backend(pid) from pg_stat_activity where datname = $1", [dbName()]);
 
     world.tg.userSends(chat, user, "during the outage");
-    await world.tg.waitFor(() => /memory \(the database\) is unavailable/.test(world.tg.messagesIn(chat.id)[1]?.text ?? ""), "the storage error reply");
-    world.tg.userSends(chat, user, "/clear");
-    await world.tg.waitFor(() => /unavailable/.test(world.tg.messagesIn(chat.id)[2]?.text ?? ""), "the /clear error reply");
+    world.tg.userSends(chat, user, "still during the outage");
+    await world.tg.waitFor(() => /will answer as soon as it.s back/.test(world.tg.messagesIn(chat.id)[1]?.text ?? ""), "the notice");
+    await bot.waitForOutput(/database unreachable; retrying/);
     expect(world.ai.requestsAbout("during the outage")).toHaveLength(0);
 
     await admin.query(`alter database ${dbName()} allow_connections true`);
-    world.tg.userSends(chat, user, "after the outage");
-    await world.tg.waitFor(() => world.tg.messagesIn(chat.id)[3]?.text === "Echo: after the outage", "the answer after recovery");
-    const request = world.ai.requestsAbout("after the outage")[0]!;
-    expect(request.messages.slice(1).map((m) => m.content)).toEqual(["before the outage", "Echo: before the outage", "after the outage"]);
+    // Nothing was lost: both messages are answered, in order, each once, after one notice.
+    const messages = await world.tg.waitForChat(chat.id, (m) => m.length === 4, "both answers after recovery");
+    expect(messages.slice(2).map((m) => m.text)).toEqual(["Echo: during the outage", "Echo: still during the outage"]);
+    await bot.waitForOutput(/"outageMs":\d+,"msg":"database reachable again after/);
+    const request = world.ai.requestsAbout("still during the outage")[0]!;
+    expect(request.messages.slice(1).map((m) => m.content)).toEqual([
+      "before the outage",
+      "Echo: before the outage",
+      "during the outage",
+      "Echo: during the outage",
+      "still during the outage",
+    ]);
+  });
 
+  test("a turn whose model call failed is stored, out of the context, and its inbox row says why", async () => {
+    const { chat, user } = person("Failing");
+    world.ai.respondWith(() => ({ kind: "error", status: 500, message: "boom" }));
+    world.tg.userSends(chat, user, "this one fails");
+    await world.tg.waitFor(() => /can't reach the model/.test(world.tg.messagesIn(chat.id)[0]?.text ?? ""), "the failure reply");
+    const direct = new pg.Client({ connectionString: url });
+    await direct.connect();
+    try {
+      const { rows } = await direct.query("select role, content, in_context from messages where chat_id = $1", [chat.id]);
+      expect(rows).toEqual([{ role: "user", content: "this one fails", in_context: false }]);
+      const inbox = await direct.query("select state, error, payload from inbox where chat_id = $1", [chat.id]);
+      expect(inbox.rows).toEqual([{ state: "failed", error: expect.stringMatching(/unavailable|server/), payload: null }]);
+    } finally {
+      await direct.end();
+      world.ai.reset();
+    }
     expect((await bot.stop()).code).toBe(0);
   });
 

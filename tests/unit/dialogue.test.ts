@@ -1,12 +1,14 @@
 import { pino } from "pino";
-import { describe, expect, test } from "vitest";
-import type { HistoryMessage, MessageRepository } from "../../src/db/message.repository.ts";
+import { describe, expect, test, vi } from "vitest";
+import type { HistoryBudget, HistoryMessage, MessageRepository, TurnResult } from "../../src/db/message.repository.ts";
 import { createDialogueService, toChatTurns, type UserTurn } from "../../src/dialogue/dialogue.service.ts";
 import { LlmError, type ChatTurn, type LlmClient } from "../../src/llm/client.ts";
 
 const logger = pino({ level: "silent" });
 const settings = { systemPrompt: "SYSTEM", historyMaxMessages: 10, historyMaxChars: 1000 };
 const turn: UserTurn = {
+  updateId: 9n,
+  owner: "me",
   chat: { id: 1, type: "private", title: null },
   user: { id: 2, username: null, firstName: "Ann", lastName: null },
   text: "hello",
@@ -14,34 +16,34 @@ const turn: UserTurn = {
   isGroup: false,
 };
 
+const historyMessage = (role: HistoryMessage["role"], content: string, authorName: string | null = null): HistoryMessage => ({
+  id: 1n,
+  role,
+  content,
+  charLength: [...content].length,
+  userId: null,
+  authorName,
+  createdAt: new Date(),
+});
+
 function memoryRepository(overrides: Partial<MessageRepository> = {}) {
-  const stored: Array<{ role: string; content: string }> = [];
+  const recorded: TurnResult[] = [];
+  const budgets: HistoryBudget[] = [];
   const repository: MessageRepository = {
-    async recordUserMessage({ content }) {
-      stored.push({ role: "user", content });
-      return { inserted: true, id: BigInt(stored.length) };
+    async recordTurn({ result }) {
+      recorded.push(result);
+      return { answerId: "answer" in result ? 7n : null };
     },
-    async recordAssistantMessage({ content }) {
-      stored.push({ role: "assistant", content });
-      return BigInt(stored.length);
-    },
-    async recentHistory() {
-      return stored.map((m, i) => ({
-        id: BigInt(i + 1),
-        role: m.role as HistoryMessage["role"],
-        content: m.content,
-        charLength: [...m.content].length,
-        userId: m.role === "user" ? 2n : null,
-        authorName: m.role === "user" ? "Ann" : null,
-        createdAt: new Date(),
-      }));
+    async recentHistory(_chatId, budget) {
+      budgets.push(budget);
+      return [historyMessage("user", "earlier", "Ann"), historyMessage("assistant", "reply")];
     },
     async clearHistory() {
-      return stored.splice(0).length;
+      return 0;
     },
     ...overrides,
   };
-  return { repository, stored };
+  return { repository, recorded, budgets };
 }
 
 const scripted = (script: (turns: ChatTurn[]) => AsyncIterable<string>): LlmClient & { seen: ChatTurn[][] } => {
@@ -60,8 +62,8 @@ async function* words(...parts: string[]) {
 }
 
 describe("dialogue service", () => {
-  test("stores the turn, sends system prompt + history, streams and stores the answer", async () => {
-    const { repository, stored } = memoryRepository();
+  test("sends system prompt + history + the message, streams, and records the answer once", async () => {
+    const { repository, recorded, budgets } = memoryRepository();
     const llm = scripted(() => words("Hel", "lo!"));
     const dialogue = createDialogueService({ repository, llm, settings, logger });
     const progress: string[] = [];
@@ -69,25 +71,33 @@ describe("dialogue service", () => {
     expect(progress).toEqual(["Hel", "Hello!"]);
     expect(llm.seen[0]).toEqual([
       { role: "system", content: "SYSTEM" },
+      { role: "user", content: "earlier" },
+      { role: "assistant", content: "reply" },
       { role: "user", content: "hello" },
     ]);
-    expect(stored).toEqual([
-      { role: "user", content: "hello" },
-      { role: "assistant", content: "Hello!" },
-    ]);
+    expect(recorded).toEqual([{ answer: "Hello!" }]);
+    // The message being answered always goes: the history gets what is left of the budget.
+    expect(budgets).toEqual([{ maxMessages: 9, maxChars: 995 }]);
   });
 
-  test("a re-delivered message is not answered again", async () => {
-    const { repository } = memoryRepository({ recordUserMessage: async () => ({ inserted: false, id: null }) });
-    const llm = scripted(() => words("never"));
+  test("a message over the whole budget goes alone", async () => {
+    const { repository, budgets } = memoryRepository({ recentHistory: async (_c, budget) => (budgets.push(budget), []) });
+    const llm = scripted(() => words("ok"));
     const dialogue = createDialogueService({ repository, llm, settings, logger });
-    expect(await dialogue.reply(turn, () => {})).toEqual({ kind: "duplicate" });
-    expect(llm.seen).toHaveLength(0);
+    await dialogue.reply({ ...turn, text: "x".repeat(5000) }, () => {});
+    expect(budgets[0]!.maxChars).toBeLessThan(0);
+    expect(llm.seen[0]!.slice(1)).toEqual([{ role: "user", content: "x".repeat(5000) }]);
   });
 
-  test("a database failure is an outcome, not an exception, and the model is not called", async () => {
+  test("a message already stored through another update is not delivered again", async () => {
+    const { repository } = memoryRepository({ recordTurn: async () => ({ answerId: null }) });
+    const dialogue = createDialogueService({ repository, llm: scripted(() => words("again")), settings, logger });
+    expect(await dialogue.reply(turn, () => {})).toEqual({ kind: "duplicate" });
+  });
+
+  test("a database failure before the model is an outcome, and the model is not called", async () => {
     const { repository } = memoryRepository({
-      recordUserMessage: async () => {
+      recentHistory: async () => {
         throw new Error("connect ECONNREFUSED 127.0.0.1:5432");
       },
     });
@@ -97,49 +107,77 @@ describe("dialogue service", () => {
     expect(llm.seen).toHaveLength(0);
   });
 
-  test("a model failure keeps the user's message and stores no answer", async () => {
-    const { repository, stored } = memoryRepository();
+  test("a model failure is recorded as failed (the message kept out of context), no answer stored", async () => {
+    const { repository, recorded } = memoryRepository();
     const llm = scripted(async function* () {
       yield "Half an ans";
       throw new LlmError("unavailable", "gone");
     });
     const dialogue = createDialogueService({ repository, llm, settings, logger });
     expect(await dialogue.reply(turn, () => {})).toEqual({ kind: "llm_failed", failure: "unavailable", partial: "Half an ans" });
-    expect(stored).toEqual([{ role: "user", content: "hello" }]);
+    expect(recorded).toEqual([{ failed: "unavailable" }]);
   });
 
-  test("an empty answer is reported and not stored", async () => {
-    const { repository, stored } = memoryRepository();
+  test("a model call cancelled by shutdown records nothing: the turn runs again", async () => {
+    const { repository, recorded } = memoryRepository();
+    const llm = scripted(async function* () {
+      yield "Half";
+      throw new LlmError("cancelled", "stop");
+    });
+    const dialogue = createDialogueService({ repository, llm, settings, logger });
+    expect(await dialogue.reply(turn, () => {})).toEqual({ kind: "cancelled" });
+    expect(recorded).toEqual([]);
+  });
+
+  test("an empty answer is recorded as failed", async () => {
+    const { repository, recorded } = memoryRepository();
     const dialogue = createDialogueService({ repository, llm: scripted(() => words("", "  ")), settings, logger });
     expect(await dialogue.reply(turn, () => {})).toEqual({ kind: "empty_answer" });
-    expect(stored).toHaveLength(1);
+    expect(recorded).toEqual([{ failed: "empty_answer" }]);
   });
 
-  test("the answer still reaches the user when storing it fails", async () => {
-    const { repository } = memoryRepository({
-      recordAssistantMessage: async () => {
-        throw new Error("database went away");
-      },
-    });
+  test("a lost lease drops the answer (another instance has the turn)", async () => {
+    const { repository } = memoryRepository({ recordTurn: async () => null });
     const dialogue = createDialogueService({ repository, llm: scripted(() => words("ok")), settings, logger });
-    expect(await dialogue.reply(turn, () => {})).toEqual({ kind: "answer", text: "ok" });
+    expect(await dialogue.reply(turn, () => {})).toEqual({ kind: "lease_lost" });
+  });
+
+  test("storing the answer is retried through a blip; if the database stays away the turn is retried later", async () => {
+    vi.useFakeTimers();
+    try {
+      let calls = 0;
+      const flaky = memoryRepository({
+        recordTurn: async () => {
+          if (++calls < 3) throw new Error("database went away");
+          return { answerId: 1n };
+        },
+      });
+      const dialogue = createDialogueService({ repository: flaky.repository, llm: scripted(() => words("ok")), settings, logger });
+      const outcome = dialogue.reply(turn, () => {});
+      await vi.runAllTimersAsync();
+      expect(await outcome).toEqual({ kind: "answer", text: "ok" });
+      expect(calls).toBe(3);
+
+      const down = memoryRepository({
+        recordTurn: async () => {
+          throw new Error("database went away");
+        },
+      });
+      const gone = createDialogueService({ repository: down.repository, llm: scripted(() => words("ok")), settings, logger });
+      const later = gone.reply(turn, () => {});
+      await vi.runAllTimersAsync();
+      expect(await later).toEqual({ kind: "storage_unavailable" });
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });
 
 describe("toChatTurns", () => {
-  const message = (role: HistoryMessage["role"], content: string, authorName: string | null): HistoryMessage => ({
-    id: 1n,
-    role,
-    content,
-    charLength: content.length,
-    userId: null,
-    authorName,
-    createdAt: new Date(),
-  });
-
-  test("names the speakers in groups only", () => {
-    const history = [message("user", "hi", "Ann"), message("assistant", "hello", null)];
-    expect(toChatTurns("S", history, true).map((t) => t.content)).toEqual(["S", "Ann: hi", "hello"]);
-    expect(toChatTurns("S", history, false).map((t) => t.content)).toEqual(["S", "hi", "hello"]);
+  test("names the speakers in groups only, the current message too", () => {
+    const history = [historyMessage("user", "hi", "Ann"), historyMessage("assistant", "hello")];
+    const current = { text: "and you?", user: { id: 3, username: null, firstName: "Bo", lastName: null } };
+    expect(toChatTurns("S", history, { ...current, isGroup: true }).map((t) => t.content)).toEqual(["S", "Ann: hi", "hello", "Bo: and you?"]);
+    expect(toChatTurns("S", history, { ...current, isGroup: false }).map((t) => t.content)).toEqual(["S", "hi", "hello", "and you?"]);
   });
 });

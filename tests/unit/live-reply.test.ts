@@ -44,7 +44,7 @@ describe("live reply", () => {
 
   test("a quick answer is sent once, formatted, with no preview", async () => {
     const { api, sent } = fakeApi();
-    const live = createLiveReply({ api, chatId: 1, intervalMs: 1000, logger });
+    const live = createLiveReply({ api, previewApi: api, chatId: 1, intervalMs: 1000, logger });
     live.update("Hello **wor");
     live.update("Hello **world**");
     await live.finish("Hello **world**");
@@ -53,7 +53,7 @@ describe("live reply", () => {
 
   test("previews at most once per interval, then edits into the final answer", async () => {
     const { api, sent } = fakeApi();
-    const live = createLiveReply({ api, chatId: 1, intervalMs: 1000, logger });
+    const live = createLiveReply({ api, previewApi: api, chatId: 1, intervalMs: 1000, logger });
     live.update("one");
     await vi.advanceTimersByTimeAsync(1000);
     live.update("one two");
@@ -69,7 +69,7 @@ describe("live reply", () => {
 
   test("keeps the typing indicator up while waiting, and stops it with the first message", async () => {
     const { api, calls } = fakeApi();
-    const live = createLiveReply({ api, chatId: 1, intervalMs: 1000, logger });
+    const live = createLiveReply({ api, previewApi: api, chatId: 1, intervalMs: 1000, logger });
     await vi.advanceTimersByTimeAsync(10_000);
     const typing = calls.filter((c) => c.method === "sendChatAction").length;
     expect(typing).toBeGreaterThanOrEqual(3);
@@ -80,7 +80,7 @@ describe("live reply", () => {
 
   test("formatting rejected on the final edit: the same text, plain", async () => {
     const { api, sent } = fakeApi([{ method: "editMessageText", description: "Bad Request: can't parse entities", when: (c) => (c.entities?.length ?? 0) > 0 }]);
-    const live = createLiveReply({ api, chatId: 1, intervalMs: 1000, logger });
+    const live = createLiveReply({ api, previewApi: api, chatId: 1, intervalMs: 1000, logger });
     live.update("a");
     await vi.advanceTimersByTimeAsync(1000);
     await live.finish("a **b**");
@@ -92,7 +92,7 @@ describe("live reply", () => {
 
   test("the user deleted the preview: the answer arrives as a new message", async () => {
     const { api, sent } = fakeApi([{ method: "editMessageText", description: "Bad Request: message to edit not found" }]);
-    const live = createLiveReply({ api, chatId: 1, intervalMs: 1000, logger });
+    const live = createLiveReply({ api, previewApi: api, chatId: 1, intervalMs: 1000, logger });
     live.update("partial");
     await vi.advanceTimersByTimeAsync(1000);
     await live.finish("partial and the rest");
@@ -105,7 +105,7 @@ describe("live reply", () => {
 
   test("a long answer: first piece edited into the preview, the rest sent in order", async () => {
     const { api, sent } = fakeApi();
-    const live = createLiveReply({ api, chatId: 1, intervalMs: 1000, logger });
+    const live = createLiveReply({ api, previewApi: api, chatId: 1, intervalMs: 1000, logger });
     const answer = Array.from({ length: 12 }, (_, i) => `Paragraph ${i}. ${"text ".repeat(150)}`).join("\n\n");
     live.update(answer.slice(0, 5000));
     await vi.advanceTimersByTimeAsync(1000);

@@ -1,16 +1,21 @@
-import { Composer, type Context } from "grammy";
+import { Composer, type Api } from "grammy";
 import type { Message, UserFromGetMe } from "grammy/types";
 import type { Logger } from "pino";
-import type { DialogueService, ReplyOutcome, UserTurn } from "../../dialogue/dialogue.service.ts";
+import type { DialogueService, ReplyOutcome } from "../../dialogue/dialogue.service.ts";
+import type { Turn } from "../../inbox/turn.ts";
+import type { ParleyContext } from "../context.ts";
+import { deliveryRetryMs } from "../errors.ts";
 import { createLiveReply, type LiveReply } from "../live-reply.ts";
 import { texts } from "../texts.ts";
 
 export interface ChatDependencies {
   dialogue: DialogueService;
   logger: Logger;
+  /** Previews and typing go through this Api: no retries, a preview that meets a 429 is dropped. */
+  previewApi: Api;
   /** Minimum time between two edits of a growing answer. */
   previewIntervalMs: number;
-  /** Aborted when the bot must stop: turns still waiting for the model give up. */
+  /** Aborted when the bot must stop: turns still waiting for the model give up (and run again later). */
   abortTurns: AbortSignal;
 }
 
@@ -39,58 +44,99 @@ export function addressedText(message: Message.TextMessage, me: UserFromGetMe): 
   return text.trim().replace(/^[,:]\s*/, "");
 }
 
-async function deliver(live: LiveReply, outcome: ReplyOutcome): Promise<void> {
-  switch (outcome.kind) {
-    case "answer":
-      return live.finish(outcome.text);
-    case "duplicate":
-      return live.cancel(); // the first delivery of this update was answered
-    case "storage_unavailable":
-      return live.fail(texts.storageUnavailable);
-    case "empty_answer":
-      return live.fail(texts.emptyAnswer);
-    case "llm_failed":
-      return live.fail(outcome.partial.trim() ? texts.interrupted : texts.llmFailure(outcome.failure));
+/**
+ * Sends a stored answer and ends the turn: delivered; or, when Telegram asks to wait (429) or
+ * cannot be reached, the delivery waits in the database and resumes from where it got.
+ */
+async function deliverAnswer(live: LiveReply, markdown: string, turn: Turn, logger: Logger): Promise<void> {
+  try {
+    await live.finish(markdown);
+  } catch (error) {
+    const wait = deliveryRetryMs(error, turn.attempts);
+    if (wait === undefined) throw error; // not something waiting fixes: the error boundary decides
+    logger.warn({ updateId: turn.updateId, delayMs: wait, reason: String(error) }, "answer not delivered yet; it waits in the inbox");
+    await turn.retryLater(wait, live.progress());
+    return;
   }
+  await turn.delivered();
 }
 
-export function createChatFeature(deps: ChatDependencies): Composer<Context> {
-  const feature = new Composer<Context>();
+async function deliverFailure(live: LiveReply, notice: string, turn: Turn): Promise<void> {
+  await live.fail(notice).catch(() => undefined); // best effort: the turn is already recorded as failed
+  if (!turn.ended) await turn.done();
+}
 
-  feature.on("message:text", async (ctx: Context & { msg: Message.TextMessage }, next) => {
+function noticeFor(outcome: ReplyOutcome & { kind: "llm_failed" | "empty_answer" }): string {
+  if (outcome.kind === "empty_answer") return texts.emptyAnswer;
+  return outcome.partial.trim() ? texts.interrupted : texts.llmFailure(outcome.failure);
+}
+
+export function createChatFeature(deps: ChatDependencies): Composer<ParleyContext> {
+  const feature = new Composer<ParleyContext>();
+
+  feature.on("message:text", async (ctx: ParleyContext & { msg: Message.TextMessage }, next) => {
     if (isCommand(ctx.msg) || !ctx.from || !ctx.chat) return next();
     const isGroup = ctx.chat.type !== "private";
     const text = isGroup ? addressedText(ctx.msg, ctx.me) : ctx.msg.text;
     if (text === null) return; // group chatter that is not for the bot
     if (text === "") return ctx.reply(texts.help);
+    const turn = ctx.turn;
+    if (!turn) throw new Error("a message reached the chat feature outside the inbox");
 
     const live = createLiveReply({
       api: ctx.api,
+      previewApi: deps.previewApi,
+      resume: turn.delivery,
       chatId: ctx.chat.id,
       threadId: ctx.msg.is_topic_message ? ctx.msg.message_thread_id : undefined,
       replyToMessageId: isGroup ? ctx.msg.message_id : undefined,
       intervalMs: deps.previewIntervalMs,
       logger: deps.logger,
     });
-    const turn: UserTurn = {
-      chat: { id: ctx.chat.id, type: ctx.chat.type, title: "title" in ctx.chat ? (ctx.chat.title ?? null) : null },
-      user: {
-        id: ctx.from.id,
-        username: ctx.from.username ?? null,
-        firstName: ctx.from.first_name,
-        lastName: ctx.from.last_name ?? null,
-      },
-      text: sanitizeText(text),
-      telegramMessageId: ctx.msg.message_id,
-      isGroup,
-    };
+    // An answer stored by an earlier attempt is delivered, never generated again.
+    if (turn.answer) return deliverAnswer(live, turn.answer.content, turn, deps.logger);
+
     const outcome = await deps.dialogue
-      .reply(turn, (textSoFar) => live.update(textSoFar), deps.abortTurns)
+      .reply(
+        {
+          updateId: turn.updateId,
+          owner: turn.owner,
+          chat: { id: ctx.chat.id, type: ctx.chat.type, title: "title" in ctx.chat ? (ctx.chat.title ?? null) : null },
+          user: {
+            id: ctx.from.id,
+            username: ctx.from.username ?? null,
+            firstName: ctx.from.first_name,
+            lastName: ctx.from.last_name ?? null,
+          },
+          text: sanitizeText(text),
+          telegramMessageId: ctx.msg.message_id,
+          isGroup,
+        },
+        (textSoFar) => live.update(textSoFar),
+        deps.abortTurns,
+      )
       .catch(async (error: unknown) => {
         await live.cancel(); // no typing indicator left running; the error boundary logs the error
         throw error;
       });
-    await deliver(live, outcome);
+    switch (outcome.kind) {
+      case "answer":
+        return deliverAnswer(live, outcome.text, turn, deps.logger);
+      case "llm_failed":
+      case "empty_answer":
+        return deliverFailure(live, noticeFor(outcome), turn);
+      case "cancelled":
+        await live.cancel();
+        return turn.retryLater(0); // shutting down: the next instance (or start) answers it
+      case "storage_unavailable":
+        await live.cancel();
+        return turn.retryLater(Math.min(30_000, 2_000 * turn.attempts));
+      case "lease_lost":
+        return live.cancel();
+      case "duplicate":
+        await live.cancel();
+        return turn.done();
+    }
   });
 
   return feature;

@@ -1,4 +1,5 @@
-import { Composer, type Context } from "grammy";
+import { Composer } from "grammy";
+import type { ParleyContext } from "../context.ts";
 import type { Logger } from "pino";
 import type { DialogueService } from "../../dialogue/dialogue.service.ts";
 import { texts } from "../texts.ts";
@@ -8,8 +9,8 @@ export interface ClearDependencies {
   logger: Logger;
 }
 
-export function createClearFeature({ dialogue, logger }: ClearDependencies): Composer<Context> {
-  const feature = new Composer<Context>();
+export function createClearFeature({ dialogue, logger }: ClearDependencies): Composer<ParleyContext> {
+  const feature = new Composer<ParleyContext>();
   feature.command("clear", async (ctx) => {
     let cleared: number;
     try {

@@ -1,12 +1,13 @@
-import { Composer, type Context } from "grammy";
+import { Composer } from "grammy";
+import type { ParleyContext } from "../context.ts";
 import { texts } from "../texts.ts";
 
 /**
  * What is left after the other features: unknown commands and non-text messages (stickers,
  * photos, voice, …). Private chats get a short hint; in groups the bot stays quiet.
  */
-export function createUnsupportedFeature(): Composer<Context> {
-  const feature = new Composer<Context>();
+export function createUnsupportedFeature(): Composer<ParleyContext> {
+  const feature = new Composer<ParleyContext>();
   const privateChat = feature.chatType("private");
   privateChat.on("message:text", (ctx) => ctx.reply(texts.unknownCommand));
   privateChat.on("message", (ctx) => ctx.reply(texts.nonText));

@@ -1,0 +1,143 @@
+/**
+ * The application: every long-lived object, wired in one place, with start() and stop().
+ * main.ts runs it as a process; tests can drive it in-process.
+ */
+import { randomUUID } from "node:crypto";
+import { Api, GrammyError } from "grammy";
+import type { Update } from "grammy/types";
+import type { Config } from "./config.ts";
+import { createDatabase } from "./db/connection.ts";
+import { createInboxRepository, INBOX_CHANNEL } from "./db/inbox.repository.ts";
+import { createMessageRepository } from "./db/message.repository.ts";
+import { assertMigrated, createMigrator, migrateToLatest } from "./db/migrations.ts";
+import { listen, type Listener } from "./db/notifications.ts";
+import { createDialogueService } from "./dialogue/dialogue.service.ts";
+import { createHttpServer, type HttpServer } from "./http/server.ts";
+import { ALLOWED_UPDATES, toIncoming } from "./inbox/updates.ts";
+import { createInboxWorker, type InboxWorker } from "./inbox/worker.ts";
+import { createLlmClient } from "./llm/client.ts";
+import type { Logger } from "./logger.ts";
+import { createBot, createPlainApi } from "./telegram/bot.ts";
+import { createPoller, type Poller } from "./telegram/polling.ts";
+import { COMMANDS } from "./telegram/texts.ts";
+
+/** Turns still waiting for the model this long into a shutdown are cancelled (and run again later). */
+const SHUTDOWN_GRACE_MS = 7_000;
+
+export interface App {
+  start(): Promise<void>;
+  /** Stops receiving, lets the turns in flight finish (cancelling late ones), closes the database. */
+  stop(): Promise<void>;
+}
+
+export interface AppOptions {
+  logger: Logger;
+  /** Called when the app cannot go on by itself (polling refused for good: 401, 409). */
+  onFatal(reason: string): void;
+}
+
+export function createApp(config: Config, { logger, onFatal }: AppOptions): App {
+  const db = createDatabase(config.database, {
+    onIdleError: (error) => logger.warn({ err: error }, "lost an idle database connection; it will reconnect"),
+  });
+  const owner = `${process.pid}-${randomUUID().slice(0, 8)}`;
+  const inbox = createInboxRepository(db);
+  const abortTurns = new AbortController();
+  let worker: InboxWorker | undefined;
+  let poller: Poller | undefined;
+  let http: HttpServer | undefined;
+  let listener: Listener | undefined;
+
+  const ingest = async (updates: Update[]) => {
+    await inbox.ingest(updates.map(toIncoming));
+    worker?.wake();
+  };
+
+  return {
+    async start() {
+      const migrator = createMigrator(db);
+      if (config.database.kind === "pglite") {
+        const { results } = await migrateToLatest(migrator);
+        for (const r of results ?? []) logger.info({ migration: r.migrationName, status: r.status }, "migration applied");
+        // One process owns this store (lockDataDir): leases left by a crashed run are void now.
+        const released = await inbox.releaseAllLeases();
+        if (released > 0) logger.info({ released }, "resuming updates a previous run left unfinished");
+      } else {
+        await assertMigrated(migrator);
+      }
+
+      const dialogue = createDialogueService({
+        repository: createMessageRepository(db),
+        llm: createLlmClient(config.openai),
+        settings: config.dialogue,
+        logger,
+      });
+      const { token, apiRoot, webhook } = config.telegram;
+      // Checked once, without retries: a wrong token or an unreachable API fails start-up at once.
+      const botInfo = await new Api(token, { apiRoot }).getMe();
+      const parley = createBot({ token, apiRoot, botInfo, dialogue, logger, abortTurns: abortTurns.signal });
+      worker = createInboxWorker({
+        inbox,
+        owner,
+        leaseMs: config.inbox.leaseMs,
+        maxConcurrent: config.inbox.maxConcurrentTurns,
+        logger,
+        handle: (row) => parley.handle(row, inbox, owner),
+      });
+
+      let receiving = "nothing (worker only)";
+      if (config.inbox.role === "all") {
+        await parley.bot.api.setMyCommands(COMMANDS).catch((error: unknown) => {
+          logger.warn({ err: error }, "could not register the command list");
+        });
+        if (webhook) {
+          http = createHttpServer({ ...config.http, logger, webhook: { path: webhook.path, secret: webhook.secret, ingest: (u) => ingest([u]) } });
+          const port = await http.listen();
+          await parley.bot.api.setWebhook(webhook.url, {
+            secret_token: webhook.secret,
+            allowed_updates: [...ALLOWED_UPDATES],
+            max_connections: webhook.maxConnections,
+          });
+          receiving = `webhook on ${config.http.host}:${port}${webhook.path}`;
+        } else {
+          await parley.bot.api.deleteWebhook(); // long polling cannot coexist with a webhook
+          const current = createPoller({ api: createPlainApi(token, apiRoot, 45), ingest, allowedUpdates: ALLOWED_UPDATES, logger });
+          poller = current;
+          current.run().catch((error: unknown) => {
+            const reason =
+              error instanceof GrammyError && error.error_code === 409
+                ? "another instance of this bot is already receiving its updates (409 Conflict)"
+                : error instanceof GrammyError && error.error_code === 401
+                  ? "Telegram no longer accepts TELEGRAM_BOT_TOKEN (401 Unauthorized)"
+                  : error instanceof Error
+                    ? error.message
+                    : String(error);
+            onFatal(reason);
+          });
+          receiving = "long polling";
+        }
+      }
+      if (config.database.kind === "postgres") {
+        listener = listen(config.database.url, INBOX_CHANNEL, () => worker?.wake(), logger);
+      }
+      worker.start();
+      logger.info(
+        { bot: botInfo.username, store: config.database.kind, model: config.openai.model, receiving, instance: owner },
+        "Parley is running",
+      );
+    },
+
+    async stop() {
+      poller?.stop();
+      await http?.close();
+      const cancelLate = setTimeout(() => {
+        logger.warn({ turns: worker?.running() }, "turns still running; cancelling them (they run again on the next start)");
+        abortTurns.abort();
+      }, SHUTDOWN_GRACE_MS);
+      await worker?.stop();
+      clearTimeout(cancelLate);
+      await listener?.close();
+      await db.destroy();
+    },
+  };
+}

@@ -1,0 +1,59 @@
+import type { ClaimedUpdate, InboxRepository } from "../db/inbox.repository.ts";
+import type { DeliveryProgress } from "../db/database.ts";
+import { retryWrite } from "../db/retry.ts";
+import type { Logger } from "../logger.ts";
+
+/**
+ * One leased inbox row as a handler sees it: what is already stored of it, and the ways to end
+ * it. Every end is conditional on this instance still holding the lease.
+ */
+export interface Turn {
+  readonly updateId: bigint;
+  readonly owner: string;
+  readonly attempts: number;
+  /** An answer stored by an earlier attempt, still to be delivered (not to be generated again). */
+  readonly answer: { id: bigint; content: string } | null;
+  readonly delivery: DeliveryProgress | null;
+  /** True once the row was finished or released. */
+  readonly ended: boolean;
+  /** The answer reached the user. */
+  delivered(): Promise<void>;
+  /** Nothing (more) to answer: a command, chatter, a failure already told. */
+  done(): Promise<void>;
+  failed(reason: string): Promise<void>;
+  /** Try again later: from scratch if unanswered, the delivery only (from `delivery`) if answered. */
+  retryLater(delayMs: number, delivery?: DeliveryProgress): Promise<void>;
+}
+
+/**
+ * How long ending a row is retried through a database outage (about a minute in all). Giving up
+ * early would let the lease run out and a delivered answer be delivered again; meanwhile no
+ * other instance can take the row over either, as long as the database is away.
+ */
+const END_RETRY_MS = [200, 1_000, 3_000, 5_000, 10_000, 10_000, 10_000, 10_000, 10_000];
+
+export function createTurn(row: ClaimedUpdate, inbox: InboxRepository, owner: string, logger: Logger): Turn {
+  let ended = false;
+  const end = async (action: () => Promise<boolean>) => {
+    ended = true;
+    const kept = await retryWrite(action, END_RETRY_MS, (error, attempt) =>
+      logger.warn({ err: error, attempt }, "could not record how the turn ended; retrying"),
+    );
+    if (!kept) logger.warn("the turn was taken over by another instance before it ended here");
+  };
+  return {
+    updateId: row.updateId,
+    owner,
+    attempts: row.attempts,
+    answer: row.answer,
+    delivery: row.delivery,
+    get ended() {
+      return ended;
+    },
+    delivered: () => end(() => inbox.finish(row.updateId, owner, "delivered")),
+    done: () => end(() => inbox.finish(row.updateId, owner, "done")),
+    failed: (reason) => end(() => inbox.finish(row.updateId, owner, "failed", reason)),
+    retryLater: (delayMs, delivery) =>
+      end(() => inbox.release(row.updateId, owner, { delayMs, ...(delivery ? { delivery } : {}) })),
+  };
+}

@@ -1,0 +1,152 @@
+/**
+ * The turn scheduler: leases runnable inbox rows (the oldest unfinished update of each chat) and
+ * runs them, many chats at once and one chat strictly in order, on PostgreSQL itself
+ * (FOR UPDATE SKIP LOCKED with leases; doc/adr/0003-durable-inbox.md). Any number of instances
+ * can run one against the same database: a lease that is not renewed runs out, and the row is
+ * taken over.
+ */
+import type { ClaimedUpdate, InboxRepository } from "../db/inbox.repository.ts";
+import { createOutageLog, type Logger } from "../logger.ts";
+
+export interface WorkerOptions {
+  inbox: InboxRepository;
+  /** This instance's lease owner id. */
+  owner: string;
+  leaseMs: number;
+  maxConcurrent: number;
+  /**
+   * Runs one leased row. It ends the row itself (finish or release); if it throws, the row is
+   * released to be tried again after a back-off.
+   */
+  handle(row: ClaimedUpdate): Promise<void>;
+  logger: Logger;
+  /** How often an idle worker looks for work it was not woken for (expired leases, flood waits). */
+  pollIntervalMs?: number;
+  /** A row claimed this many times without finishing is given up (a message that crashes the bot). */
+  maxAttempts?: number;
+  /** Finished rows are deleted after this long (Telegram reuses update ids after a week of silence). */
+  keepFinishedMs?: number;
+}
+
+export interface InboxWorker {
+  start(): void;
+  /** There may be new work: look now (an ingest, a finished turn, a notification). */
+  wake(): void;
+  /** Stops taking work and waits for the rows running now. */
+  stop(): Promise<void>;
+  running(): number;
+}
+
+const CLAIM_BATCH = 100;
+const PRUNE_EVERY_MS = 10 * 60_000;
+
+export function createInboxWorker(options: WorkerOptions): InboxWorker {
+  const { inbox, owner, leaseMs, maxConcurrent, logger } = options;
+  const pollIntervalMs = options.pollIntervalMs ?? 1_000;
+  const maxAttempts = options.maxAttempts ?? 5;
+  const keepFinishedMs = options.keepFinishedMs ?? 24 * 3_600_000;
+  const running = new Set<Promise<void>>();
+  const database = createOutageLog(logger, "database");
+  let stopped = true;
+  let wakeRequested = false;
+  let wakeUp: (() => void) | undefined;
+  let loopDone: Promise<void> = Promise.resolve();
+  let heartbeat: NodeJS.Timeout | undefined;
+  let pruner: NodeJS.Timeout | undefined;
+
+  const wake = () => {
+    wakeRequested = true;
+    wakeUp?.();
+  };
+
+  const idle = (ms: number) =>
+    new Promise<void>((resolve) => {
+      const timer = setTimeout(done, ms);
+      function done() {
+        clearTimeout(timer);
+        wakeUp = undefined;
+        resolve();
+      }
+      wakeUp = done;
+    });
+
+  const run = (row: ClaimedUpdate) => {
+    const log = logger.child({ updateId: row.updateId });
+    const task = (async () => {
+      if (row.state === "working" && row.attempts > maxAttempts) {
+        log.error({ attempts: row.attempts }, "update failed every attempt; giving it up");
+        await inbox.finish(row.updateId, owner, "failed", "too many attempts");
+        return;
+      }
+      try {
+        await options.handle(row);
+      } catch (error) {
+        const delayMs = Math.min(60_000, 1_000 * 2 ** Math.min(row.attempts, 6));
+        log.warn({ err: error, delayMs }, "update not finished; it will be tried again");
+        await inbox.release(row.updateId, owner, { delayMs });
+      }
+    })()
+      .catch((error: unknown) => log.warn({ err: error }, "could not release an update; its lease will run out"))
+      .finally(() => {
+        running.delete(task);
+        wake(); // its chat may have a next update, and a slot is free
+      });
+    running.add(task);
+  };
+
+  const loop = async () => {
+    while (!stopped) {
+      const free = maxConcurrent - running.size;
+      if (free > 0) {
+        wakeRequested = false;
+        const limit = Math.min(free, CLAIM_BATCH);
+        let rows: ClaimedUpdate[];
+        try {
+          rows = await inbox.claim(owner, limit, leaseMs);
+          database.succeeded();
+        } catch (error) {
+          database.failed(error);
+          await idle(pollIntervalMs);
+          continue;
+        }
+        if (stopped) {
+          // Claimed in the instant of stopping: give them straight back.
+          await Promise.allSettled(rows.map((r) => inbox.release(r.updateId, owner)));
+          break;
+        }
+        for (const row of rows) run(row);
+        if (rows.length === limit) continue; // there may be more
+      }
+      if (!wakeRequested) await idle(pollIntervalMs);
+    }
+  };
+
+  return {
+    start() {
+      if (!stopped) return;
+      stopped = false;
+      loopDone = loop();
+      heartbeat = setInterval(() => {
+        if (running.size === 0) return;
+        inbox.renewLeases(owner, leaseMs).catch((error: unknown) => database.failed(error));
+      }, Math.max(200, Math.floor(leaseMs / 3)));
+      pruner = setInterval(() => {
+        inbox
+          .pruneFinished(keepFinishedMs, 1_000)
+          .then((deleted) => deleted > 0 && logger.debug({ deleted }, "pruned finished inbox rows"))
+          .catch((error: unknown) => logger.debug({ err: error }, "could not prune the inbox"));
+      }, PRUNE_EVERY_MS);
+      pruner.unref();
+    },
+    wake,
+    async stop() {
+      stopped = true;
+      wakeUp?.();
+      await loopDone;
+      while (running.size > 0) await Promise.allSettled([...running]);
+      clearInterval(heartbeat);
+      clearInterval(pruner);
+    },
+    running: () => running.size,
+  };
+}

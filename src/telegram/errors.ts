@@ -1,0 +1,36 @@
+import { BotError, GrammyError, HttpError } from "grammy";
+import type { Logger } from "../logger.ts";
+
+const backoffMs = (attempts: number) => Math.min(60_000, 1_000 * 2 ** Math.min(Math.max(attempts - 1, 0), 6));
+
+/**
+ * How long to wait before trying a Telegram call again, when waiting can fix it: a flood wait
+ * (429, exactly as Telegram asks, however long), Telegram's own 5xx, or no connection.
+ * Undefined for errors that waiting does not fix (400, 403).
+ */
+export function deliveryRetryMs(error: unknown, attempts: number): number | undefined {
+  if (error instanceof GrammyError) {
+    if (error.error_code === 429) return (error.parameters.retry_after ?? 1) * 1000;
+    if (error.error_code >= 500) return backoffMs(attempts);
+    return undefined;
+  }
+  if (error instanceof HttpError) return backoffMs(attempts);
+  return undefined;
+}
+
+/** Logs an error that escaped a handler, at the level it deserves. */
+export function logBotError(logger: Logger, error: BotError): void {
+  const inner = error.error;
+  const where = { updateId: error.ctx.update.update_id, chatId: error.ctx.chat?.id };
+  if (inner instanceof GrammyError && inner.error_code === 403) {
+    logger.warn({ ...where, reason: inner.description }, "user blocked the bot or removed it from the chat");
+  } else if (inner instanceof GrammyError) {
+    logger.error({ ...where, method: inner.method, code: inner.error_code, reason: inner.description }, "Telegram rejected a request");
+  } else if (inner instanceof HttpError) {
+    logger.warn({ ...where, err: inner }, "could not reach Telegram");
+  } else {
+    logger.error({ ...where, err: inner }, "unexpected error while handling an update");
+  }
+}
+
+export { BotError };
