@@ -63,9 +63,18 @@ export function lockDataDir(dataDir: string): () => void {
     } catch {
       // half-written or unreadable: treat as stale
     }
-    if (owner.pid && (owner.host !== me.host || isAlive(owner.pid))) {
+    // Our own pid (or our parent's) in the file means it was written by an earlier process that
+    // had the same pid: in a container the bot is pid 1 on every start.
+    const reused = owner.pid === process.pid || owner.pid === process.ppid;
+    if (owner.host !== undefined && owner.host !== me.host) {
       throw new StoreInUseError(
-        `The embedded store ${dataDir} is in use by another process (pid ${owner.pid}${owner.host === me.host ? "" : ` on ${owner.host}`}). ` +
+        `The embedded store ${dataDir} is locked by pid ${owner.pid} on another host (${owner.host}). ` +
+          `Only one process may open it. If Parley no longer runs there, delete ${file} and start again.`,
+      );
+    }
+    if (owner.pid && !reused && isAlive(owner.pid)) {
+      throw new StoreInUseError(
+        `The embedded store ${dataDir} is in use by another process (pid ${owner.pid}). ` +
           "Only one process may open it: stop the other one, or set PGLITE_DATA_DIR to another directory.",
       );
     }
