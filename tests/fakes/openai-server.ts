@@ -41,6 +41,8 @@ export class FakeOpenAI {
   url = "";
   inFlight = 0;
   maxInFlight = 0;
+  /** Runs after each streamed chunk is written: a test can kill the bot mid-stream here. */
+  afterChunk?: (request: CompletionRequest, index: number) => Promise<void> | void;
   private handler: Handler = echo;
   private requestWaiters: Array<(request: CompletionRequest) => void> = [];
   private readonly server = createServer((req, res) => void this.handle(req, res));
@@ -71,6 +73,7 @@ export class FakeOpenAI {
 
   reset(): void {
     this.handler = echo;
+    this.afterChunk = undefined;
     this.maxInFlight = 0;
   }
 
@@ -140,6 +143,7 @@ export class FakeOpenAI {
       if (res.destroyed) return;
       // Wait until the chunk is handed to the socket, so a drop below cannot swallow it.
       await new Promise<void>((resolve) => res.write(`data: ${chunk(part, null)}\n\n`, () => resolve()));
+      await this.afterChunk?.(request, i);
     }
     if (script.kind === "drop") {
       res.socket?.destroy();

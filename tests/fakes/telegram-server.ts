@@ -1,9 +1,10 @@
 /**
- * A fake Telegram Bot API server: enough of the real one (long polling, sendMessage,
- * editMessageText, sendChatAction, setMyCommands…) to chat with the real bot process, with the
- * checks real Telegram makes on what a bot sends, so a test fails where Telegram would refuse.
+ * A fake Telegram Bot API server: enough of the real one (long polling with real offset
+ * semantics, webhooks, sendMessage, editMessageText, sendChatAction, setMyCommands…) to chat with
+ * the real bot process, with the checks real Telegram makes on what a bot sends, so a test fails
+ * where Telegram would refuse.
  */
-import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import { createServer, request as httpRequest, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 
 export interface ApiCall {
@@ -56,6 +57,25 @@ export interface ApiErrorReply {
 
 type Waiter = { check: () => boolean; resolve: () => void };
 
+export interface WebhookSettings {
+  url: string;
+  secret_token?: string;
+  allowed_updates?: string[];
+  max_connections?: number;
+}
+
+/** One POST of an update to a webhook target, as Telegram made it. */
+export interface WebhookDelivery {
+  updateId: number;
+  target: string;
+  status: number | "network error";
+  at: number;
+}
+
+type Update = { update_id: number } & Record<string, unknown>;
+
+const SENDING_METHODS = new Set(["sendMessage", "editMessageText"]);
+
 export const BOT_USER: TgUser = { id: 7000001, first_name: "Parley", username: "parley_test_bot", is_bot: true };
 
 export class FakeTelegram {
@@ -65,12 +85,34 @@ export class FakeTelegram {
   url = "";
 
   private readonly server = createServer((req, res) => void this.handle(req, res));
-  private updates: Array<{ update_id: number } & Record<string, unknown>> = [];
+  private updates: Update[] = [];
   /** Every update ever queued, including those the bot has confirmed. */
-  readonly allUpdates: Array<{ update_id: number } & Record<string, unknown>> = [];
+  readonly allUpdates: Update[] = [];
+  /** The webhook the bot set (setWebhook), or null in long-polling mode. */
+  webhook: WebhookSettings | null = null;
+  /**
+   * Where webhook updates really go: the fake plays the load balancer in front of the bot's
+   * instances, posting to these local URLs in turn. The public URL the bot set stays a name.
+   */
+  webhookTargets: string[] = [];
+  readonly webhookDeliveries: WebhookDelivery[] = [];
+  /** Times at which a getUpdates call was answered (not failed). */
+  readonly polls: number[] = [];
+  /** While true, every connection to the API is reset (a network outage). */
+  networkDown = false;
+  /**
+   * Runs after a sending method took effect and before the bot gets the answer: a test can kill
+   * the bot here, in the instant between Telegram's send and the bot recording it.
+   */
+  afterSend?: (method: string, params: Record<string, unknown>) => Promise<void> | void;
+  private nextTarget = 0;
+  private webhookQueue: Update[] = [];
+  private webhookBusyChats = new Set<unknown>();
+  private webhookInFlight = 0;
   private nextUpdateId = 1;
   private nextMessageId = new Map<number, number>();
   private pollers = new Set<() => void>();
+  private closed = false;
   private waiters = new Set<Waiter>();
   private injected: Array<{ method: string; reply: ApiErrorReply; when?: (params: Record<string, unknown>) => boolean }> = [];
 
@@ -81,6 +123,7 @@ export class FakeTelegram {
   }
 
   async close(): Promise<void> {
+    this.closed = true;
     for (const wake of this.pollers) wake();
     this.server.closeAllConnections();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
@@ -118,10 +161,93 @@ export class FakeTelegram {
 
   /** Delivers an update object as it is (e.g. the same update twice). */
   pushUpdate(update: Record<string, unknown>, updateId = this.nextUpdateId++): number {
-    this.updates.push({ ...update, update_id: updateId });
     this.allUpdates.push({ ...update, update_id: updateId });
-    for (const wake of this.pollers) wake();
+    if (this.webhook) {
+      this.webhookQueue.push({ ...update, update_id: updateId });
+      this.pumpWebhook();
+    } else {
+      this.updates.push({ ...update, update_id: updateId });
+      for (const wake of this.pollers) wake();
+    }
     return updateId;
+  }
+
+  /**
+   * Webhook delivery as Telegram does it: one update of a chat at a time, in order; other chats'
+   * in parallel up to max_connections; an update that got no 2xx is posted again (to the next
+   * target, as a load balancer would) until one takes it.
+   */
+  /** Sets the local URLs webhook updates are really posted to (see webhookTargets). */
+  routeWebhookTo(targets: string[]): void {
+    this.webhookTargets = targets;
+    this.pumpWebhook();
+  }
+
+  private pumpWebhook(): void {
+    const limit = this.webhook?.max_connections ?? 40;
+    for (let i = 0; i < this.webhookQueue.length && this.webhookInFlight < limit; ) {
+      const update = this.webhookQueue[i]!;
+      const chat = (update.message as { chat?: { id?: number } } | undefined)?.chat?.id ?? `u${update.update_id}`;
+      if (this.webhookBusyChats.has(chat) || this.webhookTargets.length === 0) {
+        i++;
+        continue;
+      }
+      this.webhookQueue.splice(i, 1);
+      this.webhookBusyChats.add(chat);
+      this.webhookInFlight++;
+      void this.deliver(update).finally(() => {
+        this.webhookBusyChats.delete(chat);
+        this.webhookInFlight--;
+        this.pumpWebhook();
+      });
+    }
+  }
+
+  private async deliver(update: Update): Promise<void> {
+    for (let attempt = 0; !this.closed && this.webhook; attempt++) {
+      const target = this.webhookTargets[this.nextTarget++ % this.webhookTargets.length]!;
+      const status = await this.post(target, update);
+      this.webhookDeliveries.push({ updateId: update.update_id, target, status, at: Date.now() });
+      this.notify();
+      if (typeof status === "number" && status >= 200 && status < 300) return;
+      await new Promise((resolve) => setTimeout(resolve, Math.min(50 * 2 ** attempt, 500)));
+    }
+  }
+
+  /**
+   * Posts an update to a webhook target the way Telegram does (with the secret the bot set);
+   * resolves with the status. Tests pass `secret` (null: no header) or a `raw` body to misbehave.
+   */
+  post(target: string, update: unknown, options: { secret?: string | null; raw?: string } = {}): Promise<number | "network error"> {
+    const body = options.raw ?? JSON.stringify(update);
+    const secret = options.secret === undefined ? this.webhook?.secret_token : options.secret;
+    return new Promise((resolve) => {
+      const req = httpRequest(
+        target,
+        {
+          method: "POST",
+          headers: {
+            "content-type": "application/json",
+            "content-length": Buffer.byteLength(body),
+            ...(secret ? { "x-telegram-bot-api-secret-token": secret } : {}),
+          },
+          timeout: 10_000,
+        },
+        (res) => {
+          res.resume();
+          res.on("end", () => resolve(res.statusCode ?? 0));
+        },
+      );
+      req.on("timeout", () => req.destroy());
+      req.on("error", () => resolve("network error"));
+      req.end(body);
+    });
+  }
+
+  /** A message update as a user's message would arrive (for posting by hand). */
+  messageUpdate(chat: TgChat, from: TgUser, text: string): Update {
+    const messageId = this.allocateMessageId(chat.id);
+    return { update_id: this.nextUpdateId++, message: { message_id: messageId, date: Math.floor(Date.now() / 1000), chat, from, text } };
   }
 
   lastUpdate(): Record<string, unknown> | undefined {
@@ -161,6 +287,13 @@ export class FakeTelegram {
     });
   }
 
+  /** Resolves with the next message the bot sends to the chat (as first sent). */
+  async nextBotMessage(chatId: number, timeoutMs = 15_000): Promise<BotMessage> {
+    const before = this.messagesIn(chatId).length;
+    await this.waitFor(() => this.messagesIn(chatId).length > before, `a message in chat ${chatId}`, timeoutMs);
+    return this.messagesIn(chatId)[before]!;
+  }
+
   /** Waits until the bot's messages in the chat (as the user sees them now) satisfy `done`. */
   async waitForChat(chatId: number, done: (messages: BotMessage[]) => boolean, what: string): Promise<BotMessage[]> {
     await this.waitFor(() => done(this.messagesIn(chatId)), what);
@@ -190,6 +323,10 @@ export class FakeTelegram {
     };
     if (!match) return reply(404, { ok: false, error_code: 404, description: "Not Found" });
     const [, token, method = ""] = match;
+    if (this.networkDown) {
+      req.socket.destroy();
+      return;
+    }
     if (token !== this.token) return reply(401, { ok: false, error_code: 401, description: "Unauthorized" });
 
     const call: ApiCall = { method, params, at: Date.now(), ok: true };
@@ -198,10 +335,23 @@ export class FakeTelegram {
     if (injectedAt >= 0) {
       const [injected] = this.injected.splice(injectedAt, 1);
       outcome = { ok: false, ...injected!.reply };
+    } else if (method === "getUpdates" && this.webhook) {
+      outcome = {
+        ok: false,
+        error_code: 409,
+        description: "Conflict: can't use getUpdates method while webhook is active; use deleteWebhook to delete the webhook first",
+      };
     } else if (method === "getUpdates") {
-      outcome = { ok: true, result: await this.getUpdates(params, req) };
+      const updates = await this.getUpdates(params, req);
+      if (this.networkDown || req.socket.destroyed) {
+        req.socket.destroy();
+        return;
+      }
+      outcome = { ok: true, result: updates };
+      this.polls.push(Date.now());
     } else {
       outcome = this.apply(method, params);
+      if (outcome.ok && SENDING_METHODS.has(method)) await this.afterSend?.(method, params);
     }
     call.ok = outcome.ok;
     if (method !== "getUpdates") this.calls.push(call);
@@ -235,7 +385,34 @@ export class FakeTelegram {
     switch (method) {
       case "getMe":
         return { ok: true, result: { ...BOT_USER, can_join_groups: true, can_read_all_group_messages: false, supports_inline_queries: false } };
+      case "setWebhook": {
+        const url = String(p.url ?? "");
+        if (url === "") {
+          // An empty URL removes the webhook, as deleteWebhook does.
+          this.webhook = null;
+          return { ok: true, result: true };
+        }
+        if (!url.startsWith("https://")) return bad("bad webhook: An HTTPS URL must be provided for webhook");
+        if (p.secret_token !== undefined && !/^[A-Za-z0-9_-]{1,256}$/.test(String(p.secret_token))) {
+          return bad("secret token contains unallowed characters");
+        }
+        const max = p.max_connections === undefined ? 40 : Number(p.max_connections);
+        if (!Number.isInteger(max) || max < 1 || max > 100) return bad("bad max_connections");
+        this.webhook = {
+          url,
+          ...(p.secret_token === undefined ? {} : { secret_token: String(p.secret_token) }),
+          ...(p.allowed_updates === undefined ? {} : { allowed_updates: p.allowed_updates as string[] }),
+          max_connections: max,
+        };
+        // Updates waiting for getUpdates now go to the webhook.
+        for (const update of this.updates.splice(0)) this.webhookQueue.push(update);
+        this.pumpWebhook();
+        return { ok: true, result: true };
+      }
       case "deleteWebhook":
+        this.webhook = null;
+        for (const update of this.webhookQueue.splice(0)) this.updates.push(update);
+        return { ok: true, result: true };
       case "setMyCommands":
       case "sendChatAction":
         return { ok: true, result: true };

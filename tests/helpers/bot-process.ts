@@ -63,6 +63,13 @@ export class BotProcess {
     return this.waitForOutput(/"msg":"Parley is running"/);
   }
 
+  /** In webhook mode: the local URL of the bot's webhook (it logs where it listens). */
+  webhookTarget(): string {
+    const where = /"receiving":"webhook on ([^"]+)"/.exec(this.stdout)?.[1];
+    if (!where) throw new Error(`the bot did not say where its webhook listens:\n${this.stdout}`);
+    return `http://${where}`;
+  }
+
   /** SIGTERM (or `signal`), then the exit status and how long the shutdown took. */
   async stop(signal: NodeJS.Signals = "SIGTERM"): Promise<Exit & { ms: number }> {
     const started = Date.now();

@@ -46,6 +46,53 @@ describe("parseConfig", () => {
     expect(config.logLevel).toBe("debug");
   });
 
+  test("webhook, HTTP server and inbox settings: defaults, every one read, and the webhook secret kept out of logs", () => {
+    expect(parseConfig(valid)).toMatchObject({
+      telegram: { webhook: null },
+      http: { host: "127.0.0.1", port: 8080 },
+      inbox: { role: "all", leaseMs: 15_000, maxConcurrentTurns: 1000 },
+    });
+    const config = parseConfig({
+      ...valid,
+      TELEGRAM_WEBHOOK_URL: "https://bot.example.com/telegram/hook",
+      TELEGRAM_WEBHOOK_SECRET: "s3cret_Token-1",
+      TELEGRAM_WEBHOOK_MAX_CONNECTIONS: "80",
+      HTTP_HOST: "0.0.0.0",
+      HTTP_PORT: "0",
+      INSTANCE_ROLE: "worker",
+      DATABASE_URL: "postgres://db/parley",
+      TURN_LEASE_SECONDS: "5",
+      MAX_CONCURRENT_TURNS: "200",
+    });
+    expect(config.telegram.webhook).toEqual({
+      url: "https://bot.example.com/telegram/hook",
+      path: "/telegram/hook",
+      secret: "s3cret_Token-1",
+      maxConnections: 80,
+    });
+    expect(config.http).toEqual({ host: "0.0.0.0", port: 0 });
+    expect(config.inbox).toEqual({ role: "worker", leaseMs: 5_000, maxConcurrentTurns: 200 });
+    expect(secretsOf(config)).toContain("s3cret_Token-1");
+  });
+
+  test("a webhook needs https and a secret Telegram accepts; a worker-only instance needs PostgreSQL", () => {
+    const found = problems({
+      ...valid,
+      TELEGRAM_WEBHOOK_URL: "http://bot.example.com/hook",
+      TELEGRAM_WEBHOOK_MAX_CONNECTIONS: "500",
+      HTTP_PORT: "70000",
+      INSTANCE_ROLE: "worker",
+    }).join("\n");
+    expect(found).toMatch(/TELEGRAM_WEBHOOK_URL.*https/);
+    expect(found).toMatch(/TELEGRAM_WEBHOOK_SECRET is required/);
+    expect(found).toMatch(/TELEGRAM_WEBHOOK_MAX_CONNECTIONS/);
+    expect(found).toMatch(/HTTP_PORT/);
+    expect(found).toMatch(/INSTANCE_ROLE=worker needs DATABASE_URL/);
+    expect(problems({ ...valid, TELEGRAM_WEBHOOK_URL: "https://x.example/h", TELEGRAM_WEBHOOK_SECRET: "has spaces!" }).join()).toMatch(
+      /TELEGRAM_WEBHOOK_SECRET/,
+    );
+  });
+
   test("a local OpenAI-compatible server needs no API key", () => {
     const config = parseConfig({ TELEGRAM_BOT_TOKEN: valid.TELEGRAM_BOT_TOKEN, OPENAI_BASE_URL: "http://localhost:11434/v1" });
     expect(config.openai.apiKey).not.toBe("");
