@@ -22,7 +22,11 @@ export interface WorkerOptions {
   logger: Logger;
   /** How often an idle worker looks for work it was not woken for (expired leases, flood waits). */
   pollIntervalMs?: number;
-  /** A row claimed this many times without finishing is given up (a message that crashes the bot). */
+  /**
+   * A row claimed this many times without finishing is given up: a message that crashes the bot
+   * every time. Every crash or restart costs all the turns running then an attempt, so this is
+   * high enough that restarts alone (deploys, a crash loop with another cause) do not reach it.
+   */
   maxAttempts?: number;
   /** Finished rows are deleted after this long (Telegram reuses update ids after a week of silence). */
   keepFinishedMs?: number;
@@ -43,7 +47,7 @@ const PRUNE_EVERY_MS = 10 * 60_000;
 export function createInboxWorker(options: WorkerOptions): InboxWorker {
   const { inbox, owner, leaseMs, maxConcurrent, logger } = options;
   const pollIntervalMs = options.pollIntervalMs ?? 1_000;
-  const maxAttempts = options.maxAttempts ?? 5;
+  const maxAttempts = options.maxAttempts ?? 20;
   const keepFinishedMs = options.keepFinishedMs ?? 24 * 3_600_000;
   const running = new Set<Promise<void>>();
   const database = createOutageLog(logger, "database");
