@@ -2,7 +2,7 @@
  * End to end: how the bot starts, refuses to start, and stops.
  */
 import { afterEach, describe, expect, test } from "vitest";
-import { BotProcess } from "../helpers/bot-process.ts";
+import { BotProcess, npmRun } from "../helpers/bot-process.ts";
 import { createWorld, person, type World } from "../helpers/world.ts";
 
 let world: World | undefined;
@@ -72,5 +72,74 @@ describe("shutdown", () => {
     const exit = await bot.stop("SIGINT");
     expect({ ...exit, ms: 0, out: exit.code === 0 ? "" : bot.stdout + bot.stderr }).toEqual({ code: 0, signal: null, ms: 0, out: "" });
     expect(bot.stdout).toContain('"msg":"stopped"');
+  });
+});
+
+describe("durability", () => {
+  test("the embedded store belongs to one process: a second bot and `npm run db:migrate` refuse at once, naming it", async () => {
+    world = await createWorld();
+    const first = await world.startBot();
+    const dataDir = world.env().PGLITE_DATA_DIR!;
+    const second = new BotProcess(world.env());
+    expect((await second.exited).code).toBe(1);
+    expect(second.stderr).toContain(`The embedded store ${dataDir} is in use by another process (pid ${first.pid})`);
+    expect(second.stderr).not.toMatch(/\n\s+at /);
+    const migrate = await npmRun("db:migrate", { PGLITE_DATA_DIR: dataDir });
+    expect(migrate.code).toBe(1);
+    expect(migrate.output).toContain(`The embedded store ${dataDir} is in use by another process`);
+    // The first one never noticed.
+    const { chat, user } = person("Owner");
+    world.tg.userSends(chat, user, "still mine?");
+    await world.tg.waitForChat(chat.id, (m) => m[0]?.text === "Echo: still mine?", "the answer");
+    expect((await first.stop()).code).toBe(0);
+    // Once it is gone, the store opens again.
+    const third = await world.startBot();
+    expect((await third.stop()).code).toBe(0);
+  });
+
+  test("a network outage on getUpdates: polling resumes within 5 s of its end, one warning when it starts and one when it ends", async () => {
+    world = await createWorld();
+    const w = world;
+    const bot = await w.startBot({ LOG_LEVEL: "info" });
+    const { chat, user } = person("Offline");
+    w.tg.setNetworkDown(true);
+    w.tg.userSends(chat, user, "sent during the outage");
+    await bot.waitForOutput(/"msg":"Telegram unreachable; retrying"/);
+    await new Promise((resolve) => setTimeout(resolve, 6_000)); // the outage lasts 6 s
+    const restoredAt = Date.now();
+    w.tg.setNetworkDown(false);
+    await w.tg.waitForChat(chat.id, (m) => m[0]?.text === "Echo: sent during the outage", "the answer after the outage");
+    const firstPoll = w.tg.polls.find((t) => t >= restoredAt)!;
+    expect(firstPoll - restoredAt).toBeLessThanOrEqual(5_000);
+    await bot.waitForOutput(/Telegram reachable again after/);
+    const warnings = bot.stdout.split("\n").filter((line) => /Telegram (unreachable|reachable again)/.test(line));
+    expect(warnings).toHaveLength(2);
+    expect(warnings.every((line) => line.includes('"level":40'))).toBe(true);
+    expect(Number(/"outageMs":(\d+)/.exec(warnings[1]!)?.[1])).toBeGreaterThanOrEqual(6_000);
+    expect((await bot.stop()).code).toBe(0);
+  });
+
+  test("a long flood wait (429) on the final answer is honoured, survives a restart, and the model is not asked again", async () => {
+    world = await createWorld();
+    const w = world;
+    let bot = await w.startBot();
+    const { chat, user } = person("Flooded");
+    w.tg.failNext(
+      "sendMessage",
+      { error_code: 429, description: "Too Many Requests: retry after 5", parameters: { retry_after: 5 } },
+      (p) => p.chat_id === chat.id,
+    );
+    w.tg.userSends(chat, user, "answer me eventually");
+    await w.tg.waitFor(() => w.tg.callsOf("sendMessage", chat.id).length === 1, "the refused send");
+    const refusedAt = w.tg.callsOf("sendMessage", chat.id)[0]!.at;
+    await bot.waitForOutput(/"delayMs":5000,.*"msg":"answer not delivered yet; it waits in the inbox"/);
+    expect((await bot.stop()).code).toBe(0); // the answer waits in the database, not in this process
+    bot = await w.startBot();
+    const [answer] = await w.tg.waitForChat(chat.id, (m) => m.length === 1, "the answer after the flood wait");
+    expect(answer!.text).toBe("Echo: answer me eventually");
+    expect(answer!.sentAt - refusedAt).toBeGreaterThanOrEqual(4_900);
+    expect(w.ai.requestsAbout("answer me eventually")).toHaveLength(1);
+    expect(w.tg.messagesIn(chat.id)).toHaveLength(1);
+    expect((await bot.stop()).code).toBe(0);
   });
 });

@@ -2,26 +2,11 @@
  * End to end on a real PostgreSQL server (TEST_DATABASE_URL): the operator's flow
  * (migrations pending → refuse → `npm run db:migrate` → start) and a database outage.
  */
-import { spawn } from "node:child_process";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { BotProcess, PROJECT_ROOT } from "../helpers/bot-process.ts";
+import { BotProcess, npmRun } from "../helpers/bot-process.ts";
 import { createTempPostgres, TEST_DATABASE_URL, type TestStore } from "../helpers/stores.ts";
 import { createWorld, person, type World } from "../helpers/world.ts";
-
-/** Runs an npm script the way an operator does (`make db-migrate` runs `npm run db:migrate`). */
-function npmRun(script: string, env: Record<string, string>): Promise<{ code: number | null; output: string }> {
-  return new Promise((resolve) => {
-    const child = spawn("npm", ["run", "--silent", script], {
-      cwd: PROJECT_ROOT,
-      env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", ...env },
-    });
-    let output = "";
-    child.stdout.on("data", (d: Buffer) => (output += d.toString()));
-    child.stderr.on("data", (d: Buffer) => (output += d.toString()));
-    child.on("exit", (code) => resolve({ code, output }));
-  });
-}
 
 describe.skipIf(!TEST_DATABASE_URL)("on PostgreSQL", () => {
   let world: World;

@@ -98,7 +98,7 @@ export class FakeTelegram {
   readonly webhookDeliveries: WebhookDelivery[] = [];
   /** Times at which a getUpdates call was answered (not failed). */
   readonly polls: number[] = [];
-  /** While true, every connection to the API is reset (a network outage). */
+  /** While true, every connection to the API is reset (a network outage): see setNetworkDown. */
   networkDown = false;
   /**
    * Runs after a sending method took effect and before the bot gets the answer: a test can kill
@@ -177,6 +177,12 @@ export class FakeTelegram {
    * in parallel up to max_connections; an update that got no 2xx is posted again (to the next
    * target, as a load balancer would) until one takes it.
    */
+  /** A network outage starts (open connections, long polls included, are reset) or ends. */
+  setNetworkDown(down: boolean): void {
+    this.networkDown = down;
+    if (down) this.server.closeAllConnections();
+  }
+
   /** Sets the local URLs webhook updates are really posted to (see webhookTargets). */
   routeWebhookTo(targets: string[]): void {
     this.webhookTargets = targets;

@@ -1,0 +1,74 @@
+/**
+ * Scale-out: three bot instances in webhook mode on one PostgreSQL, behind a round-robin "load
+ * balancer" (the fake Telegram posts each update to the next instance). One is killed mid-run.
+ * Per-chat order must hold across all of them, and each message be answered exactly once.
+ */
+import { afterAll, describe, expect, test } from "vitest";
+import type { DatabaseConfig } from "../../src/config.ts";
+import { lastUserText } from "../fakes/openai-server.ts";
+import { allAnswered, auditStore, auditTelegram, migrate, type Sent } from "../helpers/audit.ts";
+import { createTempPostgres, TEST_DATABASE_URL, type TestStore } from "../helpers/stores.ts";
+import { createWorld, person, type World } from "../helpers/world.ts";
+
+const CHATS = 50;
+const PER_CHAT = 6;
+
+describe.skipIf(!TEST_DATABASE_URL)("three instances on one PostgreSQL", () => {
+  let world: World | undefined;
+  let store: TestStore | undefined;
+  afterAll(async () => {
+    await world?.close();
+    await store?.drop();
+  });
+
+  test(`${CHATS} chats' interleaved updates, one instance killed mid-run: order held, one answer each`, { timeout: 120_000 }, async () => {
+    world = await createWorld();
+    const w = world;
+    store = await createTempPostgres();
+    const database: DatabaseConfig = store.config;
+    await migrate(database);
+    const env = {
+      DATABASE_URL: (database as { url: string }).url,
+      TELEGRAM_WEBHOOK_URL: "https://parley.example.com/hook",
+      TELEGRAM_WEBHOOK_SECRET: "scale_out_secret",
+      HTTP_PORT: "0",
+      TURN_LEASE_SECONDS: "2",
+      LOG_LEVEL: "info",
+    };
+    const bots = [];
+    for (let i = 0; i < 3; i++) bots.push(await w.startBot(env));
+    w.tg.routeWebhookTo(bots.map((b) => b.webhookTarget()));
+
+    let turn = 0;
+    w.ai.respondWith((request) => {
+      const answer = `Re: ${lastUserText(request)}`;
+      const half = Math.ceil(answer.length / 2);
+      return { kind: "answer", chunks: [answer.slice(0, half), answer.slice(half)], latencyMs: 20 + (turn++ % 5) * 20, chunkDelayMs: 20 };
+    });
+
+    const people = Array.from({ length: CHATS }, (_, i) => person(`Scale${i}`));
+    const sent: Sent[] = [];
+    for (let round = 0; round < PER_CHAT; round++) {
+      for (const { chat, user } of people) {
+        const text = `chat ${chat.id} message ${round}`;
+        sent.push({ chat, text, messageId: w.tg.userSends(chat, user, text) });
+      }
+    }
+    // Kill one instance once about a third of the answers are out: it holds leases then.
+    await w.tg.waitFor(() => w.tg.botMessages.length >= (CHATS * PER_CHAT) / 3, "a third of the answers", 60_000);
+    bots[1]!.kill();
+    await bots[1]!.exited;
+
+    await w.tg.waitFor(() => allAnswered(w.tg, sent), "every message answered", 90_000);
+    for (const bot of [bots[0]!, bots[2]!]) expect((await bot.stop()).code).toBe(0);
+
+    const { duplicates } = auditTelegram(w.tg, sent);
+    await auditStore(database, sent);
+    // Every instance did part of the work.
+    const answeredBy = bots.map((b) => b.stdout.split("\n").filter((line) => line.includes('"msg":"answered"')).length);
+    for (const count of answeredBy) expect(count).toBeGreaterThan(0);
+    expect(answeredBy.reduce((a, b) => a + b, 0)).toBeGreaterThanOrEqual(sent.length);
+    console.log(`[scale-out] answered per instance ${JSON.stringify(answeredBy)}; Telegram duplicates ${duplicates}; model calls ${w.ai.requests.length}`);
+    expect(duplicates).toBeLessThanOrEqual(CHATS); // only the killed instance's deliveries in flight can repeat
+  });
+});
