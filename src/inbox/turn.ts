@@ -23,6 +23,8 @@ export interface Turn {
   failed(reason: string): Promise<void>;
   /** Try again later: from scratch if unanswered, the delivery only (from `delivery`) if answered. */
   retryLater(delayMs: number, delivery?: DeliveryProgress): Promise<void>;
+  /** The row was already ended in the database with the turn's record (a failed turn): nothing to write. */
+  endedByRecord(): void;
 }
 
 /**
@@ -53,6 +55,9 @@ export function createTurn(row: ClaimedUpdate, inbox: InboxRepository, owner: st
     delivered: () => end(() => inbox.finish(row.updateId, owner, "delivered")),
     done: () => end(() => inbox.finish(row.updateId, owner, "done")),
     failed: (reason) => end(() => inbox.finish(row.updateId, owner, "failed", reason)),
+    endedByRecord: () => {
+      ended = true;
+    },
     retryLater: (delayMs, delivery) =>
       end(() => inbox.release(row.updateId, owner, { delayMs, ...(delivery ? { delivery } : {}) })),
   };

@@ -8,10 +8,11 @@ import { BotProcess } from "../helpers/bot-process.ts";
 import { createWorld, person, type World } from "../helpers/world.ts";
 
 let world: World;
+let mainBot: BotProcess;
 
 beforeAll(async () => {
   world = await createWorld();
-  await world.startBot();
+  mainBot = await world.startBot();
 });
 afterAll(async () => world?.close());
 beforeEach(() => world.ai.reset());
@@ -118,6 +119,8 @@ describe("when the model fails", () => {
       // The failed turn is left out of the context: no dangling user turn, no broken answer.
       // (It is still stored, out of context: see the PostgreSQL suite and the repository contract.)
       expect(request.messages.slice(1).map((m) => `${m.role}:${m.content}`)).toEqual(["user:Second question"]);
+      // The failed turn ended cleanly in the inbox (no second attempt to end it).
+      expect(mainBot.stdout).not.toContain("taken over by another instance");
     });
   }
 

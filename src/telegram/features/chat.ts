@@ -62,8 +62,8 @@ async function deliverAnswer(live: LiveReply, markdown: string, turn: Turn, logg
 }
 
 async function deliverFailure(live: LiveReply, notice: string, turn: Turn): Promise<void> {
-  await live.fail(notice).catch(() => undefined); // best effort: the turn is already recorded as failed
-  if (!turn.ended) await turn.done();
+  turn.endedByRecord(); // recordTurn stored the message out of context and ended the row as failed
+  await live.fail(notice).catch(() => undefined); // best effort: the notice is not retried
 }
 
 function noticeFor(outcome: ReplyOutcome & { kind: "llm_failed" | "empty_answer" }): string {
