@@ -82,7 +82,7 @@ export function createApp(config: Config, { logger, onFatal }: AppOptions): App 
         leaseMs: config.inbox.leaseMs,
         maxConcurrent: config.inbox.maxConcurrentTurns,
         logger,
-        handle: (row) => parley.handle(row, inbox, owner),
+        handle: (row) => parley.handle(row, inbox, owner, () => worker?.wake()),
       });
 
       let receiving = "nothing (worker only)";

@@ -42,8 +42,12 @@ export interface InboxRepository {
    * again, a stored answer stays stored. `delivery` records how far its delivery got.
    */
   release(updateId: Id, owner: string, options?: { delayMs?: number; delivery?: DeliveryProgress }): Promise<boolean>;
-  /** Ends a row: delivered (its answer), done (nothing to answer) or failed. Drops the payload. */
-  finish(updateId: Id, owner: string, state: "delivered" | "done" | "failed", error?: string): Promise<boolean>;
+  /**
+   * Ends a row: delivered (its answer), done (nothing to answer) or failed. Drops the payload.
+   * `held`: this owner still held it; `chatHasMore`: its chat has a next update waiting (so the
+   * worker knows whether to look for work now, without a claim after every turn).
+   */
+  finish(updateId: Id, owner: string, state: "delivered" | "done" | "failed", error?: string): Promise<{ held: boolean; chatHasMore: boolean }>;
   /** Clears every lease: only for a store that one process alone can open (PGlite). */
   releaseAllLeases(): Promise<number>;
   /** Deletes finished rows older than `olderThanMs`, at most `limit` of them. */
@@ -173,7 +177,7 @@ export function createInboxRepository(db: Executor): InboxRepository {
     },
 
     async finish(updateId, owner, state, error) {
-      const result = await db
+      const row = await db
         .updateTable("inbox")
         .set({
           state,
@@ -186,8 +190,12 @@ export function createInboxRepository(db: Executor): InboxRepository {
         })
         .where("update_id", "=", BigInt(updateId))
         .where("lease_owner", "=", owner)
+        .returning(
+          sql<boolean>`exists (select 1 from inbox next where next.chat_id = inbox.chat_id
+            and next.update_id > inbox.update_id and next.state in ('received', 'working', 'answered'))`.as("chat_has_more"),
+        )
         .executeTakeFirst();
-      return result.numUpdatedRows > 0n;
+      return { held: row !== undefined, chatHasMore: row?.chat_has_more ?? false };
     },
 
     async releaseAllLeases() {

@@ -34,8 +34,17 @@ export interface Turn {
  */
 const END_RETRY_MS = [200, 1_000, 3_000, 5_000, 10_000, 10_000, 10_000, 10_000, 10_000];
 
-export function createTurn(row: ClaimedUpdate, inbox: InboxRepository, owner: string, logger: Logger): Turn {
+/**
+ * `onNext` is called when the turn's end may have made work runnable (its chat's next update), so
+ * the worker looks at once instead of claiming after every turn.
+ */
+export function createTurn(row: ClaimedUpdate, inbox: InboxRepository, owner: string, logger: Logger, onNext: () => void): Turn {
   let ended = false;
+  const finish = async (state: "delivered" | "done" | "failed", reason?: string) => {
+    const { held, chatHasMore } = await inbox.finish(row.updateId, owner, state, reason);
+    if (chatHasMore) onNext();
+    return held;
+  };
   const end = async (action: () => Promise<boolean>) => {
     ended = true;
     const kept = await retryWrite(action, END_RETRY_MS, (error, attempt) =>
@@ -52,13 +61,18 @@ export function createTurn(row: ClaimedUpdate, inbox: InboxRepository, owner: st
     get ended() {
       return ended;
     },
-    delivered: () => end(() => inbox.finish(row.updateId, owner, "delivered")),
-    done: () => end(() => inbox.finish(row.updateId, owner, "done")),
-    failed: (reason) => end(() => inbox.finish(row.updateId, owner, "failed", reason)),
+    delivered: () => end(() => finish("delivered")),
+    done: () => end(() => finish("done")),
+    failed: (reason) => end(() => finish("failed", reason)),
     endedByRecord: () => {
       ended = true;
+      onNext();
     },
     retryLater: (delayMs, delivery) =>
-      end(() => inbox.release(row.updateId, owner, { delayMs, ...(delivery ? { delivery } : {}) })),
+      end(async () => {
+        const held = await inbox.release(row.updateId, owner, { delayMs, ...(delivery ? { delivery } : {}) });
+        if (delayMs === 0) onNext();
+        return held;
+      }),
   };
 }

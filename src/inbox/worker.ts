@@ -15,8 +15,9 @@ export interface WorkerOptions {
   leaseMs: number;
   maxConcurrent: number;
   /**
-   * Runs one leased row. It ends the row itself (finish or release); if it throws, the row is
-   * released to be tried again after a back-off.
+   * Runs one leased row. It ends the row itself (finish or release), and calls wake() when that
+   * may have made its chat's next update runnable; if it throws, the row is released to be tried
+   * again after a back-off.
    */
   handle(row: ClaimedUpdate): Promise<void>;
   logger: Logger;
@@ -53,6 +54,8 @@ export function createInboxWorker(options: WorkerOptions): InboxWorker {
   const database = createOutageLog(logger, "database");
   let stopped = true;
   let wakeRequested = false;
+  /** The last claim took as many rows as it asked for: more may be waiting for a free slot. */
+  let saturated = false;
   let wakeUp: (() => void) | undefined;
   let loopDone: Promise<void> = Promise.resolve();
   let heartbeat: NodeJS.Timeout | undefined;
@@ -80,6 +83,7 @@ export function createInboxWorker(options: WorkerOptions): InboxWorker {
       if (row.state === "working" && row.attempts > maxAttempts) {
         log.error({ attempts: row.attempts }, "update failed every attempt; giving it up");
         await inbox.finish(row.updateId, owner, "failed", "too many attempts");
+        wake();
         return;
       }
       try {
@@ -93,7 +97,9 @@ export function createInboxWorker(options: WorkerOptions): InboxWorker {
       .catch((error: unknown) => log.warn({ err: error }, "could not release an update; its lease will run out"))
       .finally(() => {
         running.delete(task);
-        wake(); // its chat may have a next update, and a slot is free
+        // A slot is free: worth a claim only if the last one filled every slot it could (there may
+        // be more waiting). The chat's own next update is the handler's to signal (see handle).
+        if (saturated) wake();
       });
     running.add(task);
   };
@@ -101,7 +107,13 @@ export function createInboxWorker(options: WorkerOptions): InboxWorker {
   const loop = async () => {
     while (!stopped) {
       const free = maxConcurrent - running.size;
-      if (free > 0) {
+      if (free <= 0) {
+        // Every slot is busy: wait for a turn to end (it wakes us when saturated). Looping on a
+        // pending wake here instead would spin without ever yielding to the event loop.
+        await idle(pollIntervalMs);
+        continue;
+      }
+      {
         wakeRequested = false;
         const limit = Math.min(free, CLAIM_BATCH);
         let rows: ClaimedUpdate[];
@@ -119,7 +131,8 @@ export function createInboxWorker(options: WorkerOptions): InboxWorker {
           break;
         }
         for (const row of rows) run(row);
-        if (rows.length === limit) continue; // there may be more
+        saturated = rows.length === limit;
+        if (saturated) continue; // there may be more
       }
       if (!wakeRequested) await idle(pollIntervalMs);
     }

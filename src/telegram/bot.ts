@@ -27,7 +27,7 @@ export interface BotDependencies {
 export interface ParleyBot {
   bot: Bot<ParleyContext>;
   /** Runs one leased inbox row through the bot and ends it (see createUpdateHandler). */
-  handle(row: ClaimedUpdate, inbox: InboxRepository, owner: string): Promise<void>;
+  handle(row: ClaimedUpdate, inbox: InboxRepository, owner: string, onNext: () => void): Promise<void>;
 }
 
 /** Telegram API without retries: for polling (its own loop decides) and previews (dropped on 429). */
@@ -61,8 +61,8 @@ export function createBot(deps: BotDependencies): ParleyBot {
 
   return {
     bot,
-    async handle(row, inbox, owner) {
-      const turn = createTurn(row, inbox, owner, deps.logger.child({ updateId: row.updateId }));
+    async handle(row, inbox, owner, onNext) {
+      const turn = createTurn(row, inbox, owner, deps.logger.child({ updateId: row.updateId }), onNext);
       const updateId = Number(row.updateId);
       turns.set(updateId, turn);
       try {

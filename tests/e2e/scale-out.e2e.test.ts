@@ -67,7 +67,8 @@ describe.skipIf(!TEST_DATABASE_URL)("three instances on one PostgreSQL", () => {
     // Every instance did part of the work.
     const answeredBy = bots.map((b) => b.stdout.split("\n").filter((line) => line.includes('"msg":"answered"')).length);
     for (const count of answeredBy) expect(count).toBeGreaterThan(0);
-    expect(answeredBy.reduce((a, b) => a + b, 0)).toBeGreaterThanOrEqual(sent.length);
+    // (Their sum may fall short of 300: an answer stored just before the kill is delivered by
+    // another instance without being generated, or logged, again. The store audit counts answers.)
     console.log(`[scale-out] answered per instance ${JSON.stringify(answeredBy)}; Telegram duplicates ${duplicates}; model calls ${w.ai.requests.length}`);
     expect(duplicates).toBeLessThanOrEqual(CHATS); // only the killed instance's deliveries in flight can repeat
   });

@@ -35,7 +35,7 @@ for (const store of STORES) {
 
     const ids = (claimed: { updateId: bigint }[]) => claimed.map((c) => Number(c.updateId));
     const finishAll = async (owner: string, claimed: { updateId: bigint }[]) => {
-      for (const c of claimed) expect(await inbox.finish(c.updateId, owner, "done")).toBe(true);
+      for (const c of claimed) expect((await inbox.finish(c.updateId, owner, "done")).held).toBe(true);
     };
 
     test("ingests an update once, however often it arrives, and keeps its payload", async () => {
@@ -63,10 +63,14 @@ for (const store of STORES) {
       expect(a.every((c) => c.state === "working" && c.attempts === 1)).toBe(true);
       // Another instance gets nothing: every chat's head is leased.
       expect(await inbox.claim("b", 100, LEASE_MS)).toEqual([]);
+      // Ending a turn says whether its chat has a next update waiting.
+      expect(await inbox.finish(2, "a", "done")).toEqual({ held: true, chatHasMore: true });
+      expect(await inbox.finish(4, "a", "done")).toEqual({ held: true, chatHasMore: false });
       await finishAll("a", a.filter((c) => c.chatId === 10n));
       const b = await inbox.claim("b", 100, LEASE_MS);
-      expect(ids(b)).toEqual([3]);
+      expect(ids(b)).toEqual([3, 5]);
       expect(b[0]!.payload).toEqual(update(3, 10).payload);
+      expect(await inbox.claim("c", 100, LEASE_MS)).toEqual([]);
     });
 
     test("respects the claim limit, oldest chats' heads first", async () => {
@@ -95,7 +99,7 @@ for (const store of STORES) {
       expect(ids(taken)).toEqual([1]);
       expect(taken[0]).toMatchObject({ state: "working", attempts: 2 });
       // The dead owner, should it wake up, can no longer end or give back the row.
-      expect(await inbox.finish(1, "dead", "done")).toBe(false);
+      expect(await inbox.finish(1, "dead", "done")).toEqual({ held: false, chatHasMore: false });
       expect(await inbox.release(1, "dead")).toBe(false);
       expect(await inbox.renewLeases("dead", LEASE_MS)).toBe(0);
       expect(await inbox.renewLeases("alive", LEASE_MS)).toBe(1);
@@ -131,8 +135,8 @@ for (const store of STORES) {
     test("finish ends a row for good and drops its payload; finished rows are pruned by age", async () => {
       await inbox.ingest([update(1, 10), update(2, 20)]);
       await inbox.claim("a", 10, LEASE_MS);
-      expect(await inbox.finish(1, "a", "delivered")).toBe(true);
-      expect(await inbox.finish(2, "a", "failed", "bad request")).toBe(true);
+      expect(await inbox.finish(1, "a", "delivered")).toEqual({ held: true, chatHasMore: false });
+      expect(await inbox.finish(2, "a", "failed", "bad request")).toEqual({ held: true, chatHasMore: false });
       const rows = await db.selectFrom("inbox").selectAll().orderBy("update_id").execute();
       expect(rows.map((r) => [r.state, r.payload, r.lease_owner, r.error])).toEqual([
         ["delivered", null, null, null],
