@@ -1,5 +1,5 @@
 import { sql, type Kysely, type Transaction } from "kysely";
-import type { Database, DeliveryProgress, InboxState } from "./database.ts";
+import { UNFINISHED_STATES, type Database, type DeliveryProgress, type InboxState } from "./database.ts";
 
 type Executor = Kysely<Database> | Transaction<Database>;
 type Id = number | bigint;
@@ -61,6 +61,16 @@ export const INBOX_CHANNEL = "parley_inbox";
 
 const seconds = (ms: number) => ms / 1000;
 
+/** `('received', 'working', 'answered')`, for the raw statements: the one list of unfinished states. */
+const UNFINISHED = sql.raw(`(${UNFINISHED_STATES.map((state) => `'${state}'`).join(", ")})`);
+
+/** A lease given back: an unanswered turn is received again, a stored answer stays stored. */
+const leaseGivenBack = {
+  state: sql<InboxState>`case when state = 'working' then 'received' else state end`,
+  lease_owner: null,
+  lease_until: null,
+};
+
 /**
  * jsonb cannot hold a NUL character or a lone surrogate, and Telegram clients can send both: one
  * such update must not block the inbox. They are dropped or replaced, as for stored messages.
@@ -121,10 +131,10 @@ export function createInboxRepository(db: Executor): InboxRepository {
           not_before = null
         from (
           select i.update_id from inbox i
-          where i.state in ('received', 'working', 'answered')
+          where i.state in ${UNFINISHED}
             and i.update_id in (
               select distinct on (chat_id) update_id from inbox
-              where state in ('received', 'working', 'answered')
+              where state in ${UNFINISHED}
               order by chat_id, update_id
             )
             and (i.lease_until is null or i.lease_until < now())
@@ -164,9 +174,7 @@ export function createInboxRepository(db: Executor): InboxRepository {
       const result = await db
         .updateTable("inbox")
         .set({
-          state: sql<InboxState>`case when state = 'working' then 'received' else state end`,
-          lease_owner: null,
-          lease_until: null,
+          ...leaseGivenBack,
           not_before: options.delayMs ? sql<Date>`now() + make_interval(secs => ${seconds(options.delayMs)})` : null,
           ...(options.delivery ? { delivery: JSON.stringify(options.delivery) } : {}),
         })
@@ -192,7 +200,7 @@ export function createInboxRepository(db: Executor): InboxRepository {
         .where("lease_owner", "=", owner)
         .returning(
           sql<boolean>`exists (select 1 from inbox next where next.chat_id = inbox.chat_id
-            and next.update_id > inbox.update_id and next.state in ('received', 'working', 'answered'))`.as("chat_has_more"),
+            and next.update_id > inbox.update_id and next.state in ${UNFINISHED})`.as("chat_has_more"),
         )
         .executeTakeFirst();
       return { held: row !== undefined, chatHasMore: row?.chat_has_more ?? false };
@@ -201,11 +209,7 @@ export function createInboxRepository(db: Executor): InboxRepository {
     async releaseAllLeases() {
       const result = await db
         .updateTable("inbox")
-        .set({
-          state: sql<InboxState>`case when state = 'working' then 'received' else state end`,
-          lease_owner: null,
-          lease_until: null,
-        })
+        .set(leaseGivenBack)
         .where("lease_owner", "is not", null)
         .executeTakeFirst();
       return Number(result.numUpdatedRows);
@@ -232,7 +236,7 @@ export function createInboxRepository(db: Executor): InboxRepository {
           eb.fn.countAll<number>().as("unfinished"),
           sql<number | null>`extract(epoch from now() - min(received_at)) * 1000`.as("oldest_ms"),
         ])
-        .where("state", "in", ["received", "working", "answered"])
+        .where("state", "in", UNFINISHED_STATES)
         .executeTakeFirstOrThrow();
       return { unfinished: Number(row.unfinished), oldestMs: row.oldest_ms === null ? null : Number(row.oldest_ms) };
     },
