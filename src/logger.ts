@@ -35,7 +35,6 @@ export function createLogger(options: {
 export interface OutageLog {
   failed(error: unknown): void;
   succeeded(): void;
-  readonly down: boolean;
 }
 
 export function createOutageLog(logger: Logger, what: string): OutageLog {
@@ -51,9 +50,6 @@ export function createOutageLog(logger: Logger, what: string): OutageLog {
       const outageMs = Date.now() - since;
       since = undefined;
       logger.warn({ outageMs }, `${what} reachable again after ${(outageMs / 1000).toFixed(1)} s`);
-    },
-    get down() {
-      return since !== undefined;
     },
   };
 }

@@ -26,7 +26,10 @@ export interface BotDependencies {
 
 export interface ParleyBot {
   bot: Bot<ParleyContext>;
-  /** Runs one leased inbox row through the bot and ends it (see createUpdateHandler). */
+  /**
+   * Runs one leased inbox row through the bot and ends it; `onNext` is called when that may have
+   * made the chat's next update runnable (see createTurn).
+   */
   handle(row: ClaimedUpdate, inbox: InboxRepository, owner: string, onNext: () => void): Promise<void>;
 }
 

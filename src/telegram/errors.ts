@@ -1,4 +1,4 @@
-import { BotError, GrammyError, HttpError } from "grammy";
+import { GrammyError, HttpError, type BotError } from "grammy";
 import type { Logger } from "../logger.ts";
 
 const backoffMs = (attempts: number) => Math.min(60_000, 1_000 * 2 ** Math.min(Math.max(attempts - 1, 0), 6));
@@ -32,5 +32,3 @@ export function logBotError(logger: Logger, error: BotError): void {
     logger.error({ ...where, err: inner }, "unexpected error while handling an update");
   }
 }
-
-export { BotError };
