@@ -82,6 +82,8 @@ export class FakeTelegram {
   readonly token = "7000001:AAF4ke-T0ken_for_the_tests-only1234";
   readonly calls: ApiCall[] = [];
   readonly botMessages: BotMessage[] = [];
+  /** The same messages by chat: waiters re-check after every call, over thousands of chats in benches. */
+  private readonly botMessagesByChat = new Map<number, BotMessage[]>();
   url = "";
 
   private readonly server = createServer((req, res) => void this.handle(req, res));
@@ -266,7 +268,7 @@ export class FakeTelegram {
   }
 
   messagesIn(chatId: number): BotMessage[] {
-    return this.botMessages.filter((m) => m.chatId === chatId);
+    return [...(this.botMessagesByChat.get(chatId) ?? [])];
   }
 
   callsOf(method: string, chatId?: number): ApiCall[] {
@@ -428,7 +430,7 @@ export class FakeTelegram {
         const chatId = Number(p.chat_id);
         const messageId = this.allocateMessageId(chatId);
         const replyTo = (p.reply_parameters as { message_id?: number } | undefined)?.message_id;
-        this.botMessages.push({
+        const message: BotMessage = {
           chatId,
           messageId,
           text: String(p.text),
@@ -437,12 +439,16 @@ export class FakeTelegram {
           ...(replyTo === undefined ? {} : { replyTo }),
           sentAt: Date.now(),
           editedAt: [],
-        });
+        };
+        this.botMessages.push(message);
+        const inChat = this.botMessagesByChat.get(chatId);
+        if (inChat) inChat.push(message);
+        else this.botMessagesByChat.set(chatId, [message]);
         return { ok: true, result: this.asMessage(chatId, messageId, p) };
       }
       case "editMessageText": {
         const chatId = Number(p.chat_id);
-        const message = this.botMessages.find((m) => m.chatId === chatId && m.messageId === Number(p.message_id));
+        const message = this.botMessagesByChat.get(chatId)?.find((m) => m.messageId === Number(p.message_id));
         if (!message) return bad("message to edit not found");
         const problem = this.validateText(p);
         if (problem) return bad(problem);
