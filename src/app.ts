@@ -14,6 +14,7 @@ import { listen, type Listener } from "./db/notifications.ts";
 import { createDialogueService } from "./dialogue/dialogue.service.ts";
 import { createHttpServer, type HttpServer } from "./http/server.ts";
 import { ALLOWED_UPDATES, toIncoming } from "./inbox/updates.ts";
+import { withBatchedEnds } from "./inbox/batched.ts";
 import { createInboxWorker, type InboxWorker } from "./inbox/worker.ts";
 import { createLlmClient } from "./llm/client.ts";
 import type { Logger } from "./logger.ts";
@@ -41,7 +42,7 @@ export function createApp(config: Config, { logger, onFatal }: AppOptions): App 
     onIdleError: (error) => logger.warn({ err: error }, "lost an idle database connection; it will reconnect"),
   });
   const owner = `${process.pid}-${randomUUID().slice(0, 8)}`;
-  const inbox = createInboxRepository(db);
+  const inbox = withBatchedEnds(createInboxRepository(db));
   const abortTurns = new AbortController();
   let worker: InboxWorker | undefined;
   let poller: Poller | undefined;

@@ -47,13 +47,27 @@ export interface InboxRepository {
    * `held`: this owner still held it; `chatHasMore`: its chat has a next update waiting (so the
    * worker knows whether to look for work now, without a claim after every turn).
    */
-  finish(updateId: Id, owner: string, state: "delivered" | "done" | "failed", error?: string): Promise<{ held: boolean; chatHasMore: boolean }>;
+  finish(updateId: Id, owner: string, state: FinalState, error?: string): Promise<FinishResult>;
+  /** finish for many rows in one statement; one result per row, in the order given. */
+  finishMany(rows: readonly FinishRequest[]): Promise<FinishResult[]>;
   /** Clears every lease: only for a store that one process alone can open (PGlite). */
   releaseAllLeases(): Promise<number>;
   /** Deletes finished rows older than `olderThanMs`, at most `limit` of them. */
   pruneFinished(olderThanMs: number, limit: number): Promise<number>;
   /** Rows not finished yet, and the age of the oldest (for logs and benchmarks). */
   backlog(): Promise<{ unfinished: number; oldestMs: number | null }>;
+}
+
+export type FinalState = "delivered" | "done" | "failed";
+export interface FinishRequest {
+  updateId: Id;
+  owner: string;
+  state: FinalState;
+  error?: string | undefined;
+}
+export interface FinishResult {
+  held: boolean;
+  chatHasMore: boolean;
 }
 
 /** The channel an ingest notifies, so idle workers of other instances wake at once. */
@@ -79,7 +93,7 @@ const storable = (_key: string, value: unknown) =>
   typeof value === "string" ? value.toWellFormed().replaceAll("\u0000", "") : value;
 
 export function createInboxRepository(db: Executor): InboxRepository {
-  return {
+  const repository: InboxRepository = {
     async ingest(updates) {
       if (updates.length === 0) return 0;
       const rows = updates.map((u) => ({
@@ -185,25 +199,27 @@ export function createInboxRepository(db: Executor): InboxRepository {
     },
 
     async finish(updateId, owner, state, error) {
-      const row = await db
-        .updateTable("inbox")
-        .set({
-          state,
-          lease_owner: null,
-          lease_until: null,
-          payload: null,
-          delivery: null,
-          error: error ?? null,
-          finished_at: sql<Date>`now()`,
-        })
-        .where("update_id", "=", BigInt(updateId))
-        .where("lease_owner", "=", owner)
-        .returning(
-          sql<boolean>`exists (select 1 from inbox next where next.chat_id = inbox.chat_id
-            and next.update_id > inbox.update_id and next.state in ${UNFINISHED})`.as("chat_has_more"),
-        )
-        .executeTakeFirst();
-      return { held: row !== undefined, chatHasMore: row?.chat_has_more ?? false };
+      return (await repository.finishMany([{ updateId, owner, state, error }]))[0]!;
+    },
+
+    async finishMany(requests) {
+      if (requests.length === 0) return [];
+      // The exists() sees the inbox as it was before this statement: rows finished together are
+      // of different chats (one turn per chat runs at a time), so none hides another's next row.
+      const { rows } = await sql<{ ord: number; chat_has_more: boolean }>`
+        update inbox set
+          state = v.state, lease_owner = null, lease_until = null, payload = null, delivery = null,
+          error = v.error, finished_at = now()
+        from unnest(${requests.map((r) => String(r.updateId))}::bigint[], ${requests.map((r) => r.owner)}::text[],
+                    ${requests.map((r) => r.state)}::text[], ${requests.map((r) => r.error ?? null)}::text[])
+             with ordinality as v(update_id, owner, state, error, ord)
+        where inbox.update_id = v.update_id and inbox.lease_owner = v.owner
+        returning v.ord::int as ord, exists (select 1 from inbox next where next.chat_id = inbox.chat_id
+          and next.update_id > inbox.update_id and next.state in ${UNFINISHED}) as chat_has_more
+      `.execute(db);
+      const results: FinishResult[] = requests.map(() => ({ held: false, chatHasMore: false }));
+      for (const row of rows) results[row.ord - 1] = { held: true, chatHasMore: row.chat_has_more };
+      return results;
     },
 
     async releaseAllLeases() {
@@ -241,4 +257,5 @@ export function createInboxRepository(db: Executor): InboxRepository {
       return { unfinished: Number(row.unfinished), oldestMs: row.oldest_ms === null ? null : Number(row.oldest_ms) };
     },
   };
+  return repository;
 }

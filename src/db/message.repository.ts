@@ -35,6 +35,16 @@ export interface HistoryBudget {
 /** How a turn ended: with an answer to store, or failed (the user's message is kept out of context). */
 export type TurnResult = { answer: string } | { failed: string };
 
+export interface TurnInput {
+  updateId: Id;
+  owner: string;
+  chat: ChatInfo;
+  user: UserInfo;
+  content: string;
+  telegramMessageId: Id;
+  result: TurnResult;
+}
+
 export interface MessageRepository {
   /**
    * Ends the generation step of a turn in one statement: upserts the chat and the user, stores
@@ -42,20 +52,16 @@ export interface MessageRepository {
    * failed). Nothing is written unless `owner` still holds the row's lease: returns null then.
    * A failed turn's message is stored with in_context = false, so the model never sees it again.
    */
-  recordTurn(input: {
-    updateId: Id;
-    owner: string;
-    chat: ChatInfo;
-    user: UserInfo;
-    content: string;
-    telegramMessageId: Id;
-    result: TurnResult;
-  }): Promise<{ answerId: bigint | null } | null>;
+  recordTurn(input: TurnInput): Promise<{ answerId: bigint | null } | null>;
+  /** recordTurn for many turns (of different chats) in one statement; results in the order given. */
+  recordTurns(inputs: readonly TurnInput[]): Promise<Array<{ answerId: bigint | null } | null>>;
   /**
    * The chat's newest live, in-context messages within the budget, returned oldest first:
    * the longest run of newest messages that fits both limits; a message is never cut.
    */
   recentHistory(chatId: Id, budget: HistoryBudget): Promise<HistoryMessage[]>;
+  /** recentHistory for many chats in one statement, in the order asked. */
+  recentHistories(requests: ReadonlyArray<{ chatId: Id; budget: HistoryBudget }>): Promise<HistoryMessage[][]>;
   /** Soft-deletes the chat's live messages; returns how many. Nothing is removed. */
   clearHistory(chatId: Id): Promise<number>;
 }
@@ -63,103 +69,131 @@ export interface MessageRepository {
 type Executor = Kysely<Database> | Transaction<Database>;
 
 export function createMessageRepository(db: Executor): MessageRepository {
-  return {
-    async recordTurn({ updateId, owner, chat, user, content, telegramMessageId, result }) {
-      const answer = "answer" in result ? result.answer : null;
-      // Data-modifying CTEs run as one statement, atomically; `owned` locks the inbox row and
-      // proves the lease, and every insert selects from it, so a lost lease writes nothing. The
-      // answer is inserted from the user message's RETURNING, so its id (and order) comes after.
-      const { rows } = await sql<{ answer_id: bigint | null }>`
-        with owned as (
-          select update_id from inbox
-          where update_id = ${BigInt(updateId)} and lease_owner = ${owner} and state = 'working'
-          for update
+  const repository: MessageRepository = {
+    async recordTurn(input) {
+      return (await repository.recordTurns([input]))[0]!;
+    },
+
+    async recordTurns(turns) {
+      if (turns.length === 0) return [];
+      const column = <T>(pick: (turn: TurnInput) => T) => turns.map(pick);
+      const answerOf = (t: TurnInput) => ("answer" in t.result ? t.result.answer : null);
+      // Data-modifying CTEs run as one statement, atomically. `owned` keeps the turns whose
+      // inbox row this owner still holds, locked, and every insert selects from it, so a turn
+      // whose lease was lost writes nothing. The answers are inserted from the user messages'
+      // RETURNING, so their ids (and order) come after. Turns recorded together are of
+      // different chats (one turn per chat runs at a time); a user may be in several of them.
+      const { rows } = await sql<{ ord: number; answer_id: bigint | null }>`
+        with input as (
+          select * from unnest(
+            ${column((t) => String(t.updateId))}::bigint[], ${column((t) => t.owner)}::text[],
+            ${column((t) => String(t.chat.id))}::bigint[], ${column((t) => t.chat.type)}::text[], ${column((t) => t.chat.title)}::text[],
+            ${column((t) => String(t.user.id))}::bigint[], ${column((t) => t.user.username)}::text[],
+            ${column((t) => t.user.firstName)}::text[], ${column((t) => t.user.lastName)}::text[],
+            ${column((t) => t.content)}::text[], ${column((t) => String(t.telegramMessageId))}::bigint[],
+            ${column(answerOf)}::text[], ${column((t) => ("failed" in t.result ? t.result.failed : null))}::text[]
+          ) with ordinality as i(update_id, owner, chat_id, chat_type, chat_title, user_id, username, first_name,
+                                 last_name, content, telegram_message_id, answer, error, ord)
+        ), owned as (
+          select i.* from input i
+          join inbox on inbox.update_id = i.update_id and inbox.lease_owner = i.owner and inbox.state = 'working'
+          for update of inbox
         ), chat_upsert as (
           insert into chats (id, type, title, updated_at)
-          select ${BigInt(chat.id)}, ${chat.type}, ${chat.title}, now() from owned
+          select distinct on (chat_id) chat_id, chat_type, chat_title, now() from owned order by chat_id, ord desc
           on conflict (id) do update set type = excluded.type, title = excluded.title, updated_at = excluded.updated_at
           -- rewrite the row only when something changed: no dead tuple per message
           where (chats.type, chats.title) is distinct from (excluded.type, excluded.title)
         ), user_upsert as (
           insert into users (id, username, first_name, last_name, updated_at)
-          select ${BigInt(user.id)}, ${user.username}, ${user.firstName}, ${user.lastName}, now() from owned
+          select distinct on (user_id) user_id, username, first_name, last_name, now() from owned order by user_id, ord desc
           on conflict (id) do update set username = excluded.username, first_name = excluded.first_name,
             last_name = excluded.last_name, updated_at = excluded.updated_at
           where (users.username, users.first_name, users.last_name)
             is distinct from (excluded.username, excluded.first_name, excluded.last_name)
         ), question as (
           insert into messages (chat_id, user_id, role, content, telegram_message_id, in_context)
-          select ${BigInt(chat.id)}, ${BigInt(user.id)}, 'user', ${content}, ${BigInt(telegramMessageId)}, ${answer !== null}
-          from owned
+          select chat_id, user_id, 'user', content, telegram_message_id, answer is not null from owned order by ord
           on conflict (chat_id, telegram_message_id) where telegram_message_id is not null do nothing
-          returning id
+          returning id, chat_id, telegram_message_id
         ), answer as (
           insert into messages (chat_id, user_id, role, content, reply_to_id)
-          select ${BigInt(chat.id)}, null, 'assistant', ${answer}, question.id from question
-          where ${answer}::text is not null
-          returning id
+          select o.chat_id, null, 'assistant', o.answer, q.id
+          from owned o join question q on q.chat_id = o.chat_id and q.telegram_message_id = o.telegram_message_id
+          where o.answer is not null
+          order by o.ord
+          returning id, reply_to_id
         )
         update inbox set
-          state = ${answer === null ? "failed" : "answered"},
-          user_message_id = (select id from question),
-          answer_id = (select id from answer),
-          error = ${"failed" in result ? result.failed : null},
+          state = case when o.answer is null then 'failed' else 'answered' end,
+          user_message_id = q.id,
+          answer_id = a.id,
+          error = o.error,
           -- a failed turn is over here: its notice is best-effort
-          ${answer === null ? sql`lease_owner = null, lease_until = null, payload = null, finished_at = now()` : sql`finished_at = null`}
-        where update_id = ${BigInt(updateId)} and exists (select 1 from owned)
-        returning answer_id
+          lease_owner = case when o.answer is null then null else inbox.lease_owner end,
+          lease_until = case when o.answer is null then null else inbox.lease_until end,
+          payload = case when o.answer is null then null else inbox.payload end,
+          finished_at = case when o.answer is null then now() end
+        from owned o
+        left join question q on q.chat_id = o.chat_id and q.telegram_message_id = o.telegram_message_id
+        left join answer a on a.reply_to_id = q.id
+        where inbox.update_id = o.update_id
+        returning o.ord::int as ord, a.id as answer_id
       `.execute(db);
-      const row = rows[0];
-      return row ? { answerId: row.answer_id } : null;
+      const results: Array<{ answerId: bigint | null } | null> = turns.map(() => null);
+      for (const row of rows) results[row.ord - 1] = { answerId: row.answer_id };
+      return results;
     },
 
-    async recentHistory(chatId, { maxMessages, maxChars }) {
-      if (maxMessages <= 0 || maxChars < 0) return [];
-      // Newest first (by time, then id) through messages_live_history_idx, at most maxMessages
-      // rows; a running sum of char_length over that order keeps the longest prefix within maxChars.
-      const newest = db
-        .selectFrom("messages")
-        .select(["id", "user_id", "role", "content", "char_length", "created_at"])
-        .where("chat_id", "=", BigInt(chatId))
-        .where("deleted_at", "is", null)
-        .where("in_context", "=", true)
-        .orderBy("created_at", "desc")
-        .orderBy("id", "desc")
-        .limit(maxMessages);
-      const withTotals = db
-        .selectFrom(newest.as("newest"))
-        .selectAll("newest")
-        .select((eb) => [
-          eb.fn
-            .sum<number>("char_length")
-            .over((ob) => ob.orderBy("created_at", "desc").orderBy("id", "desc"))
-            .as("running_chars"),
-        ]);
-      const rows = await db
-        .selectFrom(withTotals.as("m"))
-        .leftJoin("users", "users.id", "m.user_id")
-        .select([
-          "m.id",
-          "m.role",
-          "m.content",
-          "m.char_length",
-          "m.user_id",
-          "m.created_at",
-          "users.first_name",
-        ])
-        .where("m.running_chars", "<=", maxChars)
-        .orderBy("m.created_at", "asc")
-        .orderBy("m.id", "asc")
-        .execute();
-      return rows.map((r) => ({
-        id: r.id,
-        role: r.role,
-        content: r.content,
-        charLength: r.char_length,
-        userId: r.user_id,
-        authorName: r.role === "user" ? r.first_name : null,
-        createdAt: r.created_at,
-      }));
+    async recentHistory(chatId, budget) {
+      return (await repository.recentHistories([{ chatId, budget }]))[0]!;
+    },
+
+    async recentHistories(requests) {
+      const histories: HistoryMessage[][] = requests.map(() => []);
+      const asked = requests.map((r, index) => ({ ...r, index })).filter(({ budget }) => budget.maxMessages > 0 && budget.maxChars >= 0);
+      if (asked.length === 0) return histories;
+      // Per chat, newest first (by time, then id) through messages_live_history_idx, at most
+      // maxMessages rows; a running sum of char_length over that order keeps the longest prefix
+      // within maxChars. One statement for all the chats asked (a lateral join per chat).
+      const { rows } = await sql<{
+        ord: number;
+        id: bigint;
+        role: MessageRole;
+        content: string;
+        char_length: number;
+        user_id: bigint | null;
+        created_at: Date;
+        first_name: string | null;
+      }>`
+        select r.ord::int as ord, m.id, m.role, m.content, m.char_length, m.user_id, m.created_at, u.first_name
+        from unnest(${asked.map((a) => String(a.chatId))}::bigint[], ${asked.map((a) => a.budget.maxMessages)}::int[],
+                    ${asked.map((a) => a.budget.maxChars)}::int[]) with ordinality as r(chat_id, max_messages, max_chars, ord)
+        cross join lateral (
+          select newest.*, sum(newest.char_length) over (order by newest.created_at desc, newest.id desc) as running_chars
+          from (
+            select id, user_id, role, content, char_length, created_at from messages
+            where chat_id = r.chat_id and deleted_at is null and in_context
+            order by created_at desc, id desc
+            limit r.max_messages
+          ) newest
+        ) m
+        left join users u on u.id = m.user_id
+        where m.running_chars <= r.max_chars
+        order by r.ord, m.created_at, m.id
+      `.execute(db);
+      for (const r of rows) {
+        histories[asked[r.ord - 1]!.index]!.push({
+          id: r.id,
+          role: r.role,
+          content: r.content,
+          charLength: r.char_length,
+          userId: r.user_id,
+          authorName: r.role === "user" ? r.first_name : null,
+          createdAt: r.created_at,
+        });
+      }
+      return histories;
     },
 
     async clearHistory(chatId) {
@@ -172,4 +206,5 @@ export function createMessageRepository(db: Executor): MessageRepository {
       return Number(result.numUpdatedRows);
     },
   };
+  return repository;
 }

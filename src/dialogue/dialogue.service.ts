@@ -1,5 +1,6 @@
 import type { Logger } from "pino";
-import type { ChatInfo, HistoryMessage, MessageRepository, TurnResult, UserInfo } from "../db/message.repository.ts";
+import type { ChatInfo, HistoryBudget, HistoryMessage, MessageRepository, TurnInput, TurnResult, UserInfo } from "../db/message.repository.ts";
+import { batchWhileBusy } from "../db/batch.ts";
 import { retryWrite } from "../db/retry.ts";
 import { classifyLlmError, type ChatTurn, type LlmClient, type LlmFailure } from "../llm/client.ts";
 
@@ -74,11 +75,19 @@ const STORE_RETRY_MS = [200, 1_000, 3_000];
 
 export function createDialogueService(deps: DialogueDependencies): DialogueService {
   const { repository, llm, settings, logger } = deps;
+  // Turns that start together (a claimed batch, a burst) read their histories in one statement.
+  const loadHistory = batchWhileBusy<{ chatId: number | bigint; budget: HistoryBudget }, HistoryMessage[]>(
+    (requests) => repository.recentHistories(requests),
+    { maxInFlight: 4, maxBatchSize: 100 },
+  );
+
+  // Turns that end while another is being stored (a burst of answers) are stored together.
+  const recordTurn = batchWhileBusy((inputs: readonly TurnInput[]) => repository.recordTurns(inputs), { maxInFlight: 2, maxBatchSize: 100 });
 
   const record = (turn: UserTurn, result: TurnResult, log: Logger) =>
     retryWrite(
       () =>
-        repository.recordTurn({
+        recordTurn({
           updateId: turn.updateId,
           owner: turn.owner,
           chat: turn.chat,
@@ -116,9 +125,9 @@ export function createDialogueService(deps: DialogueDependencies): DialogueServi
       let history: HistoryMessage[];
       try {
         // The message being answered always goes, whole; older ones fill what is left.
-        history = await repository.recentHistory(turn.chat.id, {
-          maxMessages: settings.historyMaxMessages - 1,
-          maxChars: settings.historyMaxChars - [...turn.text].length,
+        history = await loadHistory({
+          chatId: turn.chat.id,
+          budget: { maxMessages: settings.historyMaxMessages - 1, maxChars: settings.historyMaxChars - [...turn.text].length },
         });
       } catch (error) {
         log.error({ err: error }, "database unavailable while loading the history");

@@ -150,6 +150,32 @@ for (const store of STORES) {
       expect(ids(await db.selectFrom("inbox").select("update_id as updateId").execute())).toEqual([2]);
     });
 
+    test("finishMany ends many rows in one statement, each as asked; a row not held is reported, untouched", async () => {
+      await inbox.ingest([update(1, 10), update(2, 20), update(3, 30), update(4, 30)]);
+      await inbox.claim("a", 10, LEASE_MS); // 1, 2 and 3: the heads of their chats
+      await db.updateTable("inbox").set({ lease_owner: "b" }).where("update_id", "=", BigInt(2)).execute();
+      const results = await inbox.finishMany([
+        { updateId: 3, owner: "a", state: "delivered" },
+        { updateId: 2, owner: "a", state: "done" },
+        { updateId: 1, owner: "a", state: "failed", error: "too many attempts" },
+        { updateId: 99, owner: "a", state: "done" },
+      ]);
+      expect(results).toEqual([
+        { held: true, chatHasMore: true }, // chat 30 still has update 4
+        { held: false, chatHasMore: false },
+        { held: true, chatHasMore: false },
+        { held: false, chatHasMore: false },
+      ]);
+      const rows = await db.selectFrom("inbox").select(["update_id", "state", "lease_owner", "error", "payload"]).orderBy("update_id").execute();
+      expect(rows.map((r) => [Number(r.update_id), r.state, r.lease_owner, r.error, r.payload === null])).toEqual([
+        [1, "failed", null, "too many attempts", true],
+        [2, "working", "b", null, false],
+        [3, "delivered", null, null, true],
+        [4, "received", null, null, false],
+      ]);
+      expect(await inbox.finishMany([])).toEqual([]);
+    });
+
     test("releaseAllLeases (one-process store, at start) makes every turn claimable again", async () => {
       await inbox.ingest([update(1, 10), update(2, 20)]);
       await inbox.claim("crashed", 10, LEASE_MS);

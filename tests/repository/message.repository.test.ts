@@ -145,6 +145,58 @@ for (const store of STORES) {
       expect((await history(chat.id)).map((m) => m.content)).toEqual(["once", "re: once"]);
     });
 
+    test("recordTurns stores the turns of many chats in one statement, each as if recorded alone", async () => {
+      const [answered, failed, duplicate, lost] = [newChat(), newChat("group"), newChat(), newChat()];
+      await turn(duplicate, "seen before", undefined, { messageId: 5 });
+      const leased = async (chat: ChatInfo, owner = OWNER) => {
+        const id = updateId++;
+        await inbox.ingest([{ updateId: id, chatId: chat.id, threadId: null, messageId: null, payload: { update_id: id } }]);
+        await db.updateTable("inbox").set({ state: "working", lease_owner: owner, lease_until: sql<Date>`now() + interval '1 minute'` }).where("update_id", "=", BigInt(id)).execute();
+        return id;
+      };
+      const ids = [await leased(answered), await leased(failed), await leased(duplicate), await leased(lost, "someone-else")];
+      const renamed = { ...alice, firstName: "Alicia" }; // the same user in two turns: the later one's name is kept
+      const results = await repo.recordTurns([
+        { updateId: ids[0]!, owner: OWNER, chat: answered, user: alice, content: "q1", telegramMessageId: 1, result: { answer: "a1" } },
+        { updateId: ids[1]!, owner: OWNER, chat: failed, user: renamed, content: "q2", telegramMessageId: 1, result: { failed: "timeout" } },
+        { updateId: ids[2]!, owner: OWNER, chat: duplicate, user: bob, content: "seen before", telegramMessageId: 5, result: { answer: "again" } },
+        { updateId: ids[3]!, owner: OWNER, chat: lost, user: bob, content: "q4", telegramMessageId: 1, result: { answer: "a4" } },
+      ]);
+      expect(results[0]?.answerId).toBeTypeOf("bigint");
+      expect(results.slice(1)).toEqual([{ answerId: null }, { answerId: null }, null]);
+      expect((await history(answered.id)).map((m) => m.content)).toEqual(["q1", "a1"]);
+      expect(await history(failed.id)).toEqual([]);
+      expect((await history(duplicate.id)).map((m) => m.content)).toEqual(["seen before", "re: seen before"]);
+      expect(await db.selectFrom("messages").select("id").where("chat_id", "=", BigInt(lost.id)).execute()).toEqual([]);
+      const user = await db.selectFrom("users").select("first_name").where("id", "=", BigInt(alice.id)).executeTakeFirstOrThrow();
+      expect(user.first_name).toBe("Alicia");
+      const rows = await db.selectFrom("inbox").select(["update_id", "state", "lease_owner", "error"]).where("update_id", "in", ids.map(BigInt)).orderBy("update_id").execute();
+      expect(rows.map((r) => [r.state, r.lease_owner, r.error])).toEqual([
+        ["answered", OWNER, null],
+        ["failed", null, "timeout"],
+        ["answered", OWNER, null],
+        ["working", "someone-else", null],
+      ]);
+      expect(await repo.recordTurns([])).toEqual([]);
+    });
+
+    test("recentHistories reads many chats at once, each within its own budget, as recentHistory does", async () => {
+      const chats = [newChat(), newChat(), newChat(), newChat()];
+      for (const [i, chat] of chats.entries()) for (let k = 0; k < 4; k++) await seed(chat, `chat ${i} message ${k} ${"x".repeat(k * 10)}`);
+      const requests = [
+        { chatId: chats[2]!.id, budget: { maxMessages: 2, maxChars: 1_000 } },
+        { chatId: chats[0]!.id, budget: { maxMessages: 10, maxChars: 60 } },
+        { chatId: chats[3]!.id, budget: { maxMessages: 0, maxChars: 1_000 } },
+        { chatId: newChat().id, budget: { maxMessages: 10, maxChars: 1_000 } },
+        { chatId: chats[1]!.id, budget: { maxMessages: 10, maxChars: 10_000 } },
+      ];
+      const together = await repo.recentHistories(requests);
+      const alone = await Promise.all(requests.map((r) => repo.recentHistory(r.chatId, r.budget)));
+      expect(together).toEqual(alone);
+      expect(together.map((h) => h.length)).toEqual([2, 1, 0, 0, 4]);
+      expect(together[0]!.map((m) => m.content)).toEqual([`chat 2 message 2 ${"x".repeat(20)}`, `chat 2 message 3 ${"x".repeat(30)}`]);
+    });
+
     test("a second live answer to one message is refused by the database", async () => {
       const chat = newChat();
       const { recorded } = await turn(chat, "question");

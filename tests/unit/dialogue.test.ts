@@ -38,6 +38,12 @@ function memoryRepository(overrides: Partial<MessageRepository> = {}) {
       budgets.push(budget);
       return [historyMessage("user", "earlier", "Ann"), historyMessage("assistant", "reply")];
     },
+    recordTurns(inputs) {
+      return Promise.all(inputs.map((input) => repository.recordTurn(input)));
+    },
+    recentHistories(requests) {
+      return Promise.all(requests.map((r) => repository.recentHistory(r.chatId, r.budget)));
+    },
     async clearHistory() {
       return 0;
     },

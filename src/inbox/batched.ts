@@ -1,0 +1,11 @@
+import { batchWhileBusy } from "../db/batch.ts";
+import type { FinishRequest, FinishResult, InboxRepository } from "../db/inbox.repository.ts";
+
+/**
+ * The inbox as the worker and the turns use it: turns that end while another end is being
+ * written (a burst of deliveries) are recorded together, in one statement.
+ */
+export function withBatchedEnds(inbox: InboxRepository): InboxRepository {
+  const finish = batchWhileBusy<FinishRequest, FinishResult>((requests) => inbox.finishMany(requests), { maxInFlight: 2, maxBatchSize: 200 });
+  return { ...inbox, finish: (updateId, owner, state, error) => finish({ updateId, owner, state, error }) };
+}
