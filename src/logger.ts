@@ -24,7 +24,7 @@ export function createLogger(options: {
       redact: { paths: ["token", "apiKey", "*.token", "*.apiKey", "config.telegram.token", "config.openai.apiKey"], censor: REDACTED },
       hooks: { streamWrite: scrub },
     },
-    options.destination ?? pino.destination({ fd: 1, sync: true }),
+    options.destination ?? pino.destination({ fd: 1, sync: false }),
   );
 }
 
