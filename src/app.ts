@@ -50,7 +50,7 @@ export function createApp(config: Config, { logger, onFatal }: AppOptions): App 
   let listener: Listener | undefined;
 
   const ingest = async (updates: Update[]) => {
-    await inbox.ingest(updates.map(toIncoming));
+    await inbox.ingest(updates.map(toIncoming), owner);
     worker?.wake();
   };
 
@@ -119,7 +119,8 @@ export function createApp(config: Config, { logger, onFatal }: AppOptions): App 
         }
       }
       if (config.database.kind === "postgres") {
-        listener = listen(config.database.url, INBOX_CHANNEL, () => worker?.wake(), logger);
+        // Another instance's ingest: look now. This one's own ingest has woken the worker already.
+        listener = listen(config.database.url, INBOX_CHANNEL, (from) => from !== owner && worker?.wake(), logger);
       }
       worker.start();
       logger.info(

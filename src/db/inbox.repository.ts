@@ -28,8 +28,12 @@ export interface ClaimedUpdate {
 }
 
 export interface InboxRepository {
-  /** Stores updates not seen before (by update_id, and by message); returns how many were new. */
-  ingest(updates: IncomingUpdate[]): Promise<number>;
+  /**
+   * Stores updates not seen before (by update_id, and by message); returns how many were new.
+   * If any was, notifies INBOX_CHANNEL with `instance` as the payload: the instance that
+   * ingested wakes its own worker directly and can ignore its own notification.
+   */
+  ingest(updates: IncomingUpdate[], instance?: string): Promise<number>;
   /**
    * Leases up to `limit` rows that can run now: the oldest unfinished row of each chat, if no
    * one holds a live lease on it and it is not waiting (not_before). Safe across instances.
@@ -94,7 +98,7 @@ const storable = (_key: string, value: unknown) =>
 
 export function createInboxRepository(db: Executor): InboxRepository {
   const repository: InboxRepository = {
-    async ingest(updates) {
+    async ingest(updates, instance = "") {
       if (updates.length === 0) return 0;
       const rows = updates.map((u) => ({
         update_id: u.updateId,
@@ -115,7 +119,7 @@ export function createInboxRepository(db: Executor): InboxRepository {
         .selectFrom("ins")
         .select((eb) => [
           eb.fn.countAll<number>().as("inserted"),
-          sql<unknown>`case when count(*) > 0 then pg_notify(${INBOX_CHANNEL}, '') end`.as("notified"),
+          sql<unknown>`case when count(*) > 0 then pg_notify(${INBOX_CHANNEL}, ${instance}::text) end`.as("notified"),
         ])
         .execute()
         .then((r) => ({ rows: r }));

@@ -9,7 +9,7 @@ export interface Listener {
  * LISTEN on a channel over a connection of its own (a pooled one cannot hold a LISTEN), and
  * reconnect when it drops. A missed notification only costs latency: workers also look on a timer.
  */
-export function listen(url: string, channel: string, onNotify: () => void, logger: Logger): Listener {
+export function listen(url: string, channel: string, onNotify: (payload: string) => void, logger: Logger): Listener {
   let client: pg.Client | undefined;
   let closed = false;
   let retry: NodeJS.Timeout | undefined;
@@ -17,7 +17,7 @@ export function listen(url: string, channel: string, onNotify: () => void, logge
   const connect = async () => {
     const current = new pg.Client({ connectionString: url, connectionTimeoutMillis: 5_000 });
     client = current;
-    current.on("notification", onNotify);
+    current.on("notification", (message) => onNotify(message.payload ?? ""));
     current.on("error", (error) => {
       logger.debug({ err: error }, "notification connection lost; reconnecting");
       reconnect(current);
@@ -25,7 +25,7 @@ export function listen(url: string, channel: string, onNotify: () => void, logge
     try {
       await current.connect();
       await current.query(`listen ${channel}`);
-      onNotify(); // anything sent while not listening is looked for now
+      onNotify(""); // anything sent while not listening is looked for now
     } catch (error) {
       logger.debug({ err: error }, "could not listen for notifications; retrying");
       reconnect(current);
