@@ -217,8 +217,12 @@ flat as a chat grows (they use the partial index, so they do not depend on the c
 The durable-inbox rows (bench/durable.ts): inbox throughput runs ingest → claim → finish with a handler that
 does nothing else (5 000 updates, 1 000 chats); pick-up latency is inbox commit → turn start for one update
 at a time into an idle worker (on PostgreSQL from another connection, woken by LISTEN/NOTIFY). The "1 000 chats"
-rows run the bot process freshly started; round trips are counted on the wire by a proxy in front of
-PostgreSQL (each Sync or simple Query the bot sends) and CPU is the bot process's utime + stime from /proc.
+rows: the bot process answers 50 warm-up turns, then 1 000 new chats write at once to a 2 s model (straight to
+the database); then it is started again behind a proxy in front of PostgreSQL that counts round trips on the
+wire (each Sync or simple Query the bot sends), for 1 000 chats at once to an instant model and for 50 turns
+one at a time. Turns that start or end while statements of their kind are running share one statement (group
+commit), so a burst costs a fraction of a round trip per turn and a lone turn 5 (ingest, claim, history,
+record, delivered). CPU is the bot process's utime + stime from /proc.
 `;
 writeFileSync(REPORT, report);
 console.log("\nwritten to doc/benchmarks.md");
