@@ -168,7 +168,7 @@ export function parseConfig(env: Environment): Config {
     inbox: { role: v.INSTANCE_ROLE, leaseMs: v.TURN_LEASE_SECONDS * 1000, maxConcurrentTurns: v.MAX_CONCURRENT_TURNS },
     openai: {
       // Local servers (Ollama, vLLM) accept any key, but the SDK insists on a non-empty one.
-      apiKey: v.OPENAI_API_KEY ?? "not-needed",
+      apiKey: v.OPENAI_API_KEY ?? NO_API_KEY,
       baseURL,
       model: v.OPENAI_MODEL,
       timeoutMs: v.OPENAI_TIMEOUT_SECONDS * 1000,
@@ -185,8 +185,13 @@ export function parseConfig(env: Environment): Config {
 }
 
 /** Values that must never reach a log line: the bot token, the API key, the database password. */
+/** Sent as the API key when OPENAI_API_KEY is unset (local servers ignore it; the SDK needs one). */
+export const NO_API_KEY = "not-needed";
+
 export function secretsOf(config: Config): string[] {
-  const secrets = [config.telegram.token, config.openai.apiKey];
+  const secrets = [config.telegram.token];
+  // The placeholder sent to servers that need no key is no secret: scrubbing it would garble logs.
+  if (config.openai.apiKey !== NO_API_KEY) secrets.push(config.openai.apiKey);
   if (config.telegram.webhook) secrets.push(config.telegram.webhook.secret);
   if (config.database.kind === "postgres") {
     const password = decodeURIComponent(new URL(config.database.url).password);

@@ -15,7 +15,12 @@ export function createLogger(options: {
   destination?: DestinationStream;
 }): Logger {
   // Very short values would garble ordinary words; real tokens, keys and passwords are longer.
-  const secrets = options.secrets.filter((s) => s.length >= 6);
+  // A line is JSON, so a secret with a quote or a backslash appears escaped in it; in a URL (a
+  // connection string inside an error) it appears percent-encoded. Longest first, so a form that
+  // contains another is replaced whole.
+  const secrets = [
+    ...new Set(options.secrets.filter((s) => s.length >= 6).flatMap((s) => [s, JSON.stringify(s).slice(1, -1), encodeURIComponent(s)])),
+  ].sort((a, b) => b.length - a.length);
   const scrub = (line: string) => secrets.reduce((out, secret) => out.replaceAll(secret, REDACTED), line);
   return pino(
     {

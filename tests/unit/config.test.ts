@@ -149,6 +149,12 @@ test("secretsOf names the token, the API key and the database password", () => {
   expect(secretsOf(config)).toEqual([valid.TELEGRAM_BOT_TOKEN, "sk-test", "s@cret-pw"]);
 });
 
+test("without OPENAI_API_KEY the placeholder sent instead is no secret (it would garble every log line)", () => {
+  const config = parseConfig({ TELEGRAM_BOT_TOKEN: valid.TELEGRAM_BOT_TOKEN, OPENAI_BASE_URL: "http://localhost:11434/v1" });
+  expect(config.openai.apiKey).toBe("not-needed");
+  expect(secretsOf(config)).toEqual([valid.TELEGRAM_BOT_TOKEN]);
+});
+
 describe("parseDatabaseConfig", () => {
   test("needs no bot settings (the migration tool uses it)", () => {
     expect(parseDatabaseConfig({ PGLITE_DATA_DIR: "/tmp/x" })).toEqual({ kind: "pglite", dataDir: "/tmp/x" });

@@ -2,7 +2,7 @@ import { Writable } from "node:stream";
 import { expect, test } from "vitest";
 import { createLogger } from "../../src/logger.ts";
 
-test("secrets are scrubbed from every log line, wherever they hide", () => {
+function capture() {
   const lines: string[] = [];
   const destination = new Writable({
     write(chunk: Buffer, _encoding, done) {
@@ -10,6 +10,11 @@ test("secrets are scrubbed from every log line, wherever they hide", () => {
       done();
     },
   });
+  return { lines, destination };
+}
+
+test("secrets are scrubbed from every log line, wherever they hide", () => {
+  const { lines, destination } = capture();
   const token = "123456:AAHsecret-token-value";
   const logger = createLogger({ level: "info", secrets: [token, "sk-live-apikey-123"], destination });
   logger.error({ err: new Error(`request to https://api.telegram.org/bot${token}/getUpdates failed`) }, "network");
@@ -21,4 +26,17 @@ test("secrets are scrubbed from every log line, wherever they hide", () => {
   expect(all).not.toContain("sk-live-apikey-123");
   expect(all).toContain("[REDACTED]");
   expect(all).toContain("getUpdates failed");
+});
+
+test("a secret with quotes and backslashes is scrubbed as JSON escapes it, and as a URL encodes it", () => {
+  const { lines, destination } = capture();
+  const password = 'pa"ss\\word%!';
+  const logger = createLogger({ level: "info", secrets: [password], destination });
+  logger.error({ reason: `password ${password} rejected` }, "database");
+  logger.error(`connect postgres://parley:${encodeURIComponent(password)}@db/parley failed`);
+  const all = lines.join("");
+  expect(all).not.toContain("ss\\\\word");
+  expect(all).not.toContain(encodeURIComponent(password));
+  expect(all.match(/\[REDACTED\]/g)).toHaveLength(2);
+  expect(JSON.parse(lines[0]!).reason).toBe("password [REDACTED] rejected");
 });
