@@ -152,7 +152,7 @@ export function createDialogueService(deps: DialogueDependencies): DialogueServi
         }
         // Misconfiguration (bad key, unknown model) is the operator's to fix: log it as an error.
         const level = failure.failure === "misconfigured" ? "error" : "warn";
-        log[level]({ failure: failure.failure, status: failure.status, reason: failure.message }, "model call failed");
+        log[level]({ failure: failure.failure, status: failure.status, reason: failure.message, modelServer: llm.server }, "model call failed");
         return finish(turn, { failed: failure.failure }, { kind: "llm_failed", failure: failure.failure, partial: answer }, log);
       }
       const modelMs = Math.round(performance.now() - startedAt);

@@ -28,6 +28,8 @@ export class LlmError extends Error {
 }
 
 export interface LlmClient {
+  /** The model server's host (and port), for logs: the operator must see which server failed. */
+  readonly server: string;
   /** Streams the answer as text deltas. Throws LlmError. */
   stream(turns: ChatTurn[], signal?: AbortSignal): AsyncIterable<string>;
 }
@@ -82,6 +84,7 @@ export function createLlmClient(options: LlmOptions): LlmClient {
   });
 
   return {
+    server: new URL(options.baseURL).host,
     async *stream(turns, signal) {
       // The SDK's timeout covers the wait for the response; this watchdog covers a stream that stalls.
       const idle = new AbortController();

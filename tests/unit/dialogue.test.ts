@@ -56,6 +56,7 @@ const scripted = (script: (turns: ChatTurn[]) => AsyncIterable<string>): LlmClie
   const seen: ChatTurn[][] = [];
   return {
     seen,
+    server: "models.example:8000",
     stream(turns) {
       seen.push(turns);
       return script(turns);
@@ -122,6 +123,19 @@ describe("dialogue service", () => {
     const dialogue = createDialogueService({ repository, llm, settings, logger });
     expect(await dialogue.reply(turn, () => {})).toEqual({ kind: "llm_failed", failure: "unavailable", partial: "Half an ans" });
     expect(recorded).toEqual([{ failed: "unavailable" }]);
+  });
+
+  test("a failed model call is logged with the server that failed", async () => {
+    const { repository } = memoryRepository();
+    const llm = scripted(async function* () {
+      yield* [];
+      throw new LlmError("unavailable", "Could not connect to the model server");
+    });
+    const lines: Array<Record<string, unknown>> = [];
+    const capture = pino({ level: "info" }, { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) });
+    const dialogue = createDialogueService({ repository, llm, settings, logger: capture });
+    await dialogue.reply(turn, () => {});
+    expect(lines.find((l) => l.msg === "model call failed")).toMatchObject({ failure: "unavailable", modelServer: "models.example:8000", updateId: 9 });
   });
 
   test("a model call cancelled by shutdown records nothing: the turn runs again", async () => {
