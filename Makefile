@@ -13,7 +13,7 @@ help:
 	@echo "make test        run all tests (PostgreSQL suites too when TEST_DATABASE_URL is set)"
 	@echo "make lint        eslint"
 	@echo "make typecheck   tsc --noEmit"
-	@echo "make bench       benchmarks, results written to doc/benchmarks.md"
+	@echo "make bench       benchmarks against their goals; report in data/benchmarks.md (BENCH_REPORT=doc/benchmarks.md to update the committed one)"
 	@echo "make db-up       start PostgreSQL in Docker (docker-compose.yml)"
 	@echo "make db-down     stop it (the data volume is kept)"
 	@echo "make db-migrate  apply pending migrations to the configured store"

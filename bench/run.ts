@@ -3,7 +3,7 @@
  * doc/benchmarks.md. PGlite always; PostgreSQL too when TEST_DATABASE_URL (or BENCH_DATABASE_URL)
  * points at a server (a temporary database is created and dropped there).
  */
-import { readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { sql } from "kysely";
@@ -15,28 +15,24 @@ import { createMigrator, migrateToLatest } from "../src/db/migrations.ts";
 import { createTempPostgres, openMigrated, STORES } from "../tests/helpers/stores.ts";
 import { createWorld, person } from "../tests/helpers/world.ts";
 import { benchBotTurns, benchInbox, type Figure } from "./durable.ts";
+import { parseReport, renderTable, type Previous, type Row } from "./report.ts";
 
-interface Row {
-  what: string;
-  result: string;
-  target: string;
-  ok: boolean;
-}
-const REPORT = path.resolve(import.meta.dirname, "../doc/benchmarks.md");
-/** The figures of the last report, by what they measure: shown beside each new one. */
-const previous = new Map<string, string>();
+/** The committed report: its figures are the "last" column, and it is only rewritten when asked. */
+const COMMITTED = path.resolve(import.meta.dirname, "../doc/benchmarks.md");
+/** Where this run's report goes: BENCH_REPORT (make bench BENCH_REPORT=doc/benchmarks.md), else data/. */
+const REPORT = path.resolve(process.env.BENCH_REPORT ?? path.join(import.meta.dirname, "../data/benchmarks.md"));
+/** The figures of the committed report, by what they measure: shown beside each new one. */
+let previous: Previous = new Map();
 try {
-  for (const line of readFileSync(REPORT, "utf8").split("\n")) {
-    const cells = line.split("|").map((c) => c.trim());
-    if (cells.length >= 5 && cells[1] && cells[2] && cells[1] !== "what" && !cells[1].startsWith("---")) previous.set(cells[1], cells[2]);
-  }
+  previous = parseReport(readFileSync(COMMITTED, "utf8"));
 } catch {
   // no earlier report
 }
+const last = (what: string) => previous.get(what)?.result ?? "—";
 const rows: Row[] = [];
 const show = (row: Row) => {
   rows.push(row);
-  console.log(`${row.what}: ${row.result} (goal ${row.target}; last ${previous.get(row.what) ?? "—"})${row.ok ? "" : "  MISSED"}`);
+  console.log(`${row.what}: ${row.result} (goal ${row.target}; last ${last(row.what)})${row.ok ? "" : "  MISSED"}`);
 };
 const record = (what: string, value: number, unit: string, limit: number, digits = 2) =>
   show({ what, result: `${value.toFixed(digits)} ${unit}`, target: `≤ ${limit} ${unit}`, ok: value <= limit });
@@ -198,7 +194,7 @@ for (const store of STORES) {
 const cpu = os.cpus()[0]?.model ?? "unknown CPU";
 const report = `# Benchmarks
 
-Written by \`make bench\` (bench/run.ts) on ${new Date().toISOString().slice(0, 10)}: Node ${process.version},
+Written by \`make bench\` (bench/run.ts; \`BENCH_REPORT=doc/benchmarks.md\` to update this file) on ${new Date().toISOString().slice(0, 10)}: Node ${process.version},
 ${os.cpus().length} × ${cpu}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB RAM.
 PostgreSQL ${databaseUrl ? "server included" : "server not included (TEST_DATABASE_URL unset)"}.
 
@@ -206,13 +202,11 @@ Data: one chat with ${BIG_CHAT_MESSAGES.toLocaleString("en")} messages of ~300 c
 ${OTHER_CHATS.toLocaleString("en")} chats with ${PER_OTHER_CHAT} messages each; history budget 40 messages / 16 000 characters.
 The end-to-end rows run the real bot process against the fake Telegram and model servers of tests/.
 
-| what | result | target | | last |
-| --- | --- | --- | --- | --- |
-${rows.map((r) => `| ${r.what} | ${r.result} | ${r.target} | ${r.ok ? "ok" : "**missed**"} | ${previous.get(r.what) ?? "—"} |`).join("\n")}
+${renderTable(rows, previous)}
 
 Targets are the budget a turn can afford next to a model call of a second or more: history reads must stay
 flat as a chat grows (they use the partial index, so they do not depend on the chat's length).
-"last" is the figure of the report this one replaced.
+"last" is the figure of the committed report (doc/benchmarks.md); "not run" rows were not measured this time.
 
 The durable-inbox rows (bench/durable.ts): inbox throughput runs ingest → claim → finish with a handler that
 does nothing else (5 000 updates, 1 000 chats); pick-up latency is inbox commit → turn start for one update
@@ -224,6 +218,7 @@ one at a time. Turns that start or end while statements of their kind are runnin
 commit), so a burst costs a fraction of a round trip per turn and a lone turn 5 (ingest, claim, history,
 record, delivered). CPU is the bot process's utime + stime from /proc.
 `;
+mkdirSync(path.dirname(REPORT), { recursive: true });
 writeFileSync(REPORT, report);
-console.log("\nwritten to doc/benchmarks.md");
+console.log(`\nwritten to ${path.relative(process.cwd(), REPORT)}${REPORT === COMMITTED ? "" : " (doc/benchmarks.md is rewritten only with BENCH_REPORT=doc/benchmarks.md)"}`);
 if (rows.some((r) => !r.ok)) process.exit(1);
