@@ -3,8 +3,10 @@
 import { defineConfig } from "kysely-ctl";
 import { parseDatabaseConfig, readEnvironment } from "./src/config.ts";
 import { createDialect } from "./src/db/connection.ts";
+import { migrationPrefix } from "./src/db/migrations.ts";
 
 export default defineConfig({
   dialect: createDialect(parseDatabaseConfig(readEnvironment())),
-  migrations: { migrationFolder: "migrations" },
+  // `npx kysely migrate:make <name>` names files like the existing ones (YYYYMMDDHHMMSS_<name>.ts).
+  migrations: { migrationFolder: "migrations", getMigrationPrefix: () => migrationPrefix(new Date()) },
 });

@@ -13,6 +13,19 @@ export function createMigrator(db: Kysely<any>, migrationFolder = MIGRATIONS_FOL
   });
 }
 
+/**
+ * The prefix of a new migration's name: its UTC time as YYYYMMDDHHMMSS_, the form of every
+ * migration in the folder, so that names sort in the order they were written. (kysely-ctl's own
+ * default, milliseconds since 1970, sorts before them all, and the Migrator then refuses a
+ * database whose applied migrations are not a prefix of the list: "corrupted migrations".)
+ */
+export function migrationPrefix(now: Date): string {
+  return `${now.toISOString().replace(/\D/g, "").slice(0, 14)}_`;
+}
+
+/** Names every migration must have: the prefix above, then lowercase words. */
+export const MIGRATION_NAME = /^\d{14}_[a-z0-9_]+\.ts$/;
+
 export class PendingMigrationsError extends Error {
   readonly pending: string[];
   constructor(pending: string[]) {
