@@ -17,7 +17,7 @@ help:
 	@echo "make db-up       start PostgreSQL in Docker (docker-compose.yml)"
 	@echo "make db-down     stop it (the data volume is kept)"
 	@echo "make db-migrate  apply pending migrations to the configured store"
-	@echo "make db-reset    roll every migration back, then apply them again (erases all data)"
+	@echo "make db-reset    roll every migration back, then apply them again (erases all data; asks first, or FORCE=1)"
 
 # Install (or re-install) whenever the lock file changes.
 $(STAMP): package.json package-lock.json
@@ -58,4 +58,4 @@ db-migrate: install
 	$(NPM) run db:migrate
 
 db-reset: install
-	$(NPM) run db:reset
+	$(NPM) run db:reset -- $(if $(filter 1,$(FORCE)),--force)

@@ -97,6 +97,14 @@ describe("durability", () => {
     expect((await third.stop()).code).toBe(0);
   });
 
+  test("`npm run db:migrate` against a server that is not there: one line naming it, no stack trace, no password", async () => {
+    const migrate = await npmRun("db:migrate", { DATABASE_URL: "postgres://parley:Pa55-word@127.0.0.1:1/parley" });
+    expect(migrate.code).toBe(1);
+    expect(migrate.output).toContain('Cannot connect to PostgreSQL database "parley" on 127.0.0.1:1: connect ECONNREFUSED');
+    expect(migrate.output).not.toMatch(/\n\s+at /);
+    expect(migrate.output).not.toContain("Pa55-word");
+  });
+
   test("a network outage on getUpdates: polling resumes within 5 s of its end, one warning when it starts and one when it ends", async () => {
     world = await createWorld();
     const w = world;

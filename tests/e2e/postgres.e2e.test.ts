@@ -39,9 +39,10 @@ describe.skipIf(!TEST_DATABASE_URL)("on PostgreSQL", () => {
     expect(refused.stderr).not.toMatch(/\n\s+at /);
   });
 
-  test("`npm run db:migrate` (kysely-ctl) migrates, then the bot starts and stores the chat there", async () => {
+  test("`npm run db:migrate` names the database and migrates it, then the bot starts and stores the chat there", async () => {
     const migrate = await npmRun("db:migrate", { DATABASE_URL: url });
-    expect(migrate.output).toContain("20261122000000_initial_schema");
+    expect(migrate.output).toContain(`Migrating PostgreSQL database "${dbName()}" on `);
+    expect(migrate.output).toContain("applied: 20261122000000_initial_schema");
     expect(migrate.code).toBe(0);
 
     bot = await world.startBot({ DATABASE_URL: url });
@@ -126,8 +127,13 @@ describe.skipIf(!TEST_DATABASE_URL)("on PostgreSQL", () => {
     expect((await bot.stop()).code).toBe(0);
   });
 
-  test("`npm run db:reset` rolls every migration back and forward again", async () => {
-    const reset = await npmRun("db:reset", { DATABASE_URL: url });
+  test("`npm run db:reset` asks first (refuses without a terminal), and with --force rolls every migration back and forward", async () => {
+    const refused = await npmRun("db:reset", { DATABASE_URL: url });
+    expect(refused.code).toBe(1);
+    expect(refused.output).toContain(`erases every table of PostgreSQL database "${dbName()}"`);
+    expect(refused.output).toContain("FORCE=1");
+    const reset = await npmRun("db:reset", { DATABASE_URL: url }, ["--force"]);
+    expect(reset.output).toContain("rolled back: 20261122000000_initial_schema");
     expect(reset.code).toBe(0);
     const direct = new pg.Client({ connectionString: url });
     await direct.connect();

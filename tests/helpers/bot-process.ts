@@ -98,9 +98,9 @@ export class BotProcess {
 }
 
 /** Runs an npm script the way an operator does (`make db-migrate` runs `npm run db:migrate`). */
-export function npmRun(script: string, env: Record<string, string>): Promise<{ code: number | null; output: string }> {
+export function npmRun(script: string, env: Record<string, string>, args: string[] = []): Promise<{ code: number | null; output: string }> {
   return new Promise((resolve) => {
-    const child = spawn("npm", ["run", "--silent", script], {
+    const child = spawn("npm", ["run", "--silent", script, ...(args.length ? ["--", ...args] : [])], {
       cwd: PROJECT_ROOT,
       env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", ...env },
     });
