@@ -26,15 +26,22 @@ $(STAMP): package.json package-lock.json
 
 install: $(STAMP)
 
-.env:
-	@cp .env.example .env
-	@echo "Created .env from .env.example: set TELEGRAM_BOT_TOKEN and OPENAI_API_KEY (or OPENAI_BASE_URL) in it."
+# The first run creates .env and stops there, cleanly, unless the settings already come from the
+# environment: a bot without a token could only fail.
+FIRST_RUN = if [ ! -f .env ]; then \
+	  cp .env.example .env; \
+	  echo "Created .env from .env.example."; \
+	  if [ -z "$$TELEGRAM_BOT_TOKEN" ]; then \
+	    echo "Fill in TELEGRAM_BOT_TOKEN (from @BotFather) and OPENAI_API_KEY (or OPENAI_BASE_URL) in .env, then run make $@ again."; \
+	    exit 0; \
+	  fi; \
+	fi
 
-start: install .env
-	$(NPM) start
+start: install
+	@$(FIRST_RUN); $(NPM) start
 
-dev: install .env
-	$(NPM) run dev
+dev: install
+	@$(FIRST_RUN); $(NPM) run dev
 
 test: install
 	$(NPM) test -- $(TEST_ARGS)
@@ -48,10 +55,14 @@ typecheck: install
 bench: install
 	$(NPM) run bench
 
+NO_COMPOSE = echo "make $@ needs Docker with Compose ('docker compose'), which is not here: set DATABASE_URL to an existing PostgreSQL server instead, or leave it unset for the embedded store."; exit 1
+
 db-up:
+	@docker compose version >/dev/null 2>&1 || { $(NO_COMPOSE); }
 	docker compose up --detach --wait postgres
 
 db-down:
+	@docker compose version >/dev/null 2>&1 || { $(NO_COMPOSE); }
 	docker compose down
 
 db-migrate: install

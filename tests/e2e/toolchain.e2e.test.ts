@@ -1,0 +1,67 @@
+/**
+ * The Makefile as an operator meets it, in a copy of the project with dependencies marked as
+ * installed (no npm run here: NPM is replaced, so only make's own steps are under test).
+ */
+import { spawnSync } from "node:child_process";
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { afterEach, beforeEach, expect, test } from "vitest";
+import { PROJECT_ROOT } from "../helpers/bot-process.ts";
+
+let dir: string;
+beforeEach(() => {
+  dir = mkdtempSync(path.join(tmpdir(), "parley-make-"));
+  for (const file of ["Makefile", ".env.example", "package.json", "package-lock.json"]) copyFileSync(path.join(PROJECT_ROOT, file), path.join(dir, file));
+  mkdirSync(path.join(dir, "node_modules"));
+  writeFileSync(path.join(dir, "node_modules/.installed"), ""); // newer than package.json: nothing to install
+});
+afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+const MAKE = spawnSync("sh", ["-c", "command -v make"], { encoding: "utf8" }).stdout.trim();
+
+/** make in the copy, with a clean environment and `npm` replaced by `echo npm`. */
+const make = (args: string[], env: Record<string, string> = {}) => {
+  const result = spawnSync(MAKE, ["--no-print-directory", ...args, "NPM=echo npm"], {
+    cwd: dir,
+    env: { PATH: "/usr/local/bin:/usr/bin:/bin", ...env },
+    encoding: "utf8",
+  });
+  return { code: result.status, output: result.stdout + result.stderr };
+};
+
+test("the first `make start` creates .env, says what to fill in, and ends cleanly without starting", () => {
+  const first = make(["start"]);
+  expect(first.code).toBe(0);
+  expect(first.output).toContain("Created .env from .env.example.");
+  expect(first.output).toContain("Fill in TELEGRAM_BOT_TOKEN");
+  expect(first.output).not.toContain("npm start");
+  expect(first.output).not.toContain("Error");
+  expect(readFileSync(path.join(dir, ".env"), "utf8")).toBe(readFileSync(path.join(dir, ".env.example"), "utf8"));
+  // The second run starts the bot.
+  const second = make(["start"]);
+  expect(second.code).toBe(0);
+  expect(second.output.trim()).toBe("npm start");
+});
+
+test("`make start` with the token already in the environment creates .env and starts at once", () => {
+  const run = make(["start"], { TELEGRAM_BOT_TOKEN: "123:abc" });
+  expect(run.output).toContain("Created .env");
+  expect(run.output).toContain("npm start");
+  expect(existsSync(path.join(dir, ".env"))).toBe(true);
+});
+
+test("`make db-up` without Docker Compose says so in one line and suggests DATABASE_URL", () => {
+  const run = make(["db-up"], { PATH: "/nonexistent" });
+  expect(run.code).not.toBe(0);
+  const ours = run.output.split("\n").filter((line) => line.trim() && !line.startsWith("make: ***"));
+  expect(ours).toHaveLength(1);
+  expect(ours[0]).toContain("needs Docker with Compose");
+  expect(ours[0]).toContain("DATABASE_URL");
+});
+
+test("`make db-reset` passes --force only with FORCE=1", () => {
+  const ran = (args: string[]) => make(args).output.trim().split("\n").at(-1)?.trim();
+  expect(ran(["db-reset"])).toBe("npm run db:reset --");
+  expect(ran(["db-reset", "FORCE=1"])).toBe("npm run db:reset -- --force");
+});
