@@ -46,6 +46,18 @@ describe("polling", () => {
     const exit = await bot.exited;
     expect(exit.code).toBe(1);
     expect(bot.stderr).toContain("another instance of this bot is already receiving its updates");
+    expect(bot.stderr + bot.stdout).not.toMatch(/\n\s+at /); // through the logger, no raw stack trace
+    expect(bot.stdout).toContain('"msg":"polling stopped"');
+  });
+
+  test("the token revoked while polling (401): the message names TELEGRAM_BOT_TOKEN, no stack trace, exit 1", async () => {
+    world = await createWorld();
+    const bot = await world.startBot();
+    world.tg.failNext("getUpdates", { error_code: 401, description: "Unauthorized" });
+    world.tg.pushUpdate({});
+    expect((await bot.exited).code).toBe(1);
+    expect(bot.stderr).toContain("Telegram no longer accepts TELEGRAM_BOT_TOKEN (401 Unauthorized)");
+    expect(bot.stderr + bot.stdout).not.toMatch(/\n\s+at /);
   });
 });
 
