@@ -72,8 +72,10 @@ async function main(): Promise<void> {
   }
   logger.info({ signal: stopRequested.signal.reason }, "stopping: no new updates, finishing the turns in flight");
   setTimeout(() => {
-    logger.warn("shutdown deadline reached; exiting");
-    process.exit();
+    // Something did not stop in time (a turn, the database): what it was doing is abandoned, and
+    // the exit status says so to whatever supervises the process.
+    logger.error("shutdown deadline reached; exiting with work abandoned");
+    process.exit(1);
   }, SHUTDOWN_DEADLINE_MS).unref();
   await app.stop();
   logger.info("stopped");

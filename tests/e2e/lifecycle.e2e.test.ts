@@ -78,6 +78,31 @@ describe("shutdown", () => {
     expect(w.tg.messagesIn(chat.id).map((m) => m.text)).toEqual(["Worth the wait"]);
   });
 
+  test("SIGTERM while the model is still thinking after the grace period: the call is cancelled, exit 0, and the next start answers once", async () => {
+    world = await createWorld();
+    const w = world;
+    const bot = await w.startBot({ OPENAI_TIMEOUT_SECONDS: "30" }); // the model may think long
+    w.ai.respondWith(() => ({ kind: "answer", chunks: ["too late"], latencyMs: 60_000 }));
+    const { chat, user } = person("Hurried");
+    const requested = w.ai.nextRequest();
+    w.tg.userSends(chat, user, "Still there?");
+    await requested;
+
+    const exit = await bot.stop();
+    // The grace period (7 s) cancels the call; without it the hard deadline (9.5 s) would end the
+    // process with 1.
+    expect(exit.code).toBe(0);
+    expect(exit.ms).toBeLessThan(9_000);
+    expect(bot.stdout).toContain("turns still running; cancelling them");
+    expect(w.tg.messagesIn(chat.id)).toEqual([]);
+
+    w.ai.respondWith(() => ({ kind: "answer", chunks: ["Yes, here."] }));
+    const again = await w.startBot();
+    await w.tg.waitForChat(chat.id, (m) => m.length === 1, "the answer after the restart");
+    expect(w.tg.messagesIn(chat.id).map((m) => m.text)).toEqual(["Yes, here."]);
+    expect((await again.stop()).code).toBe(0);
+  });
+
   test("SIGINT with nothing in flight exits 0 at once", async () => {
     world = await createWorld();
     const bot = await world.startBot();
@@ -136,6 +161,9 @@ describe("durability", () => {
     expect(warnings).toHaveLength(2);
     expect(warnings.every((line) => line.includes('"level":40'))).toBe(true);
     expect(Number(/"outageMs":(\d+)/.exec(warnings[1]!)?.[1])).toBeGreaterThanOrEqual(6_000);
+    // The network error names the Bot API URL, token included: the logger scrubs it.
+    expect(warnings[0]).toContain("/bot[REDACTED]/getUpdates");
+    expect(bot.stdout + bot.stderr).not.toContain(w.tg.token.split(":")[1]!);
     expect((await bot.stop()).code).toBe(0);
   });
 
