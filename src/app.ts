@@ -4,21 +4,24 @@
  */
 import { randomUUID } from "node:crypto";
 import { Api, GrammyError } from "grammy";
+import { sql } from "kysely";
 import type { Update } from "grammy/types";
 import type { Config } from "./config.ts";
 import { createDatabase } from "./db/connection.ts";
 import { createInboxRepository, INBOX_CHANNEL } from "./db/inbox.repository.ts";
 import { createMessageRepository } from "./db/message.repository.ts";
-import { assertMigrated, createMigrator, migrateToLatest } from "./db/migrations.ts";
+import { assertMigrated, createMigrator, migrateToLatest, pendingMigrations } from "./db/migrations.ts";
 import { listen, type Listener } from "./db/notifications.ts";
 import { createDialogueService } from "./dialogue/dialogue.service.ts";
-import { createHttpServer, type HttpServer } from "./http/server.ts";
+import { createHttpServer, type HttpServer, type Readiness } from "./http/server.ts";
 import { ALLOWED_UPDATES, toIncoming } from "./inbox/updates.ts";
 import { withBatchedEnds } from "./inbox/batched.ts";
 import { createInboxWorker, type InboxWorker } from "./inbox/worker.ts";
 import { createLlmClient } from "./llm/client.ts";
 import type { Logger } from "./logger.ts";
+import { createMetrics } from "./ops/metrics.ts";
 import { createBot, createPlainApi } from "./telegram/bot.ts";
+import { observeApi } from "./telegram/observe.ts";
 import { createPoller, type Poller } from "./telegram/polling.ts";
 import { COMMANDS } from "./telegram/texts.ts";
 
@@ -38,8 +41,11 @@ export interface AppOptions {
 }
 
 export function createApp(config: Config, { logger, onFatal }: AppOptions): App {
+  const metrics = createMetrics();
+  const telegramApi = observeApi(metrics);
   const db = createDatabase(config.database, {
     onIdleError: (error) => logger.warn({ err: error }, "lost an idle database connection; it will reconnect"),
+    onPool: (pool) => metrics.watchPool(() => ({ inUse: pool.totalCount - pool.idleCount, waiting: pool.waitingCount })),
   });
   const owner = `${process.pid}-${randomUUID().slice(0, 8)}`;
   const inbox = withBatchedEnds(createInboxRepository(db));
@@ -49,9 +55,26 @@ export function createApp(config: Config, { logger, onFatal }: AppOptions): App 
   let http: HttpServer | undefined;
   let listener: Listener | undefined;
 
+  metrics.watchInbox(() => inbox.backlog());
+
   const ingest = async (updates: Update[]) => {
-    await inbox.ingest(updates.map(toIncoming), owner);
+    metrics.updatesReceived(await inbox.ingest(updates.map(toIncoming), owner));
     worker?.wake();
+  };
+
+  /** GET /readyz: the database answers, its schema is current, Telegram was reachable last time. */
+  const readiness = async (): Promise<Readiness> => {
+    const checks: Record<string, string> = {};
+    try {
+      await sql`select 1`.execute(db);
+      checks.database = "ok";
+      const pending = await pendingMigrations(createMigrator(db));
+      checks.schema = pending.length === 0 ? "ok" : `migrations pending: ${pending.join(", ")}`;
+    } catch (error) {
+      checks.database = `unreachable: ${error instanceof Error ? error.message : String(error)}`;
+    }
+    checks.telegram = telegramApi.reachable() ? "ok" : "unreachable";
+    return { ready: Object.values(checks).every((c) => c === "ok"), checks };
   };
 
   return {
@@ -72,11 +95,12 @@ export function createApp(config: Config, { logger, onFatal }: AppOptions): App 
         llm: createLlmClient(config.openai),
         settings: config.dialogue,
         logger,
+        metrics,
       });
       const { token, apiRoot, webhook } = config.telegram;
       // Checked once, without retries: a wrong token or an unreachable API fails start-up at once.
       const botInfo = await new Api(token, { apiRoot }).getMe();
-      const parley = createBot({ token, apiRoot, botInfo, dialogue, logger, abortTurns: abortTurns.signal });
+      const parley = createBot({ token, apiRoot, botInfo, dialogue, logger, abortTurns: abortTurns.signal, observeApi: telegramApi.transformer });
       worker = createInboxWorker({
         inbox,
         owner,
@@ -86,14 +110,23 @@ export function createApp(config: Config, { logger, onFatal }: AppOptions): App 
         handle: (row) => parley.handle(row, inbox, owner, () => worker?.wake()),
       });
 
+      // One HTTP server for health, metrics and (in webhook mode) the webhook.
+      const takesWebhook = webhook && config.inbox.role === "all";
+      http = createHttpServer({
+        ...config.http,
+        logger,
+        readiness,
+        metrics,
+        webhook: takesWebhook ? { path: webhook.path, secret: webhook.secret, ingest: (u) => ingest([u]) } : undefined,
+      });
+      const port = await http.listen();
+
       let receiving = "nothing (worker only)";
       if (config.inbox.role === "all") {
         await parley.bot.api.setMyCommands(COMMANDS).catch((error: unknown) => {
           logger.warn({ err: error }, "could not register the command list");
         });
         if (webhook) {
-          http = createHttpServer({ ...config.http, logger, webhook: { path: webhook.path, secret: webhook.secret, ingest: (u) => ingest([u]) } });
-          const port = await http.listen();
           await parley.bot.api.setWebhook(webhook.url, {
             secret_token: webhook.secret,
             allowed_updates: [...ALLOWED_UPDATES],
@@ -102,7 +135,7 @@ export function createApp(config: Config, { logger, onFatal }: AppOptions): App 
           receiving = `webhook on ${config.http.host}:${port}${webhook.path}`;
         } else {
           await parley.bot.api.deleteWebhook(); // long polling cannot coexist with a webhook
-          const current = createPoller({ api: createPlainApi(token, apiRoot, 45), ingest, allowedUpdates: ALLOWED_UPDATES, logger });
+          const current = createPoller({ api: createPlainApi(token, apiRoot, telegramApi.transformer, 45), ingest, allowedUpdates: ALLOWED_UPDATES, logger });
           poller = current;
           current.run().catch((error: unknown) => {
             const reason =
@@ -124,7 +157,7 @@ export function createApp(config: Config, { logger, onFatal }: AppOptions): App 
       }
       worker.start();
       logger.info(
-        { bot: botInfo.username, store: config.database.kind, model: config.openai.model, receiving, instance: owner },
+        { bot: botInfo.username, store: config.database.kind, model: config.openai.model, receiving, http: `${config.http.host}:${port}`, instance: owner },
         "Parley is running",
       );
     },

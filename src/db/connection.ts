@@ -14,6 +14,8 @@ const parseInt8 = (value: string) => BigInt(value);
 export interface DialectOptions {
   /** Called when an idle pooled connection dies (the server restarted, the network dropped). */
   onIdleError?: (error: Error) => void;
+  /** PostgreSQL store: the pool, for its figures (connections in use, queries waiting). */
+  onPool?: (pool: pg.Pool) => void;
 }
 
 /** A second process (bot or migration) tried to open an embedded store that is in use. */
@@ -107,6 +109,7 @@ export function createDialect(config: DatabaseConfig, options: DialectOptions = 
     // ("Connection terminated unexpectedly") when the socket closes, with no listener of the
     // pool's attached while it is checked out: without this one, that crashes the process.
     pool.on("connect", (client) => client.on("error", () => undefined));
+    options.onPool?.(pool);
     return new PostgresDialect({ pool });
   }
   return new PGliteDialect({

@@ -2,6 +2,7 @@ import type { Logger } from "pino";
 import type { ChatInfo, HistoryBudget, HistoryMessage, MessageRepository, TurnInput, TurnResult, UserInfo } from "../db/message.repository.ts";
 import { batchWhileBusy } from "../db/batch.ts";
 import { retryWrite } from "../db/retry.ts";
+import type { Metrics } from "../ops/metrics.ts";
 import { classifyLlmError, type ChatTurn, type LlmClient, type LlmFailure } from "../llm/client.ts";
 
 export interface DialogueSettings {
@@ -53,6 +54,7 @@ export interface DialogueDependencies {
   llm: LlmClient;
   settings: DialogueSettings;
   logger: Logger;
+  metrics?: Pick<Metrics, "turnEnded" | "modelCall">;
 }
 
 const nameFor = (isGroup: boolean, name: string | null, content: string) =>
@@ -74,7 +76,7 @@ export function toChatTurns(systemPrompt: string, history: HistoryMessage[], tur
 const STORE_RETRY_MS = [200, 1_000, 3_000];
 
 export function createDialogueService(deps: DialogueDependencies): DialogueService {
-  const { repository, llm, settings, logger } = deps;
+  const { repository, llm, settings, logger, metrics } = deps;
   // Turns that start together (a claimed batch, a burst) read their histories in one statement.
   const loadHistory = batchWhileBusy<{ chatId: number | bigint; budget: HistoryBudget }, HistoryMessage[]>(
     (requests) => repository.recentHistories(requests),
@@ -153,16 +155,20 @@ export function createDialogueService(deps: DialogueDependencies): DialogueServi
         // Misconfiguration (bad key, unknown model) is the operator's to fix: log it as an error.
         const level = failure.failure === "misconfigured" ? "error" : "warn";
         log[level]({ failure: failure.failure, status: failure.status, reason: failure.message, modelServer: llm.server }, "model call failed");
+        metrics?.turnEnded("failed", failure.failure);
         return finish(turn, { failed: failure.failure }, { kind: "llm_failed", failure: failure.failure, partial: answer }, log);
       }
       const modelMs = Math.round(performance.now() - startedAt);
       if (answer.trim() === "") {
         log.warn("model returned an empty answer");
+        metrics?.turnEnded("failed", "empty_answer");
         return finish(turn, { failed: "empty_answer" }, { kind: "empty_answer" }, log);
       }
       const outcome = await finish(turn, { answer }, { kind: "answer", text: answer }, log);
       // One line per turn for operators: sizes and timings, never the conversation itself.
       if (outcome.kind === "answer") {
+        metrics?.turnEnded("answered");
+        metrics?.modelCall(modelMs / 1000, firstTextMs === undefined ? undefined : firstTextMs / 1000);
         log.info(
           {
             historyMessages: history.length,

@@ -1,6 +1,7 @@
 /**
- * Parley's one HTTP server (HTTP_HOST:HTTP_PORT). Today it takes Telegram's webhook calls; each
- * update is committed to the inbox and answered 200 at once, never after the model.
+ * Parley's one HTTP server (HTTP_HOST:HTTP_PORT): Telegram's webhook calls (in webhook mode; each
+ * update is committed to the inbox and answered 200 at once, never after the model), and for
+ * operators GET /healthz (the process lives), /readyz (it can do its work) and /metrics.
  */
 import { timingSafeEqual } from "node:crypto";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
@@ -18,10 +19,21 @@ export interface WebhookRoute {
   ingest(update: Update): Promise<void>;
 }
 
+export interface Readiness {
+  ready: boolean;
+  /** Each check by name: "ok", or what is wrong. */
+  checks: Record<string, string>;
+}
+
 export interface HttpServerOptions {
   host: string;
   port: number;
-  webhook: WebhookRoute;
+  /** Only in webhook mode. */
+  webhook?: WebhookRoute | undefined;
+  /** GET /readyz: whether this instance can do its work now. */
+  readiness(): Promise<Readiness>;
+  /** GET /metrics. */
+  metrics: { contentType: string; render(): Promise<string> };
   logger: Logger;
   /** Larger bodies are refused (real updates are a few kilobytes). */
   maxBodyBytes?: number;
@@ -59,15 +71,22 @@ async function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
 export function createHttpServer(options: HttpServerOptions): HttpServer {
   const { webhook, logger } = options;
   const maxBodyBytes = options.maxBodyBytes ?? 1024 * 1024;
-  const secret = Buffer.from(webhook.secret);
+  const secret = Buffer.from(webhook?.secret ?? "");
 
-  const send = (res: ServerResponse, status: number, body = "") => {
+  const send = (res: ServerResponse, status: number, body = "", contentType = "text/plain; charset=utf-8") => {
     if (res.headersSent) return;
-    res.writeHead(status, { "content-type": "text/plain; charset=utf-8", connection: status === 200 ? "keep-alive" : "close" });
+    res.writeHead(status, { "content-type": contentType, connection: status === 200 ? "keep-alive" : "close" });
     res.end(body);
   };
 
-  const onWebhook = async (req: IncomingMessage, res: ServerResponse) => {
+  const onReady = async (res: ServerResponse) => {
+    const readiness = await options.readiness();
+    send(res, readiness.ready ? 200 : 503, `${JSON.stringify(readiness)}\n`, "application/json");
+  };
+
+  const onMetrics = async (res: ServerResponse) => send(res, 200, await options.metrics.render(), options.metrics.contentType);
+
+  const onWebhook = async (req: IncomingMessage, res: ServerResponse, webhook: WebhookRoute) => {
     if (!sameSecret(req.headers[SECRET_HEADER], secret)) {
       logger.warn({ remote: req.socket.remoteAddress }, "webhook call without the right secret token; refused");
       return send(res, 401, "unauthorized");
@@ -94,15 +113,21 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
     send(res, 200);
   };
 
+  const routes = new Map<string, { method: string; handle: (req: IncomingMessage, res: ServerResponse) => Promise<void> | void }>([
+    ["/healthz", { method: "GET", handle: (_req, res) => send(res, 200, "ok\n") }],
+    ["/readyz", { method: "GET", handle: (_req, res) => onReady(res) }],
+    ["/metrics", { method: "GET", handle: (_req, res) => onMetrics(res) }],
+  ]);
+  if (webhook) routes.set(webhook.path, { method: "POST", handle: (req, res) => onWebhook(req, res, webhook) });
+
   const server = createServer((req, res) => {
-    const path = (req.url ?? "/").split("?")[0];
-    const route =
-      path === webhook.path
-        ? req.method === "POST"
-          ? onWebhook(req, res)
-          : Promise.resolve(send(res, 405, "method not allowed"))
-        : Promise.resolve(send(res, 404, "not found"));
-    route.catch((error: unknown) => {
+    const route = routes.get((req.url ?? "/").split("?")[0]!);
+    const handled = !route
+      ? send(res, 404, "not found")
+      : req.method !== route.method && !(route.method === "GET" && req.method === "HEAD")
+        ? send(res, 405, "method not allowed")
+        : route.handle(req, res);
+    Promise.resolve(handled).catch((error: unknown) => {
       logger.error({ err: error }, "HTTP request failed");
       send(res, 500);
     });

@@ -1,5 +1,5 @@
 import { autoRetry } from "@grammyjs/auto-retry";
-import { Api, Bot, BotError, GrammyError } from "grammy";
+import { Api, Bot, BotError, GrammyError, type Transformer } from "grammy";
 import type { Update, UserFromGetMe } from "grammy/types";
 import type { Logger } from "pino";
 import type { ClaimedUpdate, InboxRepository } from "../db/inbox.repository.ts";
@@ -21,6 +21,8 @@ export interface BotDependencies {
   dialogue: DialogueService;
   logger: Logger;
   abortTurns: AbortSignal;
+  /** Installed on every Bot API client (metrics, reachability). */
+  observeApi: Transformer;
   previewIntervalMs?: number;
 }
 
@@ -34,13 +36,17 @@ export interface ParleyBot {
 }
 
 /** Telegram API without retries: for polling (its own loop decides) and previews (dropped on 429). */
-export const createPlainApi = (token: string, apiRoot: string, timeoutSeconds = 60) =>
-  new Api(token, { apiRoot, timeoutSeconds });
+export function createPlainApi(token: string, apiRoot: string, observe: Transformer, timeoutSeconds = 60): Api {
+  const api = new Api(token, { apiRoot, timeoutSeconds });
+  api.config.use(observe);
+  return api;
+}
 
 export function createBot(deps: BotDependencies): ParleyBot {
   const bot = new Bot<ParleyContext>(deps.token, { botInfo: deps.botInfo, client: { apiRoot: deps.apiRoot, timeoutSeconds: 60 } });
   // Short flood waits are waited out in place; a longer one, Telegram's 5xx or a broken connection
   // end the call, and the delivery waits in the inbox instead (see features/chat.ts).
+  bot.api.config.use(deps.observeApi); // every attempt is seen, retried ones included
   bot.api.config.use(autoRetry({ maxRetryAttempts: 3, maxDelaySeconds: 3, rethrowHttpErrors: true, rethrowInternalServerErrors: true }));
 
   const turns = new Map<number, Turn>();
@@ -55,7 +61,7 @@ export function createBot(deps: BotDependencies): ParleyBot {
     createChatFeature({
       dialogue: deps.dialogue,
       logger: deps.logger,
-      previewApi: createPlainApi(deps.token, deps.apiRoot),
+      previewApi: createPlainApi(deps.token, deps.apiRoot, deps.observeApi),
       previewIntervalMs: deps.previewIntervalMs ?? 1_000,
       abortTurns: deps.abortTurns,
     }),

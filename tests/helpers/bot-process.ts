@@ -70,6 +70,13 @@ export class BotProcess {
     return `http://${where}`;
   }
 
+  /** The base URL of the bot's HTTP server (health, metrics): it logs where it listens. */
+  httpBase(): string {
+    const where = /"http":"([^"]+)"/.exec(this.stdout)?.[1];
+    if (!where) throw new Error(`the bot did not say where its HTTP server listens:\n${this.stdout}`);
+    return `http://${where}`;
+  }
+
   /** SIGTERM (or `signal`), then the exit status and how long the shutdown took. */
   async stop(signal: NodeJS.Signals = "SIGTERM"): Promise<Exit & { ms: number }> {
     const started = Date.now();

@@ -31,6 +31,7 @@ export async function createWorld(): Promise<World> {
     OPENAI_MODEL: "fake-model",
     OPENAI_TIMEOUT_SECONDS: "5",
     PGLITE_DATA_DIR: path.join(dataDir, "pglite"),
+    HTTP_PORT: "0", // every bot serves health and metrics; tests run many at once
     LOG_LEVEL: "debug",
     ...extra,
   });
