@@ -6,6 +6,9 @@ export interface BatchOptions {
   maxBatchSize: number;
 }
 
+/** After the promise jobs queued now: what DataLoader itself waits for, so one burst goes together. */
+const soon = (fn: () => void) => void Promise.resolve().then(() => process.nextTick(fn));
+
 /**
  * Group commit for one kind of statement: a request made while the store is idle goes out at
  * once (no added latency), and the requests made while `maxInFlight` statements are running
@@ -16,9 +19,6 @@ export interface BatchOptions {
  *
  * `run` gets the requests in order and returns one result per request, in the same order.
  */
-/** After the promise jobs queued now: what DataLoader itself waits for, so one burst goes together. */
-const soon = (fn: () => void) => void Promise.resolve().then(() => process.nextTick(fn));
-
 export function batchWhileBusy<Request, Result>(
   run: (requests: readonly Request[]) => Promise<Result[]>,
   options: BatchOptions,
