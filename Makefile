@@ -5,7 +5,7 @@
 NPM ?= npm
 STAMP := node_modules/.installed
 
-.PHONY: help install start dev test lint typecheck bench db-up db-down db-migrate db-reset
+.PHONY: help install start dev test lint typecheck bench db-up db-down db-migrate db-reset up down logs
 
 help:
 	@echo "make start       run the bot (installs dependencies; embedded PGlite store unless DATABASE_URL is set)"
@@ -14,6 +14,9 @@ help:
 	@echo "make lint        eslint"
 	@echo "make typecheck   tsc --noEmit"
 	@echo "make bench       benchmarks against their goals; report in data/benchmarks.md (BENCH_REPORT=doc/benchmarks.md to update the committed one)"
+	@echo "make up          build and run everything in Docker: PostgreSQL, migrations, the bot (settings from .env)"
+	@echo "make down        stop it (the data volume is kept)"
+	@echo "make logs        follow the bot's logs"
 	@echo "make db-up       start PostgreSQL in Docker (docker-compose.yml)"
 	@echo "make db-down     stop it (the data volume is kept)"
 	@echo "make db-migrate  apply pending migrations to the configured store"
@@ -61,9 +64,20 @@ db-up:
 	@docker compose version >/dev/null 2>&1 || { $(NO_COMPOSE); }
 	docker compose up --detach --wait postgres
 
-db-down:
+db-down: down
+
+up:
+	@docker compose version >/dev/null 2>&1 || { $(NO_COMPOSE); }
+	docker compose up --detach --build
+	@echo "Parley is starting in Docker: make logs to follow it, make down to stop it."
+
+down:
 	@docker compose version >/dev/null 2>&1 || { $(NO_COMPOSE); }
 	docker compose down
+
+logs:
+	@docker compose version >/dev/null 2>&1 || { $(NO_COMPOSE); }
+	docker compose logs --follow bot
 
 db-migrate: install
 	$(NPM) run db:migrate

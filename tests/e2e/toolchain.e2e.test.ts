@@ -65,3 +65,31 @@ test("`make db-reset` passes --force only with FORCE=1", () => {
   expect(ran(["db-reset"])).toBe("npm run db:reset --");
   expect(ran(["db-reset", "FORCE=1"])).toBe("npm run db:reset -- --force");
 });
+
+test("`make up` / `make logs` without Docker Compose say so in one line", () => {
+  for (const target of ["up", "logs", "down"]) {
+    const run = make([target], { PATH: "/nonexistent" });
+    expect(run.code).not.toBe(0);
+    expect(run.output).toContain(`make ${target} needs Docker with Compose`);
+  }
+});
+
+test("the image has what src/ imports: every package it uses is a production dependency", () => {
+  const pkg = JSON.parse(readFileSync(path.join(PROJECT_ROOT, "package.json"), "utf8")) as { dependencies: Record<string, string> };
+  const files = (spawnSync("git", ["ls-files", "src"], { cwd: PROJECT_ROOT, encoding: "utf8" }).stdout as string).split("\n").filter((f) => f.endsWith(".ts"));
+  expect(files.length).toBeGreaterThan(10);
+  const used = new Set<string>();
+  for (const file of files) {
+    const source = readFileSync(path.join(PROJECT_ROOT, file), "utf8");
+    for (const [, spec] of source.matchAll(/from "([^".][^"]*)"/g)) {
+      if (spec!.startsWith("node:")) continue;
+      used.add(spec!.startsWith("@") ? spec!.split("/").slice(0, 2).join("/") : spec!.split("/")[0]!);
+    }
+  }
+  expect([...used].filter((name) => !(name in pkg.dependencies))).toEqual([]);
+  // And the Dockerfile copies what runs: the sources and the migrations.
+  const dockerfile = readFileSync(path.join(PROJECT_ROOT, "Dockerfile"), "utf8");
+  expect(dockerfile).toMatch(/^COPY src \.\/src$/m);
+  expect(dockerfile).toMatch(/^COPY migrations \.\/migrations$/m);
+  expect(dockerfile).toMatch(/^CMD \["node", "src\/main\.ts"\]$/m);
+});
