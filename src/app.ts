@@ -47,6 +47,7 @@ export function createApp(config: Config, { logger, onFatal }: AppOptions): App 
     onIdleError: (error) => logger.warn({ err: error }, "lost an idle database connection; it will reconnect"),
     onPool: (pool) => metrics.watchPool(() => ({ inUse: pool.totalCount - pool.idleCount, waiting: pool.waitingCount })),
   });
+  const migrator = createMigrator(db);
   const owner = `${process.pid}-${randomUUID().slice(0, 8)}`;
   const inbox = withBatchedEnds(createInboxRepository(db));
   const abortTurns = new AbortController();
@@ -68,7 +69,7 @@ export function createApp(config: Config, { logger, onFatal }: AppOptions): App 
     try {
       await sql`select 1`.execute(db);
       checks.database = "ok";
-      const pending = await pendingMigrations(createMigrator(db));
+      const pending = await pendingMigrations(migrator);
       checks.schema = pending.length === 0 ? "ok" : `migrations pending: ${pending.join(", ")}`;
     } catch (error) {
       checks.database = `unreachable: ${error instanceof Error ? error.message : String(error)}`;
@@ -79,7 +80,6 @@ export function createApp(config: Config, { logger, onFatal }: AppOptions): App 
 
   return {
     async start() {
-      const migrator = createMigrator(db);
       if (config.database.kind === "pglite") {
         const { results } = await migrateToLatest(migrator);
         for (const r of results ?? []) logger.info({ migration: r.migrationName, status: r.status }, "migration applied");
