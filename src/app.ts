@@ -6,7 +6,12 @@ import { randomUUID } from "node:crypto";
 import { Api, GrammyError } from "grammy";
 import { sql } from "kysely";
 import type { Update } from "grammy/types";
+import { createAccessService } from "./access/access.service.ts";
+import { createRetention, type Retention } from "./access/retention.ts";
+import { createUsageService } from "./access/usage.service.ts";
 import type { Config } from "./config.ts";
+import { createAccessRepository } from "./db/access.repository.ts";
+import { createUsageRepository } from "./db/usage.repository.ts";
 import { createDatabase } from "./db/connection.ts";
 import { createInboxRepository, INBOX_CHANNEL } from "./db/inbox.repository.ts";
 import { createMessageRepository } from "./db/message.repository.ts";
@@ -55,6 +60,7 @@ export function createApp(config: Config, { logger, onFatal }: AppOptions): App 
   let poller: Poller | undefined;
   let http: HttpServer | undefined;
   let listener: Listener | undefined;
+  let retention: Retention | undefined;
 
   metrics.watchInbox(() => inbox.backlog());
 
@@ -90,8 +96,9 @@ export function createApp(config: Config, { logger, onFatal }: AppOptions): App 
         await assertMigrated(migrator);
       }
 
+      const messages = createMessageRepository(db);
       const dialogue = createDialogueService({
-        repository: createMessageRepository(db),
+        repository: messages,
         llm: createLlmClient(config.openai),
         settings: config.dialogue,
         logger,
@@ -100,7 +107,28 @@ export function createApp(config: Config, { logger, onFatal }: AppOptions): App 
       const { token, apiRoot, webhook } = config.telegram;
       // Checked once, without retries: a wrong token or an unreachable API fails start-up at once.
       const botInfo = await new Api(token, { apiRoot }).getMe();
-      const parley = createBot({ token, apiRoot, botInfo, dialogue, logger, abortTurns: abortTurns.signal, observeApi: telegramApi.transformer });
+      const access = createAccessService({ config: config.access, repository: createAccessRepository(db) });
+      if (config.access.everyone && !config.access.explicit) {
+        logger.warn("ALLOWED_USERS is not set: anyone on Telegram can use this bot and its model budget (set ALLOWED_USERS, or * to mean it)");
+      }
+      const usage = createUsageService(createUsageRepository(db), config.limits);
+      const parley = createBot({
+        token,
+        apiRoot,
+        botInfo,
+        dialogue,
+        logger,
+        abortTurns: abortTurns.signal,
+        observeApi: telegramApi.transformer,
+        access,
+        usage,
+        groupSettingsBy: config.access.groupSettingsBy,
+        metrics,
+      });
+      if (config.retentionDays !== null) {
+        retention = createRetention({ repository: messages, days: config.retentionDays, logger });
+        retention.start();
+      }
       worker = createInboxWorker({
         inbox,
         owner,
@@ -171,6 +199,7 @@ export function createApp(config: Config, { logger, onFatal }: AppOptions): App 
       }, SHUTDOWN_GRACE_MS);
       await worker?.stop();
       clearTimeout(cancelLate);
+      await retention?.stop();
       await listener?.close();
       await db.destroy();
     },

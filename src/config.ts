@@ -23,6 +23,19 @@ export interface WebhookConfig {
   maxConnections: number;
 }
 
+/** Who may talk to the bot, from the settings (admins can change it at run time: /allow, /deny). */
+export interface AccessConfig {
+  /** true: anyone; `explicit` says whether the operator chose that (ALLOWED_USERS=*) or left it unset. */
+  everyone: boolean;
+  explicit: boolean;
+  /** Allowed user ids (as decimal strings) and lower-cased "@usernames". */
+  subjects: string[];
+  /** Bot administrators: always allowed, exempt from limits, may use /allow, /deny, /users. */
+  admins: string[];
+  /** In groups, who may change the chat's settings (/clear…): its administrators, or any member. */
+  groupSettingsBy: "admins" | "everyone";
+}
+
 export interface Config {
   /** webhook null: long polling. */
   telegram: { token: string; apiRoot: string; webhook: WebhookConfig | null };
@@ -32,8 +45,53 @@ export interface Config {
   openai: { apiKey: string; baseURL: string; model: string; timeoutMs: number; maxRetries: number };
   dialogue: { systemPrompt: string; historyMaxMessages: number; historyMaxChars: number };
   database: DatabaseConfig;
+  access: AccessConfig;
+  /** Per-user daily limits (UTC days); null means unlimited. */
+  limits: { dailyMessages: number | null; dailyTokens: number | null };
+  /** Soft-deleted messages older than this are erased for good; null keeps them. */
+  retentionDays: number | null;
   logLevel: LogLevel;
 }
+
+/**
+ * A user as the operator or an admin names one: a numeric Telegram id ("123456") or a username
+ * ("@name" or "name"), returned as the id or as "@name" lower-cased; null if it is neither.
+ */
+export function parseUserSubject(text: string): string | null {
+  const value = text.trim();
+  if (/^\d{1,19}$/.test(value)) return String(BigInt(value));
+  const username = /^@?([A-Za-z][A-Za-z0-9_]{3,31})$/.exec(value);
+  return username ? `@${username[1]!.toLowerCase()}` : null;
+}
+
+/** A list in a setting: separated by commas and/or spaces. */
+const listOf = (value: string) => value.split(/[\s,]+/).filter(Boolean);
+
+const userList = (what: string, allowEveryone: boolean, idsOnly: boolean) =>
+  optional(
+    z
+      .string()
+      .optional()
+      .superRefine((value, ctx) => {
+        for (const item of listOf(value ?? "")) {
+          if (allowEveryone && item === "*") continue;
+          const subject = parseUserSubject(item);
+          if (subject === null || (idsOnly && subject.startsWith("@"))) {
+            ctx.addIssue({ code: "custom", message: `has "${item}", which is not ${what}` });
+          }
+        }
+      }),
+  );
+
+const optionalLimit = (max: number) =>
+  optional(
+    z.coerce
+      .number({ error: "must be a whole number" })
+      .int("must be a whole number")
+      .min(1, "must be at least 1 (leave it empty for no limit)")
+      .max(max, `must be at most ${max}`)
+      .optional(),
+  );
 
 export class ConfigError extends Error {
   readonly problems: string[];
@@ -106,6 +164,12 @@ const schema = databaseSchema.extend({
   SYSTEM_PROMPT: optional(z.string().default(DEFAULT_SYSTEM_PROMPT)),
   HISTORY_MAX_MESSAGES: intSetting(1, 1000, 40),
   HISTORY_MAX_CHARS: intSetting(200, 2_000_000, 16_000),
+  ALLOWED_USERS: userList("a Telegram user id, an @username or *", true, false),
+  ADMIN_USERS: userList("a numeric Telegram user id", false, true),
+  GROUP_SETTINGS_BY: optional(z.enum(["admins", "everyone"], { error: "must be admins or everyone" }).default("admins")),
+  USER_DAILY_MESSAGES: optionalLimit(1_000_000),
+  USER_DAILY_TOKENS: optionalLimit(1_000_000_000_000),
+  HISTORY_RETENTION_DAYS: optionalLimit(36_500),
   LOG_LEVEL: optional(
     z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"], {
       error: "must be one of fatal, error, warn, info, debug, trace, silent",
@@ -121,6 +185,18 @@ function toDatabaseConfig(values: z.infer<typeof databaseSchema>): DatabaseConfi
   return values.DATABASE_URL
     ? { kind: "postgres", url: values.DATABASE_URL }
     : { kind: "pglite", dataDir: resolve(values.PGLITE_DATA_DIR) };
+}
+
+function toAccessConfig(allowed: string | undefined, admins: string | undefined, groupSettingsBy: AccessConfig["groupSettingsBy"]): AccessConfig {
+  const items = listOf(allowed ?? "");
+  const everyone = items.length === 0 || items.includes("*");
+  return {
+    everyone,
+    explicit: items.length > 0,
+    subjects: everyone ? [] : [...new Set(items.map((i) => parseUserSubject(i)!))],
+    admins: [...new Set(listOf(admins ?? "").map((i) => parseUserSubject(i)!))],
+    groupSettingsBy,
+  };
 }
 
 /**
@@ -180,6 +256,9 @@ export function parseConfig(env: Environment): Config {
       historyMaxChars: v.HISTORY_MAX_CHARS,
     },
     database: toDatabaseConfig(v),
+    access: toAccessConfig(v.ALLOWED_USERS, v.ADMIN_USERS, v.GROUP_SETTINGS_BY),
+    limits: { dailyMessages: v.USER_DAILY_MESSAGES ?? null, dailyTokens: v.USER_DAILY_TOKENS ?? null },
+    retentionDays: v.HISTORY_RETENTION_DAYS ?? null,
     logLevel: v.LOG_LEVEL,
   };
 }

@@ -41,6 +41,29 @@ export interface MessagesTable {
   in_context: Generated<boolean>;
   /** For an answer: the user message it answers (at most one live answer each). */
   reply_to_id: ColumnType<bigint | null, bigint | number | null | undefined, bigint | number | null>;
+  /** Answers only: the model that wrote it and the tokens it cost (estimated if the server gave none). */
+  model: Nullable<string>;
+  prompt_tokens: Nullable<number>;
+  completion_tokens: Nullable<number>;
+  usage_estimated: Nullable<boolean>;
+}
+
+/** An admin's decision about a user id ("123") or a lower-cased "@username"; overrides ALLOWED_USERS. */
+export interface AccessRulesTable {
+  subject: string;
+  allowed: boolean;
+  changed_by: Int8;
+  changed_at: Generated<Date>;
+}
+
+/** Answers and tokens per user, UTC day and model: kept when messages are cleared or erased. */
+export interface UsageDailyTable {
+  user_id: Int8;
+  day: ColumnType<string, string, never>;
+  model: string;
+  messages: Generated<number>;
+  prompt_tokens: ColumnType<bigint, bigint | number | undefined, bigint | number>;
+  completion_tokens: ColumnType<bigint, bigint | number | undefined, bigint | number>;
 }
 
 /** received → working (leased) → answered → delivered; or failed; or done (nothing to answer). */
@@ -81,4 +104,6 @@ export interface Database {
   chats: ChatsTable;
   messages: MessagesTable;
   inbox: InboxTable;
+  access_rules: AccessRulesTable;
+  usage_daily: UsageDailyTable;
 }

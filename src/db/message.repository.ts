@@ -32,8 +32,17 @@ export interface HistoryBudget {
   maxChars: number;
 }
 
+/** What an answer cost; counted in usage_daily for the turn's user. */
+export interface AnswerUsage {
+  model: string;
+  promptTokens: number;
+  completionTokens: number;
+  /** The server reported no usage: the counts are estimates. */
+  estimated: boolean;
+}
+
 /** How a turn ended: with an answer to store, or failed (the user's message is kept out of context). */
-export type TurnResult = { answer: string } | { failed: string };
+export type TurnResult = { answer: string; usage?: AnswerUsage } | { failed: string };
 
 export interface TurnInput {
   updateId: Id;
@@ -64,6 +73,13 @@ export interface MessageRepository {
   recentHistories(requests: ReadonlyArray<{ chatId: Id; budget: HistoryBudget }>): Promise<HistoryMessage[][]>;
   /** Soft-deletes the chat's live messages; returns how many. Nothing is removed. */
   clearHistory(chatId: Id): Promise<number>;
+  /**
+   * Erases for good every message a user wrote, in every chat, the answers to them, and the
+   * user's profile row (names). Usage counts stay: they hold no content. Returns how many messages.
+   */
+  forgetUser(userId: Id): Promise<number>;
+  /** Deletes up to `limit` messages soft-deleted more than `days` days ago; returns how many. */
+  purgeDeleted(days: number, limit: number): Promise<number>;
 }
 
 type Executor = Kysely<Database> | Transaction<Database>;
@@ -78,6 +94,7 @@ export function createMessageRepository(db: Executor): MessageRepository {
       if (turns.length === 0) return [];
       const column = <T>(pick: (turn: TurnInput) => T) => turns.map(pick);
       const answerOf = (t: TurnInput) => ("answer" in t.result ? t.result.answer : null);
+      const usageOf = (t: TurnInput) => ("answer" in t.result ? t.result.usage : undefined);
       // Data-modifying CTEs run as one statement, atomically. `owned` keeps the turns whose
       // inbox row this owner still holds, locked, and every insert selects from it, so a turn
       // whose lease was lost writes nothing. The answers are inserted from the user messages'
@@ -91,9 +108,12 @@ export function createMessageRepository(db: Executor): MessageRepository {
             ${column((t) => String(t.user.id))}::bigint[], ${column((t) => t.user.username)}::text[],
             ${column((t) => t.user.firstName)}::text[], ${column((t) => t.user.lastName)}::text[],
             ${column((t) => t.content)}::text[], ${column((t) => String(t.telegramMessageId))}::bigint[],
-            ${column(answerOf)}::text[], ${column((t) => ("failed" in t.result ? t.result.failed : null))}::text[]
+            ${column(answerOf)}::text[], ${column((t) => ("failed" in t.result ? t.result.failed : null))}::text[],
+            ${column((t) => usageOf(t)?.model ?? null)}::text[], ${column((t) => usageOf(t)?.promptTokens ?? null)}::int[],
+            ${column((t) => usageOf(t)?.completionTokens ?? null)}::int[], ${column((t) => usageOf(t)?.estimated ?? null)}::bool[]
           ) with ordinality as i(update_id, owner, chat_id, chat_type, chat_title, user_id, username, first_name,
-                                 last_name, content, telegram_message_id, answer, error, ord)
+                                 last_name, content, telegram_message_id, answer, error, model, prompt_tokens,
+                                 completion_tokens, usage_estimated, ord)
         ), owned as (
           select i.* from input i
           join inbox on inbox.update_id = i.update_id and inbox.lease_owner = i.owner and inbox.state = 'working'
@@ -117,12 +137,25 @@ export function createMessageRepository(db: Executor): MessageRepository {
           on conflict (chat_id, telegram_message_id) where telegram_message_id is not null do nothing
           returning id, chat_id, telegram_message_id
         ), answer as (
-          insert into messages (chat_id, user_id, role, content, reply_to_id)
-          select o.chat_id, null, 'assistant', o.answer, q.id
+          insert into messages (chat_id, user_id, role, content, reply_to_id, model, prompt_tokens, completion_tokens, usage_estimated)
+          select o.chat_id, null, 'assistant', o.answer, q.id, o.model, o.prompt_tokens, o.completion_tokens, o.usage_estimated
           from owned o join question q on q.chat_id = o.chat_id and q.telegram_message_id = o.telegram_message_id
           where o.answer is not null
           order by o.ord
           returning id, reply_to_id
+        ), usage as (
+          -- one row per user, UTC day and model; a user answered in two chats at once adds both
+          insert into usage_daily as d (user_id, day, model, messages, prompt_tokens, completion_tokens)
+          select o.user_id, (now() at time zone 'UTC')::date, o.model, count(*), sum(o.prompt_tokens), sum(o.completion_tokens)
+          from owned o
+          join question q on q.chat_id = o.chat_id and q.telegram_message_id = o.telegram_message_id
+          join answer a on a.reply_to_id = q.id
+          where o.model is not null
+          group by o.user_id, o.model
+          on conflict (user_id, day, model) do update set
+            messages = d.messages + excluded.messages,
+            prompt_tokens = d.prompt_tokens + excluded.prompt_tokens,
+            completion_tokens = d.completion_tokens + excluded.completion_tokens
         )
         update inbox set
           state = case when o.answer is null then 'failed' else 'answered' end,
@@ -204,6 +237,43 @@ export function createMessageRepository(db: Executor): MessageRepository {
         .where("deleted_at", "is", null)
         .executeTakeFirst();
       return Number(result.numUpdatedRows);
+    },
+
+    async forgetUser(userId) {
+      // One statement: the questions and their answers go together (their references from the
+      // inbox become null), then the profile, which nothing references any more.
+      const { rows } = await sql<{ erased: number }>`
+        with mine as (
+          select id from messages where user_id = ${BigInt(userId)}
+        ), answers as (
+          delete from messages where reply_to_id in (select id from mine) returning id
+        ), questions as (
+          delete from messages where id in (select id from mine) returning id
+        ), profile as (
+          delete from users where id = ${BigInt(userId)}
+            and not exists (select 1 from messages m where m.user_id = ${BigInt(userId)} and m.id not in (select id from mine))
+        )
+        select ((select count(*) from answers) + (select count(*) from questions))::int as erased
+      `.execute(db);
+      return rows[0]?.erased ?? 0;
+    },
+
+    async purgeDeleted(days, limit) {
+      // Oldest first through messages_deleted_at_idx; rows another purge holds are skipped, so
+      // instances purging at once never wait on each other, and each statement locks few rows.
+      const { rows } = await sql<{ purged: number }>`
+        with doomed as (
+          select id from messages
+          where deleted_at < now() - make_interval(days => ${days})
+          order by deleted_at
+          limit ${limit}
+          for update skip locked
+        ), purged as (
+          delete from messages where id in (select id from doomed) returning id
+        )
+        select count(*)::int as purged from purged
+      `.execute(db);
+      return rows[0]?.purged ?? 0;
     },
   };
   return repository;

@@ -3,7 +3,7 @@ import type { ChatInfo, HistoryBudget, HistoryMessage, MessageRepository, TurnIn
 import { batchWhileBusy } from "../db/batch.ts";
 import { retryWrite } from "../db/retry.ts";
 import type { Metrics } from "../ops/metrics.ts";
-import { classifyLlmError, type ChatTurn, type LlmClient, type LlmFailure } from "../llm/client.ts";
+import { classifyLlmError, estimateUsage, type ChatTurn, type LlmClient, type LlmFailure, type TokenUsage } from "../llm/client.ts";
 
 export interface DialogueSettings {
   systemPrompt: string;
@@ -47,6 +47,8 @@ export interface DialogueService {
   reply(turn: UserTurn, onText: (textSoFar: string) => void, signal?: AbortSignal): Promise<ReplyOutcome>;
   /** Starts over: soft-deletes the chat's history. Returns how many messages were cleared. */
   clear(chatId: number): Promise<number>;
+  /** Erases for good everything the user wrote (every chat) and the answers to it; returns how many messages. */
+  forget(userId: number): Promise<number>;
 }
 
 export interface DialogueDependencies {
@@ -54,7 +56,7 @@ export interface DialogueDependencies {
   llm: LlmClient;
   settings: DialogueSettings;
   logger: Logger;
-  metrics?: Pick<Metrics, "turnEnded" | "modelCall">;
+  metrics?: Pick<Metrics, "turnEnded" | "modelCall" | "tokensUsed">;
 }
 
 const nameFor = (isGroup: boolean, name: string | null, content: string) =>
@@ -139,8 +141,10 @@ export function createDialogueService(deps: DialogueDependencies): DialogueServi
       let answer = "";
       const startedAt = performance.now();
       let firstTextMs: number | undefined;
+      let reported: TokenUsage | undefined;
+      const turns = toChatTurns(settings.systemPrompt, history, turn);
       try {
-        for await (const delta of llm.stream(toChatTurns(settings.systemPrompt, history, turn), signal)) {
+        for await (const delta of llm.stream(turns, signal, (usage) => (reported = usage))) {
           answer += delta;
           if (answer.trim() === "") continue;
           firstTextMs ??= Math.round(performance.now() - startedAt);
@@ -164,11 +168,13 @@ export function createDialogueService(deps: DialogueDependencies): DialogueServi
         metrics?.turnEnded("failed", "empty_answer");
         return finish(turn, { failed: "empty_answer" }, { kind: "empty_answer" }, log);
       }
-      const outcome = await finish(turn, { answer }, { kind: "answer", text: answer }, log);
+      const usage = { model: llm.model, ...(reported ?? estimateUsage(turns, answer)), estimated: reported === undefined };
+      const outcome = await finish(turn, { answer, usage }, { kind: "answer", text: answer }, log);
       // One line per turn for operators: sizes and timings, never the conversation itself.
       if (outcome.kind === "answer") {
         metrics?.turnEnded("answered");
         metrics?.modelCall(modelMs / 1000, firstTextMs === undefined ? undefined : firstTextMs / 1000);
+        metrics?.tokensUsed(usage.model, usage.promptTokens, usage.completionTokens);
         log.info(
           {
             historyMessages: history.length,
@@ -176,6 +182,9 @@ export function createDialogueService(deps: DialogueDependencies): DialogueServi
             answerChars: answer.length,
             firstTextMs,
             modelMs,
+            promptTokens: usage.promptTokens,
+            completionTokens: usage.completionTokens,
+            ...(usage.estimated ? { tokensEstimated: true } : {}),
           },
           "answered",
         );
@@ -185,6 +194,10 @@ export function createDialogueService(deps: DialogueDependencies): DialogueServi
 
     clear(chatId) {
       return repository.clearHistory(chatId);
+    },
+
+    forget(userId) {
+      return repository.forgetUser(userId);
     },
   };
 }

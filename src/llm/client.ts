@@ -27,12 +27,38 @@ export class LlmError extends Error {
   }
 }
 
+/** What an answer cost, as the server reported it at the end of the stream. */
+export interface TokenUsage {
+  promptTokens: number;
+  completionTokens: number;
+}
+
 export interface LlmClient {
   /** The model server's host (and port), for logs: the operator must see which server failed. */
   readonly server: string;
-  /** Streams the answer as text deltas. Throws LlmError. */
-  stream(turns: ChatTurn[], signal?: AbortSignal): AsyncIterable<string>;
+  /** The model asked for. */
+  readonly model: string;
+  /**
+   * Streams the answer as text deltas. Throws LlmError. `onUsage` gets the server's token count
+   * when it reports one (asked for with stream_options.include_usage).
+   */
+  stream(turns: ChatTurn[], signal?: AbortSignal, onUsage?: (usage: TokenUsage) => void): AsyncIterable<string>;
 }
+
+/**
+ * A token count for a server that reports none: about four characters a token for English text,
+ * plus a few tokens of framing per message (OpenAI's own rule of thumb). Good enough for budgets.
+ */
+export function estimateUsage(turns: readonly ChatTurn[], answer: string): TokenUsage {
+  const tokens = (text: string) => Math.ceil([...text].length / 4);
+  return {
+    promptTokens: turns.reduce((sum, t) => sum + 4 + tokens(t.content), 3),
+    completionTokens: tokens(answer),
+  };
+}
+
+/** A server that does not know stream_options (older OpenAI-compatible servers) says so in a 400. */
+const REJECTS_STREAM_OPTIONS = /stream_options|include_usage/i;
 
 export interface LlmOptions {
   apiKey: string;
@@ -83,9 +109,18 @@ export function createLlmClient(options: LlmOptions): LlmClient {
     maxRetries: options.maxRetries,
   });
 
+  // Dropped for the rest of the process once the server refuses it; usage is estimated then.
+  let askUsage = true;
+  const create = (turns: ChatTurn[], signal: AbortSignal) =>
+    openai.chat.completions.create(
+      { model: options.model, messages: turns, stream: true, ...(askUsage ? { stream_options: { include_usage: true } } : {}) },
+      { signal },
+    );
+
   return {
     server: new URL(options.baseURL).host,
-    async *stream(turns, signal) {
+    model: options.model,
+    async *stream(turns, signal, onUsage) {
       // The SDK's timeout covers the wait for the response; this watchdog covers a stream that stalls.
       const idle = new AbortController();
       let timer: NodeJS.Timeout | undefined;
@@ -96,13 +131,18 @@ export function createLlmClient(options: LlmOptions): LlmClient {
       const combined = signal ? AbortSignal.any([signal, idle.signal]) : idle.signal;
       try {
         arm();
-        const stream = await openai.chat.completions.create(
-          { model: options.model, messages: turns, stream: true },
-          { signal: combined },
-        );
+        let stream;
+        try {
+          stream = await create(turns, combined);
+        } catch (error) {
+          if (!(askUsage && error instanceof OpenAI.BadRequestError && REJECTS_STREAM_OPTIONS.test(error.message))) throw error;
+          askUsage = false;
+          stream = await create(turns, combined);
+        }
         let finished = false;
         for await (const chunk of stream) {
           arm();
+          if (chunk.usage) onUsage?.({ promptTokens: chunk.usage.prompt_tokens, completionTokens: chunk.usage.completion_tokens });
           const choice = chunk.choices[0];
           if (choice?.delta?.content) yield choice.delta.content;
           if (choice?.finish_reason) finished = true;

@@ -11,6 +11,10 @@ export interface Metrics {
   turnEnded(outcome: "answered" | "failed", reason?: string): void;
   /** One model call that answered: its whole time, and the time to its first text. */
   modelCall(seconds: number, firstTextSeconds: number | undefined): void;
+  /** Tokens an answer cost (estimated where the server reported none). */
+  tokensUsed(model: string, prompt: number, completion: number): void;
+  /** A turn refused before the model: the user is not allowed, or over a daily limit. */
+  turnRefused(reason: "not_allowed" | "daily_messages" | "daily_tokens"): void;
   /** A Bot API call that failed: Telegram's error code, or "network" when it could not be reached. */
   telegramError(method: string, code: number | "network"): void;
   /** Read at each scrape: turns waiting in the inbox and the age of the oldest. */
@@ -37,6 +41,18 @@ export function createMetrics(): Metrics {
   const buckets = [0.25, 0.5, 1, 2, 4, 8, 15, 30, 60, 120];
   const modelSeconds = new Histogram({ name: "parley_model_call_seconds", help: "Model call, request to last token", buckets, registers: [registry] });
   const firstText = new Histogram({ name: "parley_model_first_text_seconds", help: "Model call, request to first text", buckets, registers: [registry] });
+  const tokens = new Counter({
+    name: "parley_tokens_total",
+    help: "Model tokens used by answers, by model and kind (prompt, completion)",
+    labelNames: ["model", "kind"] as const,
+    registers: [registry],
+  });
+  const refused = new Counter({
+    name: "parley_turns_refused_total",
+    help: "Messages refused before the model, by reason (not_allowed, daily_messages, daily_tokens)",
+    labelNames: ["reason"] as const,
+    registers: [registry],
+  });
   const telegramErrors = new Counter({
     name: "parley_telegram_api_errors_total",
     help: "Bot API calls that failed, by method and error code (network: Telegram unreachable)",
@@ -55,6 +71,11 @@ export function createMetrics(): Metrics {
       modelSeconds.observe(seconds);
       if (firstTextSeconds !== undefined) firstText.observe(firstTextSeconds);
     },
+    tokensUsed(model, prompt, completion) {
+      tokens.inc({ model, kind: "prompt" }, prompt);
+      tokens.inc({ model, kind: "completion" }, completion);
+    },
+    turnRefused: (reason) => refused.inc({ reason }),
     telegramError: (method, code) => telegramErrors.inc({ method, code: String(code) }),
     watchInbox: (read) => (readInbox = read),
     watchPool: (read) => (readPool = read),

@@ -2,12 +2,21 @@ import { autoRetry } from "@grammyjs/auto-retry";
 import { Api, Bot, BotError, GrammyError, type Transformer } from "grammy";
 import type { Update, UserFromGetMe } from "grammy/types";
 import type { Logger } from "pino";
+import type { AccessService } from "../access/access.service.ts";
+import { createChatAdmins, createSettingsPolicy } from "../access/chat-admins.ts";
+import type { UsageService } from "../access/usage.service.ts";
+import type { AccessConfig } from "../config.ts";
 import type { ClaimedUpdate, InboxRepository } from "../db/inbox.repository.ts";
+import type { Metrics } from "../ops/metrics.ts";
 import type { DialogueService } from "../dialogue/dialogue.service.ts";
 import { createTurn, type Turn } from "../inbox/turn.ts";
 import type { ParleyContext } from "./context.ts";
 import { deliveryRetryMs, logBotError } from "./errors.ts";
+import { createAccessGate } from "./features/access.ts";
+import { createAdminFeature } from "./features/admin.ts";
 import { createChatFeature } from "./features/chat.ts";
+import { createForgetFeature } from "./features/forget.ts";
+import { createUsageFeature } from "./features/usage.ts";
 import { createClearFeature } from "./features/clear.ts";
 import { createHelpFeature } from "./features/help.ts";
 import { createStartFeature } from "./features/start.ts";
@@ -23,6 +32,10 @@ export interface BotDependencies {
   abortTurns: AbortSignal;
   /** Installed on every Bot API client (metrics, reachability). */
   observeApi: Transformer;
+  access: AccessService;
+  usage: UsageService;
+  groupSettingsBy: AccessConfig["groupSettingsBy"];
+  metrics: Pick<Metrics, "turnRefused">;
   previewIntervalMs?: number;
 }
 
@@ -54,16 +67,28 @@ export function createBot(deps: BotDependencies): ParleyBot {
     ctx.turn = turns.get(ctx.update.update_id);
     return next();
   });
+  const { access, usage, logger, dialogue, metrics } = deps;
+  const chatAdmins = createChatAdmins({
+    fetch: async (chatId) => (await bot.api.getChatAdministrators(chatId)).map((member) => member.user.id),
+  });
+  const settings = createSettingsPolicy({ by: deps.groupSettingsBy, isBotAdmin: access.isAdmin, chatAdmins });
+  bot.use(createAccessGate({ access, logger, metrics }));
   bot.use(createStartFeature());
   bot.use(createHelpFeature());
-  bot.use(createClearFeature(deps));
+  bot.use(createClearFeature({ dialogue, logger, settings }));
+  bot.use(createUsageFeature({ usage, access }));
+  bot.use(createForgetFeature({ dialogue, logger }));
+  bot.use(createAdminFeature({ access, logger }));
   bot.use(
     createChatFeature({
-      dialogue: deps.dialogue,
-      logger: deps.logger,
+      dialogue,
+      logger,
       previewApi: createPlainApi(deps.token, deps.apiRoot, deps.observeApi),
       previewIntervalMs: deps.previewIntervalMs ?? 1_000,
       abortTurns: deps.abortTurns,
+      usage,
+      isAdmin: access.isAdmin,
+      metrics,
     }),
   );
   bot.use(createUnsupportedFeature());

@@ -1,4 +1,18 @@
+import type { AccessOverview } from "../access/access.service.ts";
+import type { UsageTotals, UsageRow, UserUsage } from "../db/usage.repository.ts";
 import type { LlmFailure } from "../llm/client.ts";
+
+const plural = (n: number, word: string) => `${n.toLocaleString("en-US")} ${word}${n === 1 ? "" : "s"}`;
+const tokensOf = (t: UsageTotals) => t.promptTokens + t.completionTokens;
+const line = (t: UsageTotals) => `${plural(t.messages, "answer")}, ${plural(tokensOf(t), "token")}`;
+
+/** "in 3 h 12 min" from now until `at`. */
+export function timeUntil(at: Date, now: Date): string {
+  const minutes = Math.max(1, Math.ceil((at.getTime() - now.getTime()) / 60_000));
+  const h = Math.floor(minutes / 60);
+  const m = minutes % 60;
+  return h > 0 ? `${h} h${m ? ` ${m} min` : ""}` : `${m} min`;
+}
 
 /** Everything the bot says on its own, in one place. */
 export const texts = {
@@ -10,7 +24,8 @@ export const texts = {
     "Here's what I can do:\n\n" +
     "• Write anything: I answer and remember the conversation of this chat.\n" +
     "• In groups, mention me or reply to one of my messages.\n\n" +
-    "Commands:\n/start: introduction\n/help: this message\n/clear: forget this conversation and start over",
+    "Commands:\n/start: introduction\n/help: this message\n/clear: forget this conversation and start over\n" +
+    "/usage: what you've used today and this month\n/forget: erase everything you've written to me, for good",
   cleared: (count: number) =>
     count === 0
       ? "There was nothing to forget: we're starting fresh."
@@ -43,10 +58,60 @@ export const texts = {
     }
   },
   interrupted: "⚠️ My answer was cut off. Please try again.",
+  notAllowed: (userId: number) =>
+    `Sorry, this bot is private. If you know its operator, send them your Telegram user id: ${userId}`,
+  adminOnly: "Only the bot's administrators can do that.",
+  adminPrivateOnly: "Please send admin commands in a private chat with me.",
+  groupAdminsOnly: "Only this group's administrators can do that.",
+  accessUsage: (command: string) => `Usage: /${command} <user id or @username>, for example /${command} 123456789 or /${command} @name`,
+  accessChanged: (subject: string, allowed: boolean, everyone: boolean) =>
+    allowed
+      ? `${subject} may now talk to me.${everyone ? " (I'm open to everyone anyway, because ALLOWED_USERS is not limited.)" : ""}`
+      : `${subject} may no longer talk to me.`,
+  accessOverview: (o: AccessOverview) => {
+    const rules = o.rules.map((r) => `${r.allowed ? "✅" : "⛔"} ${r.subject}`);
+    return [
+      o.everyone ? "Access: open to everyone (except anyone denied below)." : "Access: only the users listed below.",
+      `Admins (ADMIN_USERS): ${o.admins.join(", ") || "none"}`,
+      ...(o.everyone ? [] : [`Allowed by the settings (ALLOWED_USERS): ${o.fromSettings.join(", ") || "nobody"}`]),
+      rules.length ? `Set with /allow and /deny (these win over the settings):\n${rules.join("\n")}` : "Nobody was allowed or denied with /allow or /deny yet.",
+    ].join("\n\n");
+  },
+  overLimit: (limit: "daily_messages" | "daily_tokens", max: number, resetsAt: Date, now: Date) =>
+    `You've reached today's limit of ${limit === "daily_messages" ? plural(max, "message") : plural(max, "token")}. ` +
+    `It resets at 00:00 UTC, in ${timeUntil(resetsAt, now)}.`,
+  usage: (mine: UserUsage, limits: { dailyMessages: number | null; dailyTokens: number | null }, exempt: boolean) => {
+    const parts = [`Your usage\nToday: ${line(mine.today)}\nThis month: ${line(mine.month)}`];
+    const caps = [
+      ...(limits.dailyMessages === null ? [] : [`${mine.today.messages} of ${limits.dailyMessages} messages`]),
+      ...(limits.dailyTokens === null ? [] : [`${tokensOf(mine.today)} of ${limits.dailyTokens} tokens`]),
+    ];
+    if (exempt && caps.length) parts.push("Daily limits don't apply to you (admin).");
+    else if (caps.length) parts.push(`Daily limit: ${caps.join(", ")} used. Days are counted in UTC.`);
+    return parts.join("\n\n");
+  },
+  usageEveryone: (rows: UsageRow[]) =>
+    rows.length === 0
+      ? "Nobody has used the bot this month."
+      : "Everyone this month (today / month):\n" +
+        rows
+          .map((r) => `${r.username ? `@${r.username}` : (r.firstName ?? "someone")} (${r.userId}): ${tokensOf(r.today)} / ${tokensOf(r.month)} tokens, ${r.today.messages} / ${r.month.messages} answers`)
+          .join("\n"),
+  forgetAsk:
+    "This erases everything you ever wrote to me, in every chat, and my answers to it, for good. " +
+    "It can't be undone. (/clear only starts this chat over.)",
+  forgetYes: "Erase everything",
+  forgetNo: "Cancel",
+  forgetDone: (count: number) => `Done: I've erased ${plural(count, "message")} for good.`,
+  forgetCancelled: "Cancelled: nothing was erased.",
+  forgetNotYours: "This button belongs to someone else.",
+  forgetExpired: "This button has expired. Send /forget again.",
 } as const;
 
 export const COMMANDS = [
   { command: "start", description: "Introduction" },
   { command: "help", description: "What I can do" },
   { command: "clear", description: "Forget this conversation and start over" },
+  { command: "usage", description: "What you've used today and this month" },
+  { command: "forget", description: "Erase everything you've written, for good" },
 ] as const;

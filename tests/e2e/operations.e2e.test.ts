@@ -32,6 +32,18 @@ test("/healthz and /readyz: alive, and ready when the database, its schema and T
   expect(JSON.parse(ready.body)).toEqual({ ready: true, checks: { database: "ok", schema: "ok", telegram: "ok" } });
   expect((await get(bot, "/nowhere")).status).toBe(404);
   expect((await get(bot, "/healthz", "POST")).status).toBe(405);
+  // No ALLOWED_USERS: it says so at start-up, as a warning.
+  expect(bot.stdout).toMatch(/"level":40,[^\n]*"msg":"ALLOWED_USERS is not set: anyone on Telegram can use this bot/);
+  expect((await bot.stop()).code).toBe(0);
+});
+
+test("an operator who allows everyone on purpose (ALLOWED_USERS=*) gets no warning", async () => {
+  world = await createWorld();
+  const bot = await world.startBot({ ALLOWED_USERS: "*" });
+  expect(bot.stdout).not.toContain("ALLOWED_USERS is not set");
+  const { chat, user } = person("Anyone");
+  world.tg.userSends(chat, user, "hello");
+  await world.tg.waitForChat(chat.id, (ms) => ms.some((m) => m.text === "Echo: hello"), "the answer");
   expect((await bot.stop()).code).toBe(0);
 });
 

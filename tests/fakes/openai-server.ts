@@ -14,6 +14,7 @@ export interface CompletionRequest {
   model: string;
   messages: ChatMessage[];
   stream?: boolean;
+  stream_options?: { include_usage?: boolean };
   receivedAt: number;
 }
 
@@ -41,6 +42,11 @@ export class FakeOpenAI {
   url = "";
   inFlight = 0;
   maxInFlight = 0;
+  /**
+   * How the server treats stream_options.include_usage: "report" (OpenAI: a last chunk with the
+   * usage), "ignore" (many local servers: no usage), "reject" (older servers: 400).
+   */
+  usage: "report" | "ignore" | "reject" = "report";
   /** Runs after each streamed chunk is written: a test can kill the bot mid-stream here. */
   afterChunk?: (request: CompletionRequest, index: number) => Promise<void> | void;
   private handler: Handler = echo;
@@ -56,6 +62,11 @@ export class FakeOpenAI {
   async close(): Promise<void> {
     this.server.closeAllConnections();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+
+  /** The fake's token count, one token per character, so tests can predict it. */
+  static usageOf(request: Pick<CompletionRequest, "messages">, answer: string): { prompt_tokens: number; completion_tokens: number } {
+    return { prompt_tokens: request.messages.reduce((sum, m) => sum + m.content.length, 0), completion_tokens: answer.length };
   }
 
   respondWith(handler: Handler): void {
@@ -75,6 +86,7 @@ export class FakeOpenAI {
     this.handler = echo;
     this.afterChunk = undefined;
     this.maxInFlight = 0;
+    this.usage = "report";
   }
 
   /** Resolves with the next request the model receives. */
@@ -96,6 +108,13 @@ export class FakeOpenAI {
       return;
     }
     const request = { ...(JSON.parse(Buffer.concat(chunks).toString("utf8")) as CompletionRequest), receivedAt: Date.now() };
+    const refuse = (message: string) => {
+      res.writeHead(400, { "content-type": "application/json" });
+      res.end(JSON.stringify({ error: { message, type: "invalid_request_error", param: "stream_options", code: null } }));
+    };
+    // What OpenAI itself refuses, and what an older server refuses.
+    if (request.stream_options && !request.stream) return refuse("The 'stream_options' parameter is only allowed when 'stream' is enabled.");
+    if (request.stream_options && this.usage === "reject") return refuse("Unrecognized request argument supplied: stream_options");
     this.requests.push(request);
     for (const wake of this.requestWaiters.splice(0)) wake(request);
     this.inFlight++;
@@ -150,6 +169,10 @@ export class FakeOpenAI {
       return;
     }
     res.write(`data: ${chunk(null, "stop")}\n\n`);
+    if (request.stream_options?.include_usage && this.usage === "report") {
+      const usage = FakeOpenAI.usageOf(request, parts.join(""));
+      res.write(`data: ${JSON.stringify({ id: "chatcmpl-fake", object: "chat.completion.chunk", created: 0, model: request.model, choices: [], usage: { ...usage, total_tokens: usage.prompt_tokens + usage.completion_tokens } })}\n\n`);
+    }
     res.end("data: [DONE]\n\n");
   }
 }

@@ -45,6 +45,8 @@ export interface BotMessage {
   entities: Entity[];
   editCount: number;
   replyTo?: number;
+  /** Inline keyboard buttons (text and callback data), row by row; gone once an edit drops them. */
+  buttons?: Array<Array<{ text: string; callback_data: string }>>;
   sentAt: number;
   editedAt: number[];
 }
@@ -116,6 +118,12 @@ export class FakeTelegram {
   private pollers = new Set<() => void>();
   private closed = false;
   private waiters = new Set<Waiter>();
+  /** Administrators of each group, as getChatAdministrators reports them (tests set them). */
+  readonly chatAdmins = new Map<number, number[]>();
+  /** Callback queries sent and not answered yet (Telegram wants answerCallbackQuery for each). */
+  readonly openCallbackQueries = new Map<string, { from: TgUser; answer?: { text?: string; show_alert?: boolean } }>();
+  readonly answeredCallbackQueries: Array<{ id: string; text?: string; show_alert?: boolean }> = [];
+  private nextCallbackId = 1;
   private injected: Array<{ method: string; reply: ApiErrorReply; when?: (params: Record<string, unknown>) => boolean }> = [];
 
   async start(): Promise<this> {
@@ -159,6 +167,22 @@ export class FakeTelegram {
     const messageId = this.allocateMessageId(chat.id);
     this.pushUpdate({ message: { message_id: messageId, date: Math.floor(Date.now() / 1000), chat, from, ...content } });
     return messageId;
+  }
+
+  /** A user presses an inline button under one of the bot's messages. Returns the query id. */
+  userPresses(chat: TgChat, from: TgUser, message: BotMessage, data: string): string {
+    const id = `cbq-${this.nextCallbackId++}`;
+    this.openCallbackQueries.set(id, { from });
+    this.pushUpdate({
+      callback_query: {
+        id,
+        from,
+        chat_instance: `ci-${chat.id}`,
+        data,
+        message: { message_id: message.messageId, date: Math.floor(message.sentAt / 1000), chat, from: BOT_USER, text: message.text },
+      },
+    });
+    return id;
   }
 
   /** Delivers an update object as it is (e.g. the same update twice). */
@@ -425,7 +449,7 @@ export class FakeTelegram {
       case "sendChatAction":
         return { ok: true, result: true };
       case "sendMessage": {
-        const problem = this.validateText(p);
+        const problem = this.validateText(p) ?? this.validateMarkup(p);
         if (problem) return bad(problem);
         const chatId = Number(p.chat_id);
         const messageId = this.allocateMessageId(chatId);
@@ -437,6 +461,7 @@ export class FakeTelegram {
           entities: (p.entities as Entity[] | undefined) ?? [],
           editCount: 0,
           ...(replyTo === undefined ? {} : { replyTo }),
+          ...(p.reply_markup ? { buttons: (p.reply_markup as { inline_keyboard: BotMessage["buttons"] }).inline_keyboard } : {}),
           sentAt: Date.now(),
           editedAt: [],
         };
@@ -450,7 +475,7 @@ export class FakeTelegram {
         const chatId = Number(p.chat_id);
         const message = this.botMessagesByChat.get(chatId)?.find((m) => m.messageId === Number(p.message_id));
         if (!message) return bad("message to edit not found");
-        const problem = this.validateText(p);
+        const problem = this.validateText(p) ?? this.validateMarkup(p);
         if (problem) return bad(problem);
         const entities = (p.entities as Entity[] | undefined) ?? [];
         if (message.text === p.text && JSON.stringify(message.entities) === JSON.stringify(entities)) {
@@ -460,13 +485,55 @@ export class FakeTelegram {
         }
         message.text = String(p.text);
         message.entities = entities;
+        // An edit without reply_markup removes the keyboard, as in Telegram.
+        if (p.reply_markup) message.buttons = (p.reply_markup as { inline_keyboard: BotMessage["buttons"] }).inline_keyboard;
+        else delete message.buttons;
         message.editCount++;
         message.editedAt.push(Date.now());
         return { ok: true, result: this.asMessage(chatId, message.messageId, p) };
       }
+      case "answerCallbackQuery": {
+        const id = String(p.callback_query_id ?? "");
+        const query = this.openCallbackQueries.get(id);
+        if (!query) return bad("query is too old and response timeout expired or query ID is invalid");
+        if (p.text !== undefined && String(p.text).length > 200) return bad("message is too long");
+        this.openCallbackQueries.delete(id);
+        this.answeredCallbackQueries.push({
+          id,
+          ...(p.text === undefined ? {} : { text: String(p.text) }),
+          ...(p.show_alert === undefined ? {} : { show_alert: Boolean(p.show_alert) }),
+        });
+        return { ok: true, result: true };
+      }
+      case "getChatAdministrators": {
+        const chatId = Number(p.chat_id);
+        if (chatId > 0) return bad("there are no administrators in the private chat");
+        const admins = this.chatAdmins.get(chatId);
+        if (!admins) return bad("chat not found");
+        return {
+          ok: true,
+          result: admins.map((id) => ({ status: "administrator", user: { id, is_bot: false, first_name: `Admin ${id}` }, can_be_edited: false, is_anonymous: false })),
+        };
+      }
       default:
         return { ok: false, error_code: 404, description: `Not Found: method ${method} is not in the fake` };
     }
+  }
+
+  /** Telegram's checks on an inline keyboard: 1-64 bytes of callback data, a text on every button. */
+  private validateMarkup(p: Record<string, unknown>): string | undefined {
+    if (p.reply_markup === undefined) return undefined;
+    const rows = (p.reply_markup as { inline_keyboard?: unknown }).inline_keyboard;
+    if (!Array.isArray(rows)) return "can't parse reply keyboard markup JSON object";
+    for (const row of rows as unknown[]) {
+      if (!Array.isArray(row)) return "field \"inline_keyboard\" of the InlineKeyboardMarkup must be an Array of Arrays";
+      for (const button of row as Array<{ text?: unknown; callback_data?: unknown }>) {
+        if (typeof button.text !== "string" || button.text === "") return "text buttons are unallowed in the inline keyboard";
+        const data = String(button.callback_data ?? "");
+        if (Buffer.byteLength(data) < 1 || Buffer.byteLength(data) > 64) return "BUTTON_DATA_INVALID";
+      }
+    }
+    return undefined;
   }
 
   /** The checks real Telegram makes on a message text and its entities. */

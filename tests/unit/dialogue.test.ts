@@ -47,6 +47,12 @@ function memoryRepository(overrides: Partial<MessageRepository> = {}) {
     async clearHistory() {
       return 0;
     },
+    async forgetUser() {
+      return 0;
+    },
+    async purgeDeleted() {
+      return 0;
+    },
     ...overrides,
   };
   return { repository, recorded, budgets };
@@ -57,6 +63,7 @@ const scripted = (script: (turns: ChatTurn[]) => AsyncIterable<string>): LlmClie
   return {
     seen,
     server: "models.example:8000",
+    model: "test-model",
     stream(turns) {
       seen.push(turns);
       return script(turns);
@@ -82,9 +89,25 @@ describe("dialogue service", () => {
       { role: "assistant", content: "reply" },
       { role: "user", content: "hello" },
     ]);
-    expect(recorded).toEqual([{ answer: "Hello!" }]);
+    // The server reported no usage: estimated, about four characters a token plus framing.
+    expect(recorded).toEqual([{ answer: "Hello!", usage: { model: "test-model", promptTokens: 27, completionTokens: 2, estimated: true } }]);
     // The message being answered always goes: the history gets what is left of the budget.
     expect(budgets).toEqual([{ maxMessages: 9, maxChars: 995 }]);
+  });
+
+  test("the usage the server reports is stored with the answer, not an estimate", async () => {
+    const { repository, recorded } = memoryRepository();
+    const llm = scripted(() => words("Hi"));
+    const reporting: typeof llm = {
+      ...llm,
+      async *stream(turns, signal, onUsage) {
+        yield* llm.stream(turns, signal);
+        onUsage?.({ promptTokens: 120, completionTokens: 7 });
+      },
+    };
+    const dialogue = createDialogueService({ repository, llm: reporting, settings, logger });
+    expect(await dialogue.reply(turn, () => undefined)).toEqual({ kind: "answer", text: "Hi" });
+    expect(recorded).toEqual([{ answer: "Hi", usage: { model: "test-model", promptTokens: 120, completionTokens: 7, estimated: false } }]);
   });
 
   test("a message over the whole budget goes alone", async () => {

@@ -1,7 +1,9 @@
 import { Composer, type Api } from "grammy";
 import type { Message, UserFromGetMe } from "grammy/types";
 import type { Logger } from "pino";
+import type { UsageService } from "../../access/usage.service.ts";
 import type { DialogueService, ReplyOutcome } from "../../dialogue/dialogue.service.ts";
+import type { Metrics } from "../../ops/metrics.ts";
 import type { Turn } from "../../inbox/turn.ts";
 import type { ParleyContext } from "../context.ts";
 import { deliveryRetryMs } from "../errors.ts";
@@ -17,9 +19,13 @@ export interface ChatDependencies {
   previewIntervalMs: number;
   /** Aborted when the bot must stop: turns still waiting for the model give up (and run again later). */
   abortTurns: AbortSignal;
+  /** Daily limits: checked before the model is called. */
+  usage: UsageService;
+  isAdmin(userId: number): boolean;
+  metrics: Pick<Metrics, "turnRefused">;
 }
 
-const isCommand = (message: Message.TextMessage) =>
+export const isCommand = (message: Pick<Message.TextMessage, "entities">) =>
   message.entities?.some((e) => e.type === "bot_command" && e.offset === 0) ?? false;
 
 /** PostgreSQL text cannot hold NUL or broken UTF-16; Telegram clients can still send odd text. */
@@ -82,6 +88,17 @@ export function createChatFeature(deps: ChatDependencies): Composer<ParleyContex
     if (text === "") return ctx.reply(texts.help);
     const turn = ctx.turn;
     if (!turn) throw new Error("a message reached the chat feature outside the inbox");
+    const replyTo = isGroup ? { reply_parameters: { message_id: ctx.msg.message_id } } : {};
+
+    if (!turn.answer) {
+      // Over a daily limit: a clear reply, no model call, nothing stored.
+      const verdict = await deps.usage.check(ctx.from.id, deps.isAdmin(ctx.from.id));
+      if (!verdict.ok) {
+        deps.metrics.turnRefused(verdict.limit);
+        deps.logger.info({ updateId: turn.updateId, userId: ctx.from.id, limit: verdict.limit }, "refused: daily limit reached");
+        return ctx.reply(texts.overLimit(verdict.limit, verdict.max, verdict.resetsAt, new Date()), replyTo);
+      }
+    }
 
     const live = createLiveReply({
       api: ctx.api,

@@ -1,0 +1,47 @@
+import { Composer } from "grammy";
+import type { Logger } from "pino";
+import type { AccessService } from "../../access/access.service.ts";
+import type { Metrics } from "../../ops/metrics.ts";
+import { addressedText, isCommand } from "./chat.ts";
+import type { ParleyContext } from "../context.ts";
+import { texts } from "../texts.ts";
+
+export interface AccessGateDependencies {
+  access: AccessService;
+  logger: Logger;
+  metrics: Pick<Metrics, "turnRefused">;
+}
+
+/** Is the update something the bot would act on (and so something a stranger must be refused)? */
+function actsOn(ctx: ParleyContext): boolean {
+  if (ctx.callbackQuery) return true;
+  const message = ctx.message;
+  if (!message || !ctx.chat) return false;
+  if (ctx.chat.type === "private") return true;
+  if (!("text" in message) || message.text === undefined) return false; // group media: ignored anyway
+  const text = message as typeof message & { text: string };
+  if (isCommand(text)) {
+    const target = /^\/\w+@(\w+)/.exec(text.text)?.[1];
+    return target === undefined || target.toLowerCase() === ctx.me.username.toLowerCase();
+  }
+  return addressedText(text, ctx.me) !== null;
+}
+
+/**
+ * The first thing every update meets: a user who may not talk to the bot gets one short reply
+ * with their user id (to give the operator), and nothing else happens: no model call, nothing
+ * stored (their inbox row keeps no payload once done).
+ */
+export function createAccessGate({ access, logger, metrics }: AccessGateDependencies): Composer<ParleyContext> {
+  const gate = new Composer<ParleyContext>();
+  gate.use(async (ctx, next) => {
+    const user = ctx.from;
+    if (!user || !actsOn(ctx) || (await access.isAllowed(user))) return next();
+    metrics.turnRefused("not_allowed");
+    logger.info({ updateId: ctx.update.update_id, userId: user.id }, "refused: the user is not allowed");
+    if (ctx.callbackQuery) return ctx.answerCallbackQuery({ text: texts.notAllowed(user.id), show_alert: true });
+    const inGroup = ctx.chat?.type !== "private";
+    return ctx.reply(texts.notAllowed(user.id), inGroup && ctx.msg ? { reply_parameters: { message_id: ctx.msg.message_id } } : {});
+  });
+  return gate;
+}

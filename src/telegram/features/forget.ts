@@ -1,0 +1,43 @@
+import { Composer, InlineKeyboard } from "grammy";
+import type { Logger } from "pino";
+import type { DialogueService } from "../../dialogue/dialogue.service.ts";
+import type { ParleyContext } from "../context.ts";
+import { texts } from "../texts.ts";
+
+/** A confirmation button works this long after /forget. */
+const CONFIRM_WITHIN_S = 10 * 60;
+
+/**
+ * /forget: the right to erasure. It asks first (a button only the asking user can press), then
+ * erases every message the user wrote, in every chat, and the answers to them.
+ */
+export function createForgetFeature({ dialogue, logger }: { dialogue: DialogueService; logger: Logger }): Composer<ParleyContext> {
+  const feature = new Composer<ParleyContext>();
+  feature.command("forget", (ctx) => {
+    if (!ctx.from) return;
+    const keyboard = new InlineKeyboard()
+      .text(texts.forgetYes, `forget:yes:${ctx.from.id}`)
+      .text(texts.forgetNo, `forget:no:${ctx.from.id}`);
+    const replyTo = ctx.chat.type === "private" ? {} : { reply_parameters: { message_id: ctx.msg.message_id } };
+    return ctx.reply(texts.forgetAsk, { reply_markup: keyboard, ...replyTo });
+  });
+
+  feature.callbackQuery(/^forget:(yes|no):(\d+)$/, async (ctx) => {
+    const [, answer, owner] = ctx.match;
+    if (String(ctx.from.id) !== owner) return ctx.answerCallbackQuery({ text: texts.forgetNotYours, show_alert: true });
+    const sentAt = ctx.callbackQuery.message?.date ?? 0;
+    if (Date.now() / 1000 - sentAt > CONFIRM_WITHIN_S) {
+      await ctx.editMessageText(texts.forgetExpired);
+      return ctx.answerCallbackQuery();
+    }
+    if (answer === "no") {
+      await ctx.editMessageText(texts.forgetCancelled);
+      return ctx.answerCallbackQuery();
+    }
+    const erased = await dialogue.forget(ctx.from.id);
+    logger.info({ updateId: ctx.update.update_id, userId: ctx.from.id, erased }, "erased a user's messages (/forget)");
+    await ctx.editMessageText(texts.forgetDone(erased));
+    return ctx.answerCallbackQuery();
+  });
+  return feature;
+}

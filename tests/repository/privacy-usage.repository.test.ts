@@ -1,0 +1,158 @@
+/**
+ * The contract of usage accounting, access rules, /forget and retention, on every store
+ * (PGlite always, PostgreSQL when TEST_DATABASE_URL is set).
+ */
+import { sql, type Kysely } from "kysely";
+import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { createAccessRepository } from "../../src/db/access.repository.ts";
+import type { Database } from "../../src/db/database.ts";
+import { createInboxRepository, type InboxRepository } from "../../src/db/inbox.repository.ts";
+import { createMessageRepository, type ChatInfo, type MessageRepository, type TurnResult, type UserInfo } from "../../src/db/message.repository.ts";
+import { createUsageRepository, type UsageRepository } from "../../src/db/usage.repository.ts";
+import { openMigrated, STORES } from "../helpers/stores.ts";
+
+const OWNER = "test-owner";
+let nextId = 1;
+const newUser = (name: string): UserInfo => ({ id: 9_000_000_000 + nextId++, username: name.toLowerCase(), firstName: name, lastName: null });
+const newChat = (type = "private"): ChatInfo => ({ id: -100_000_000_000 - nextId++, type, title: null });
+const usageOf = (model: string, promptTokens: number, completionTokens: number, estimated = false) => ({ model, promptTokens, completionTokens, estimated });
+
+for (const store of STORES) {
+  describe.skipIf(!store.enabled)(`usage, access and erasure on ${store.name}`, () => {
+    let db: Kysely<Database>;
+    let messages: MessageRepository;
+    let inbox: InboxRepository;
+    let usage: UsageRepository;
+    let close: () => Promise<void>;
+    let updateId = 1;
+    let telegramId = 1;
+
+    beforeAll(async () => {
+      ({ db, close } = await openMigrated(store));
+      messages = createMessageRepository(db);
+      inbox = createInboxRepository(db);
+      usage = createUsageRepository(db);
+    });
+    afterAll(async () => close?.());
+
+    const lease = async () => {
+      const id = updateId++;
+      await inbox.ingest([{ updateId: id, chatId: 1, threadId: null, messageId: null, payload: { update_id: id } }]);
+      await db.updateTable("inbox").set({ state: "working", lease_owner: OWNER, lease_until: sql<Date>`now() + interval '1 minute'` }).where("update_id", "=", BigInt(id)).execute();
+      return id;
+    };
+    const input = (id: number, chat: ChatInfo, user: UserInfo, content: string, result: TurnResult, messageId = telegramId++) => ({
+      updateId: id, owner: OWNER, chat, user, content, telegramMessageId: messageId, result,
+    });
+    const turn = async (chat: ChatInfo, user: UserInfo, content: string, result: TurnResult = { answer: `re: ${content}` }) =>
+      messages.recordTurn(input(await lease(), chat, user, content, result));
+
+    test("an answer is stored with its model and tokens, and counted in the user's usage of today and this month", async () => {
+      const ann = newUser("Ann");
+      const chat = newChat();
+      await turn(chat, ann, "one", { answer: "a", usage: usageOf("m1", 100, 20) });
+      await turn(chat, ann, "two", { answer: "b", usage: usageOf("m1", 150, 30, true) });
+      await turn(chat, ann, "three", { failed: "timeout" }); // failed turns cost no answer
+      const answer = await db.selectFrom("messages").select(["model", "prompt_tokens", "completion_tokens", "usage_estimated"]).where("chat_id", "=", BigInt(chat.id)).where("role", "=", "assistant").orderBy("id").execute();
+      expect(answer).toEqual([
+        { model: "m1", prompt_tokens: 100, completion_tokens: 20, usage_estimated: false },
+        { model: "m1", prompt_tokens: 150, completion_tokens: 30, usage_estimated: true },
+      ]);
+      const totals = { messages: 2, promptTokens: 250, completionTokens: 50 };
+      expect(await usage.ofUser(ann.id)).toEqual({ today: totals, month: totals });
+    });
+
+    test("turns of one user recorded together (two chats, two models) all count; a duplicate message does not", async () => {
+      const ben = newUser("Ben");
+      const [chatA, chatB, chatC] = [newChat(), newChat(), newChat()];
+      const results = await messages.recordTurns([
+        input(await lease(), chatA, ben, "x", { answer: "x!", usage: usageOf("m1", 10, 1) }),
+        input(await lease(), chatB, ben, "y", { answer: "y!", usage: usageOf("m1", 20, 2) }),
+        input(await lease(), chatC, ben, "z", { answer: "z!", usage: usageOf("m2", 40, 4) }),
+      ]);
+      expect(results.every((r) => r?.answerId)).toBe(true);
+      // The same Telegram message again under another update: stored once, counted once.
+      const again = await messages.recordTurn(input(await lease(), chatA, ben, "x", { answer: "x!", usage: usageOf("m1", 10, 1) }, telegramId - 3));
+      expect(again).toEqual({ answerId: null });
+      expect((await usage.ofUser(ben.id)).today).toEqual({ messages: 3, promptTokens: 70, completionTokens: 7 });
+      const rows = await db.selectFrom("usage_daily").select(["model", "messages"]).where("user_id", "=", BigInt(ben.id)).orderBy("model").execute();
+      expect(rows).toEqual([{ model: "m1", messages: 2 }, { model: "m2", messages: 1 }]);
+    });
+
+    test("usage of earlier days counts for the month, not for today; everyone's list is heaviest first", async () => {
+      const cid = newUser("Cid");
+      const dee = newUser("Dee");
+      await turn(newChat(), cid, "now", { answer: "ok", usage: usageOf("m1", 5, 5) });
+      await turn(newChat(), dee, "now", { answer: "ok", usage: usageOf("m1", 1, 1) });
+      // Yesterday, unless today is the 1st (then yesterday is last month and counts for neither).
+      const firstOfMonth = (await sql<{ first: boolean }>`select extract(day from now() at time zone 'UTC') = 1 as first`.execute(db)).rows[0]!.first;
+      await db.insertInto("usage_daily").values({ user_id: cid.id, day: sql<string>`(now() at time zone 'UTC')::date - 1` as unknown as string, model: "m1", messages: 4, prompt_tokens: 400, completion_tokens: 40 }).execute();
+      const mine = await usage.ofUser(cid.id);
+      expect(mine.today).toEqual({ messages: 1, promptTokens: 5, completionTokens: 5 });
+      expect(mine.month).toEqual(firstOfMonth ? mine.today : { messages: 5, promptTokens: 405, completionTokens: 45 });
+      const everyone = await usage.everyone(1000);
+      const ids = everyone.map((r) => r.userId);
+      expect(ids.indexOf(BigInt(cid.id))).toBeLessThan(ids.indexOf(BigInt(dee.id)));
+      expect(everyone.find((r) => r.userId === BigInt(dee.id))).toMatchObject({ username: "dee", firstName: "Dee", today: { messages: 1, promptTokens: 1, completionTokens: 1 } });
+      expect(await usage.ofUser(newUser("Nobody").id)).toEqual({ today: { messages: 0, promptTokens: 0, completionTokens: 0 }, month: { messages: 0, promptTokens: 0, completionTokens: 0 } });
+    });
+
+    test("access rules: set, changed, listed in the order they were last changed", async () => {
+      const access = createAccessRepository(db);
+      await access.setRule("12345", true, 1);
+      await access.setRule("@someone", false, 1);
+      await access.setRule("12345", false, 2);
+      const rules = await access.rules();
+      expect(rules.map((r) => [r.subject, r.allowed, r.changedBy])).toEqual([
+        ["@someone", false, 1n],
+        ["12345", false, 2n],
+      ]);
+      expect(rules[0]!.changedAt).toBeInstanceOf(Date);
+    });
+
+    test("forgetUser erases the user's messages in every chat and the answers to them, and nothing of anyone else", async () => {
+      const eve = newUser("Eve");
+      const fay = newUser("Fay");
+      const privateChat = newChat();
+      const group = newChat("supergroup");
+      await turn(privateChat, eve, "my secret");
+      await turn(group, eve, "group secret");
+      await turn(group, fay, "fay's question");
+      await turn(group, eve, "failed one", { failed: "timeout" });
+      await messages.clearHistory(privateChat.id); // soft-deleted rows go too
+      const erased = await messages.forgetUser(eve.id);
+      expect(erased).toBe(5); // 3 questions, 2 answers
+      const left = await db.selectFrom("messages").select("content").where("chat_id", "in", [BigInt(privateChat.id), BigInt(group.id)]).orderBy("id").execute();
+      expect(left.map((m) => m.content)).toEqual(["fay's question", "re: fay's question"]);
+      expect(await db.selectFrom("users").select("id").where("id", "=", BigInt(eve.id)).execute()).toEqual([]);
+      expect(await db.selectFrom("users").select("id").where("id", "=", BigInt(fay.id)).execute()).toHaveLength(1);
+      // The inbox rows that stored them forget the ids; usage counts (no content) stay.
+      const refs = await db.selectFrom("inbox").select(["user_message_id", "answer_id"]).where("user_message_id", "is", null).where("state", "in", ["answered", "failed"]).execute();
+      expect(refs.length).toBeGreaterThanOrEqual(3);
+      expect((await usage.ofUser(eve.id)).today.messages).toBe(0); // these turns carried no usage
+      expect(await messages.forgetUser(eve.id)).toBe(0);
+    });
+
+    test("purgeDeleted erases soft-deleted rows past the retention, oldest first and at most `limit`, and never live ones", async () => {
+      const gus = newUser("Gus");
+      const old = newChat();
+      const recent = newChat();
+      const live = newChat();
+      for (const i of [1, 2, 3]) await turn(old, gus, `old ${i}`);
+      await turn(recent, gus, "recent");
+      await turn(live, gus, "live");
+      await messages.clearHistory(old.id);
+      await messages.clearHistory(recent.id);
+      await db.updateTable("messages").set({ deleted_at: sql<Date>`now() - interval '40 days'` }).where("chat_id", "=", BigInt(old.id)).execute();
+      await db.updateTable("messages").set({ deleted_at: sql<Date>`now() - interval '10 days'` }).where("chat_id", "=", BigInt(recent.id)).execute();
+      const count = async (chat: ChatInfo) => Number((await db.selectFrom("messages").select((eb) => eb.fn.countAll().as("n")).where("chat_id", "=", BigInt(chat.id)).executeTakeFirstOrThrow()).n);
+      expect(await messages.purgeDeleted(30, 4)).toBe(4);
+      expect(await count(old)).toBe(2);
+      let purged = await messages.purgeDeleted(30, 4);
+      while (purged > 0) purged = await messages.purgeDeleted(30, 4); // other tests' rows may be old too
+      expect(await count(old)).toBe(0);
+      expect(await count(recent)).toBe(2);
+      expect(await count(live)).toBe(2);
+    });
+  });
+}
