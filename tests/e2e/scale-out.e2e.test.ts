@@ -13,12 +13,45 @@ import { createWorld, person, type World } from "../helpers/world.ts";
 const CHATS = 50;
 const PER_CHAT = 6;
 
-describe.skipIf(!TEST_DATABASE_URL)("three instances on one PostgreSQL", () => {
+describe.skipIf(!TEST_DATABASE_URL)("instances on one PostgreSQL", () => {
   let world: World | undefined;
   let store: TestStore | undefined;
   afterAll(async () => {
     await world?.close();
     await store?.drop();
+  });
+
+  test("a user's daily limit holds whichever instance answers", { timeout: 60_000 }, async () => {
+    const w = await createWorld();
+    const limitStore = await createTempPostgres();
+    try {
+      await migrate(limitStore.config);
+      const env = {
+        DATABASE_URL: (limitStore.config as { url: string }).url,
+        TELEGRAM_WEBHOOK_URL: "https://parley.example.com/hook",
+        TELEGRAM_WEBHOOK_SECRET: "limit_secret",
+        USER_DAILY_MESSAGES: "3",
+        LOG_LEVEL: "info",
+      };
+      const bots = [await w.startBot(env), await w.startBot(env)];
+      w.tg.routeWebhookTo(bots.map((b) => b.webhookTarget()));
+      const { chat, user } = person("Limited");
+      const replies: string[] = [];
+      for (let i = 1; i <= 5; i++) {
+        const next = w.tg.nextBotMessage(chat.id);
+        w.tg.userSends(chat, user, `message ${i}`);
+        replies.push((await next).text);
+      }
+      expect(replies.slice(0, 3)).toEqual(["Echo: message 1", "Echo: message 2", "Echo: message 3"]);
+      for (const refused of replies.slice(3)) expect(refused).toMatch(/^You've reached today's limit of 3 messages/);
+      // Both instances took updates (the fake balances them in turn).
+      expect(new Set(w.tg.webhookDeliveries.map((d) => d.target)).size).toBe(2);
+      expect(w.ai.requests).toHaveLength(3);
+      for (const bot of bots) expect((await bot.stop()).code).toBe(0);
+    } finally {
+      await w.close();
+      await limitStore.drop();
+    }
   });
 
   test(`${CHATS} chats' interleaved updates, one instance killed mid-run: order held, one answer each`, { timeout: 120_000 }, async () => {
