@@ -23,7 +23,7 @@ import { ALLOWED_UPDATES, toIncoming } from "./inbox/updates.ts";
 import { withBatchedEnds } from "./inbox/batched.ts";
 import { createInboxWorker, type InboxWorker } from "./inbox/worker.ts";
 import { createLlmClient } from "./llm/client.ts";
-import type { Logger } from "./logger.ts";
+import { createLogContext, type LogContext, type Logger } from "./logger.ts";
 import { createMetrics } from "./ops/metrics.ts";
 import { createBot, createPlainApi } from "./telegram/bot.ts";
 import { observeApi } from "./telegram/observe.ts";
@@ -41,11 +41,13 @@ export interface App {
 
 export interface AppOptions {
   logger: Logger;
+  /** The logger's context: each turn runs in one, so its lines carry its update id. */
+  logContext?: LogContext;
   /** Called when the app cannot go on by itself (polling refused for good: 401, 409). */
   onFatal(reason: string): void;
 }
 
-export function createApp(config: Config, { logger, onFatal }: AppOptions): App {
+export function createApp(config: Config, { logger, onFatal, logContext = createLogContext() }: AppOptions): App {
   const metrics = createMetrics();
   const telegramApi = observeApi(metrics);
   const db = createDatabase(config.database, {
@@ -135,6 +137,7 @@ export function createApp(config: Config, { logger, onFatal }: AppOptions): App 
         leaseMs: config.inbox.leaseMs,
         maxConcurrent: config.inbox.maxConcurrentTurns,
         logger,
+        logContext,
         handle: (row) => parley.handle(row, inbox, owner, () => worker?.wake()),
       });
 

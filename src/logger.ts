@@ -1,9 +1,25 @@
+import { AsyncLocalStorage } from "node:async_hooks";
 import { pino, type DestinationStream, type Logger } from "pino";
 import type { LogLevel } from "./config.ts";
 
 export type { Logger };
 
 const REDACTED = "[REDACTED]";
+
+/**
+ * Fields every log line written inside `run` carries, whoever writes it (the turn's update id
+ * on every line of a turn, down to the database retries and Telegram errors).
+ */
+export interface LogContext {
+  run<T>(fields: Record<string, unknown>, fn: () => T): T;
+  fields(): Record<string, unknown>;
+}
+
+export function createLogContext(): LogContext {
+  const storage = new AsyncLocalStorage<Record<string, unknown>>();
+  const none = {};
+  return { run: (fields, fn) => storage.run(fields, fn), fields: () => storage.getStore() ?? none };
+}
 
 /**
  * Structured JSON logs on stdout. Secrets are scrubbed from every line as it is written, so
@@ -13,6 +29,7 @@ export function createLogger(options: {
   level: LogLevel;
   secrets: readonly string[];
   destination?: DestinationStream;
+  context?: LogContext;
 }): Logger {
   // Very short values would garble ordinary words; real tokens, keys and passwords are longer.
   // A line is JSON, so a secret with a quote or a backslash appears escaped in it; in a URL (a
@@ -28,6 +45,7 @@ export function createLogger(options: {
       base: { app: "parley" },
       redact: { paths: ["token", "apiKey", "*.token", "*.apiKey", "config.telegram.token", "config.openai.apiKey"], censor: REDACTED },
       hooks: { streamWrite: scrub },
+      ...(options.context ? { mixin: options.context.fields } : {}),
     },
     options.destination ?? pino.destination({ fd: 1, sync: false }),
   );

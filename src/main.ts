@@ -6,7 +6,7 @@ import { createApp } from "./app.ts";
 import { ConfigError, parseConfig, readEnvironment, secretsOf, type Config } from "./config.ts";
 import { StoreInUseError } from "./db/connection.ts";
 import { PendingMigrationsError } from "./db/migrations.ts";
-import { createLogger } from "./logger.ts";
+import { createLogContext, createLogger } from "./logger.ts";
 
 /** Hard stop: whatever is still running is abandoned (the process must exit within 10 s). */
 const SHUTDOWN_DEADLINE_MS = 9_500;
@@ -43,7 +43,8 @@ async function main(): Promise<void> {
     process.exit(1);
   }
 
-  const logger = createLogger({ level: config.logLevel, secrets: secretsOf(config) });
+  const logContext = createLogContext();
+  const logger = createLogger({ level: config.logLevel, secrets: secretsOf(config), context: logContext });
   // Listen from the start, so a signal during start-up is not lost (it stops the bot once started).
   // A second Ctrl-C falls through to Node's default and ends the process at once.
   const stopRequested = new AbortController();
@@ -52,6 +53,7 @@ async function main(): Promise<void> {
 
   const app = createApp(config, {
     logger,
+    logContext,
     onFatal(reason) {
       logger.fatal({ reason }, "polling stopped");
       process.stderr.write(`Parley stopped: ${reason}\n`);

@@ -125,7 +125,7 @@ export function createDialogueService(deps: DialogueDependencies): DialogueServi
 
   return {
     async reply(turn, onText, signal) {
-      const log = logger.child({ updateId: turn.updateId, chatId: turn.chat.id });
+      const log = logger.child({ chatId: turn.chat.id }); // the update id comes with the turn's log context
       let history: HistoryMessage[];
       try {
         // The message being answered always goes, whole; older ones fill what is left.

@@ -6,7 +6,7 @@
  * taken over.
  */
 import type { ClaimedUpdate, InboxRepository } from "../db/inbox.repository.ts";
-import { createOutageLog, type Logger } from "../logger.ts";
+import { createLogContext, createOutageLog, type LogContext, type Logger } from "../logger.ts";
 
 export interface WorkerOptions {
   inbox: InboxRepository;
@@ -21,6 +21,8 @@ export interface WorkerOptions {
    */
   handle(row: ClaimedUpdate): Promise<void>;
   logger: Logger;
+  /** Each row runs in its own log context: every line of its turn carries its update id. */
+  logContext?: LogContext;
   /** How often an idle worker looks for work it was not woken for (expired leases, flood waits). */
   pollIntervalMs?: number;
   /**
@@ -77,9 +79,10 @@ export function createInboxWorker(options: WorkerOptions): InboxWorker {
       wakeUp = done;
     });
 
+  const logContext = options.logContext ?? createLogContext();
   const run = (row: ClaimedUpdate) => {
-    const log = logger.child({ updateId: row.updateId });
-    const task = (async () => {
+    const log = logger;
+    const task = logContext.run({ updateId: Number(row.updateId) }, async () => {
       if (row.state === "working" && row.attempts > maxAttempts) {
         log.error({ attempts: row.attempts }, "update failed every attempt; giving it up");
         await inbox.finish(row.updateId, owner, "failed", "too many attempts");
@@ -93,7 +96,7 @@ export function createInboxWorker(options: WorkerOptions): InboxWorker {
         log.warn({ err: error, delayMs }, "update not finished; it will be tried again");
         await inbox.release(row.updateId, owner, { delayMs });
       }
-    })()
+    })
       .catch((error: unknown) => log.warn({ err: error }, "could not release an update; its lease will run out"))
       .finally(() => {
         running.delete(task);

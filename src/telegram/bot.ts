@@ -96,7 +96,7 @@ export function createBot(deps: BotDependencies): ParleyBot {
   return {
     bot,
     async handle(row, inbox, owner, onNext) {
-      const turn = createTurn(row, inbox, owner, deps.logger.child({ updateId: row.updateId }), onNext);
+      const turn = createTurn(row, inbox, owner, deps.logger, onNext);
       const updateId = Number(row.updateId);
       turns.set(updateId, turn);
       try {

@@ -21,7 +21,7 @@ export function deliveryRetryMs(error: unknown, attempts: number): number | unde
 /** Logs an error that escaped a handler, at the level it deserves. */
 export function logBotError(logger: Logger, error: BotError): void {
   const inner = error.error;
-  const where = { updateId: error.ctx.update.update_id, chatId: error.ctx.chat?.id };
+  const where = { chatId: error.ctx.chat?.id }; // the update id comes with the turn's log context
   if (inner instanceof GrammyError && inner.error_code === 403) {
     logger.warn({ ...where, reason: inner.description }, "user blocked the bot or removed it from the chat");
   } else if (inner instanceof GrammyError) {

@@ -193,3 +193,22 @@ describe("/forget", () => {
     expect(lastUserText(world.ai.requestsAbout("still there?")[0]!)).toBe("still there?");
   });
 });
+
+test("every log line of a turn carries the update id, whatever the turn did", async () => {
+  const stranger = person("Lou");
+  await say(stranger.chat, stranger.user, "let me in");
+  await say(root.chat, root.user, `/allow ${stranger.user.id}`);
+  world.ai.respondOnceWith({ kind: "error", status: 400, message: "refused by the model" }); // not retried
+  await say(stranger.chat, stranger.user, "now?");
+  await say(stranger.chat, stranger.user, "answer me");
+  const updates = world.tg.allUpdates.slice(-4).map((u) => u.update_id);
+  const lines = bot.stdout.split("\n").filter(Boolean).map((l) => JSON.parse(l) as { msg: string; updateId?: number });
+  const ofTurns = (msg: string) => lines.filter((l) => l.msg === msg && updates.includes(l.updateId!));
+  for (const msg of ["refused: the user is not allowed", "access changed", "model call failed", "answered"]) {
+    expect(ofTurns(msg), msg).toHaveLength(1);
+  }
+  // And no line of those kinds lacks one.
+  for (const msg of ["refused: the user is not allowed", "access changed", "model call failed", "answered"]) {
+    expect(lines.filter((l) => l.msg === msg && l.updateId === undefined), msg).toEqual([]);
+  }
+});

@@ -1,6 +1,6 @@
 import { Writable } from "node:stream";
 import { expect, test } from "vitest";
-import { createLogger } from "../../src/logger.ts";
+import { createLogContext, createLogger } from "../../src/logger.ts";
 
 function capture() {
   const lines: string[] = [];
@@ -39,4 +39,25 @@ test("a secret with quotes and backslashes is scrubbed as JSON escapes it, and a
   expect(all).not.toContain(encodeURIComponent(password));
   expect(all.match(/\[REDACTED\]/g)).toHaveLength(2);
   expect(JSON.parse(lines[0]!).reason).toBe("password [REDACTED] rejected");
+});
+
+test("every line written inside a log context carries its fields, from child loggers and later callbacks too", async () => {
+  const { lines, destination } = capture();
+  const context = createLogContext();
+  const logger = createLogger({ level: "info", secrets: [], destination, context });
+  const child = logger.child({ chatId: 7 });
+  await context.run({ updateId: 42 }, async () => {
+    logger.info("start");
+    await new Promise((resolve) => setTimeout(resolve, 1));
+    child.warn("later, from a child");
+  });
+  logger.info("outside");
+  const parsed = lines.map((l) => JSON.parse(l) as Record<string, unknown>);
+  expect(parsed.map((l) => [l.msg, l.updateId, l.chatId])).toEqual([
+    ["start", 42, undefined],
+    ["later, from a child", 42, 7],
+    ["outside", undefined, undefined],
+  ]);
+  // One key, not two: JSON with a repeated key would confuse log tools.
+  expect(lines[1]!.match(/"updateId"/g)).toHaveLength(1);
 });

@@ -38,7 +38,7 @@ export function createAccessGate({ access, logger, metrics }: AccessGateDependen
     const user = ctx.from;
     if (!user || !actsOn(ctx) || (await access.isAllowed(user))) return next();
     metrics.turnRefused("not_allowed");
-    logger.info({ updateId: ctx.update.update_id, userId: user.id }, "refused: the user is not allowed");
+    logger.info({ userId: user.id }, "refused: the user is not allowed");
     if (ctx.callbackQuery) return ctx.answerCallbackQuery({ text: texts.notAllowed(user.id), show_alert: true });
     const inGroup = ctx.chat?.type !== "private";
     return ctx.reply(texts.notAllowed(user.id), inGroup && ctx.msg ? { reply_parameters: { message_id: ctx.msg.message_id } } : {});

@@ -21,7 +21,7 @@ export function createAdminFeature({ access, logger }: { access: AccessService; 
     inPrivate.command(command, async (ctx) => {
       const subject = await access.decide(ctx.match, allowed, ctx.from.id);
       if (subject === null) return ctx.reply(texts.accessUsage(command));
-      logger.info({ updateId: ctx.update.update_id, subject, allowed, by: ctx.from.id }, "access changed");
+      logger.info({ subject, allowed, by: ctx.from.id }, "access changed");
       const { everyone } = await access.overview();
       return ctx.reply(texts.accessChanged(subject, allowed, everyone));
     });

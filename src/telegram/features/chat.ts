@@ -60,7 +60,7 @@ async function deliverAnswer(live: LiveReply, markdown: string, turn: Turn, logg
   } catch (error) {
     const wait = deliveryRetryMs(error, turn.attempts);
     if (wait === undefined) throw error; // not something waiting fixes: the error boundary decides
-    logger.warn({ updateId: turn.updateId, delayMs: wait, reason: String(error) }, "answer not delivered yet; it waits in the inbox");
+    logger.warn({ delayMs: wait, reason: String(error) }, "answer not delivered yet; it waits in the inbox");
     await turn.retryLater(wait, live.progress());
     return;
   }
@@ -95,7 +95,7 @@ export function createChatFeature(deps: ChatDependencies): Composer<ParleyContex
       const verdict = await deps.usage.check(ctx.from.id, deps.isAdmin(ctx.from.id));
       if (!verdict.ok) {
         deps.metrics.turnRefused(verdict.limit);
-        deps.logger.info({ updateId: turn.updateId, userId: ctx.from.id, limit: verdict.limit }, "refused: daily limit reached");
+        deps.logger.info({ userId: ctx.from.id, limit: verdict.limit }, "refused: daily limit reached");
         return ctx.reply(texts.overLimit(verdict.limit, verdict.max, verdict.resetsAt, new Date()), replyTo);
       }
     }

@@ -35,7 +35,7 @@ export function createForgetFeature({ dialogue, logger }: { dialogue: DialogueSe
       return ctx.answerCallbackQuery();
     }
     const erased = await dialogue.forget(ctx.from.id);
-    logger.info({ updateId: ctx.update.update_id, userId: ctx.from.id, erased }, "erased a user's messages (/forget)");
+    logger.info({ userId: ctx.from.id, erased }, "erased a user's messages (/forget)");
     await ctx.editMessageText(texts.forgetDone(erased));
     return ctx.answerCallbackQuery();
   });
