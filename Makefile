@@ -5,7 +5,7 @@
 NPM ?= npm
 STAMP := node_modules/.installed
 
-.PHONY: help install start dev test lint typecheck bench db-up db-down db-migrate db-reset up down logs
+.PHONY: help install start dev test lint typecheck bench db-up db-down db-migrate db-reset db-copy up down logs
 
 help:
 	@echo "make start       run the bot (installs dependencies; embedded PGlite store unless DATABASE_URL is set)"
@@ -21,6 +21,7 @@ help:
 	@echo "make db-down     stop it (the data volume is kept)"
 	@echo "make db-migrate  apply pending migrations to the configured store"
 	@echo "make db-reset    roll every migration back, then apply them again (erases all data; asks first, or FORCE=1)"
+	@echo "make db-copy     copy the embedded store (PGLITE_DATA_DIR) into the migrated, empty PostgreSQL of DATABASE_URL"
 
 # Install (or re-install) whenever the lock file changes.
 $(STAMP): package.json package-lock.json
@@ -84,3 +85,6 @@ db-migrate: install
 
 db-reset: install
 	$(NPM) run db:reset -- $(if $(filter 1,$(FORCE)),--force)
+
+db-copy: install
+	$(NPM) run db:copy

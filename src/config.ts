@@ -285,3 +285,20 @@ export function parseDatabaseConfig(env: Environment): DatabaseConfig {
   if (!result.success) throw new ConfigError(problemsOf(result.error));
   return toDatabaseConfig(result.data);
 }
+
+/**
+ * `make db-copy`: from the embedded store (PGLITE_DATA_DIR, or its default) into the PostgreSQL
+ * database of DATABASE_URL.
+ */
+export function parseCopyConfig(env: Environment): { from: DatabaseConfig & { kind: "pglite" }; to: DatabaseConfig & { kind: "postgres" } } {
+  const result = databaseSchema.safeParse(env);
+  const problems = result.success ? [] : problemsOf(result.error);
+  if (result.success && !result.data.DATABASE_URL) {
+    problems.push("DATABASE_URL is required: the (migrated, empty) PostgreSQL database to copy the embedded store into");
+  }
+  if (!result.success || problems.length > 0) throw new ConfigError(problems);
+  return {
+    from: { kind: "pglite", dataDir: resolve(result.data.PGLITE_DATA_DIR) },
+    to: { kind: "postgres", url: result.data.DATABASE_URL! },
+  };
+}

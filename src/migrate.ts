@@ -9,28 +9,10 @@
  */
 import { createInterface } from "node:readline/promises";
 import { NO_MIGRATIONS, type MigrationResult } from "kysely/migration";
-import { ConfigError, parseDatabaseConfig, readEnvironment, type DatabaseConfig } from "./config.ts";
-import { createDatabase, StoreInUseError } from "./db/connection.ts";
+import { parseDatabaseConfig, readEnvironment } from "./config.ts";
+import { createDatabase } from "./db/connection.ts";
 import { createMigrator } from "./db/migrations.ts";
-
-class ToolError extends Error {}
-
-/** Which store, said so that an operator knows what is about to change (never the password). */
-export function describeStore(config: DatabaseConfig): string {
-  if (config.kind === "pglite") return `the embedded store ${config.dataDir}`;
-  const url = new URL(config.url);
-  return `PostgreSQL database "${decodeURIComponent(url.pathname.slice(1)) || url.username || "postgres"}" on ${url.hostname}:${url.port || 5432}`;
-}
-
-function describeError(error: unknown, store: string): string {
-  if (error instanceof ConfigError || error instanceof StoreInUseError || error instanceof ToolError) return error.message;
-  const code = (error as NodeJS.ErrnoException | undefined)?.code;
-  const message = (error instanceof Error && error.message) || code || String(error);
-  if (code === "ECONNREFUSED" || code === "ENOTFOUND" || code === "EAI_AGAIN" || /timeout|password|does not exist|no pg_hba/i.test(message)) {
-    return `Cannot connect to ${store}: ${message}. Is it running, and is DATABASE_URL right? (make db-up starts one in Docker)`;
-  }
-  return `${store}: ${message}`;
-}
+import { describeError, describeStore, ToolError } from "./db/tool-errors.ts";
 
 function report(results: readonly MigrationResult[] | undefined, verb: string): void {
   for (const r of results ?? []) {
