@@ -42,10 +42,10 @@ FIRST_RUN = if [ ! -f .env ]; then \
 	fi
 
 start: install
-	@$(FIRST_RUN); $(NPM) start
+	@$(FIRST_RUN); exec $(NPM) start
 
 dev: install
-	@$(FIRST_RUN); $(NPM) run dev
+	@$(FIRST_RUN); exec $(NPM) run dev
 
 test: install
 	$(NPM) test -- $(TEST_ARGS)

@@ -10,6 +10,8 @@ import { createLogContext, createLogger } from "./logger.ts";
 
 /** Hard stop: whatever is still running is abandoned (the process must exit within 10 s). */
 const SHUTDOWN_DEADLINE_MS = 9_500;
+/** A stop signal repeated within this time is the same request, delivered twice. */
+const SIGNAL_ECHO_MS = 1_000;
 
 function describeStartupError(error: unknown, config: Config | undefined): string {
   if (error instanceof ConfigError || error instanceof PendingMigrationsError || error instanceof StoreInUseError) {
@@ -46,9 +48,22 @@ async function main(): Promise<void> {
   const logContext = createLogContext();
   const logger = createLogger({ level: config.logLevel, secrets: secretsOf(config), context: logContext });
   // Listen from the start, so a signal during start-up is not lost (it stops the bot once started).
-  // A second Ctrl-C falls through to Node's default and ends the process at once.
+  // One stop request often arrives twice: Ctrl-C or a SIGTERM to the process group reaches the bot
+  // and npm, which forwards it again. Repeats within a second are that echo; a later one is an
+  // operator insisting, and ends the process at once (non-zero: turns are abandoned).
   const stopRequested = new AbortController();
-  for (const name of ["SIGTERM", "SIGINT"] as const) process.once(name, () => stopRequested.abort(name));
+  let firstSignalAt: number | undefined;
+  for (const name of ["SIGTERM", "SIGINT"] as const) {
+    process.on(name, () => {
+      if (firstSignalAt === undefined) {
+        firstSignalAt = Date.now();
+        stopRequested.abort(name);
+      } else if (Date.now() - firstSignalAt > SIGNAL_ECHO_MS) {
+        logger.warn({ signal: name }, "stopping at once, as asked again: turns in flight are abandoned");
+        process.exit(1);
+      }
+    });
+  }
   process.on("unhandledRejection", (reason) => logger.error({ err: reason }, "unhandled promise rejection"));
 
   const app = createApp(config, {
