@@ -3,34 +3,55 @@
  * (migrations pending → refuse → `npm run db:migrate` → start) and a database outage.
  */
 import pg from "pg";
-import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { afterEach, beforeEach, describe, expect, test } from "vitest";
+import { migrate } from "../helpers/audit.ts";
 import { BotProcess, npmRun } from "../helpers/bot-process.ts";
 import { createTempPostgres, TEST_DATABASE_URL, type TestStore } from "../helpers/stores.ts";
 import { createWorld, person, type World } from "../helpers/world.ts";
 
 describe.skipIf(!TEST_DATABASE_URL)("on PostgreSQL", () => {
+  // Every test has its own database, bot and fakes, and leaves nothing behind, even when it fails
+  // halfway through an outage (connections are allowed again before the database is dropped).
   let world: World;
-  let store: TestStore;
-  let url: string;
   let admin: pg.Client;
-  let bot: BotProcess;
-  const dbName = () => new URL(url).pathname.slice(1);
+  const cleanups: Array<() => Promise<unknown>> = [];
 
-  beforeAll(async () => {
+  beforeEach(async () => {
     world = await createWorld();
-    store = await createTempPostgres();
-    url = (store.config as { url: string }).url;
     admin = new pg.Client({ connectionString: TEST_DATABASE_URL });
     await admin.connect();
   });
-  afterAll(async () => {
-    await admin?.query(`alter database ${dbName()} allow_connections true`).catch(() => undefined);
-    await admin?.end();
-    await world?.close();
-    await store?.drop();
+  afterEach(async () => {
+    for (const cleanup of cleanups.splice(0).reverse()) await cleanup().catch(() => undefined);
+    await admin.end();
+    await world.close();
   });
 
+  /** A new database for this test (migrated unless asked not to), dropped after it. */
+  const database = async (migrated = true) => {
+    const store: TestStore = await createTempPostgres();
+    const url = (store.config as { url: string }).url;
+    const name = new URL(url).pathname.slice(1);
+    cleanups.push(async () => {
+      await admin.query(`alter database ${name} allow_connections true`);
+      await store.drop();
+    });
+    if (migrated) await migrate(store.config);
+    return { url, name };
+  };
+
+  const query = async (url: string, text: string, values: unknown[] = []) => {
+    const direct = new pg.Client({ connectionString: url });
+    await direct.connect();
+    try {
+      return (await direct.query(text, values)).rows;
+    } finally {
+      await direct.end();
+    }
+  };
+
   test("with migrations pending the bot refuses to start and says what to run", async () => {
+    const { url } = await database(false);
     const refused = new BotProcess(world.env({ DATABASE_URL: url }));
     expect((await refused.exited).code).toBe(1);
     expect(refused.stderr).toContain("make db-migrate");
@@ -40,52 +61,42 @@ describe.skipIf(!TEST_DATABASE_URL)("on PostgreSQL", () => {
   });
 
   test("`npm run db:migrate` names the database and migrates it, then the bot starts and stores the chat there", async () => {
-    const migrate = await npmRun("db:migrate", { DATABASE_URL: url });
-    expect(migrate.output).toContain(`Migrating PostgreSQL database "${dbName()}" on `);
-    expect(migrate.output).toContain("applied: 20261122000000_initial_schema");
-    expect(migrate.code).toBe(0);
+    const { url, name } = await database(false);
+    const migrated = await npmRun("db:migrate", { DATABASE_URL: url });
+    expect(migrated.output).toContain(`Migrating PostgreSQL database "${name}" on `);
+    expect(migrated.output).toContain("applied: 20261122000000_initial_schema");
+    expect(migrated.code).toBe(0);
 
-    bot = await world.startBot({ DATABASE_URL: url });
+    const bot = await world.startBot({ DATABASE_URL: url });
     expect(bot.stdout).toContain('"store":"postgres"');
     const { chat, user } = person("Pat");
     world.tg.userSends(chat, user, "Привет 👋");
     await world.tg.waitFor(() => world.tg.messagesIn(chat.id)[0]?.text === "Echo: Привет 👋", "the answer");
-
-    const direct = new pg.Client({ connectionString: url });
-    await direct.connect();
-    try {
-      const rows = await direct.query("select role, content, char_length from messages where chat_id = $1 order by id", [chat.id]);
-      expect(rows.rows).toEqual([
-        { role: "user", content: "Привет 👋", char_length: 8 },
-        { role: "assistant", content: "Echo: Привет 👋", char_length: 14 },
-      ]);
-    } finally {
-      await direct.end();
-    }
+    expect(await query(url, "select role, content, char_length from messages where chat_id = $1 order by id", [chat.id])).toEqual([
+      { role: "user", content: "Привет 👋", char_length: 8 },
+      { role: "assistant", content: "Echo: Привет 👋", char_length: 14 },
+    ]);
+    expect((await bot.stop()).code).toBe(0);
   });
 
-  test("database gone: the user is told their message waits, and it is answered once the database is back", async () => {
+  test("database gone: the user is told their message waits, and it is answered once the database is back", { timeout: 60_000 }, async () => {
+    const { url, name } = await database();
+    let bot = await world.startBot({ DATABASE_URL: url });
     const { chat, user } = person("Outage");
     world.tg.userSends(chat, user, "before the outage");
-    await world.tg.waitFor(() => world.tg.messagesIn(chat.id).length === 1, "the first answer");
+    await world.tg.waitFor(() => world.tg.messagesIn(chat.id).length === 1, "the first answer", 30_000);
     // …and recorded as delivered (else the outage below would catch that write, and the row stay
-    // leased by the process killed below until its lease ran out).
-    const direct = new pg.Client({ connectionString: url });
-    await direct.connect();
-    try {
-      const unfinished = async () =>
-        (await direct.query("select count(*)::int as n from inbox where state in ('received', 'working', 'answered')")).rows[0].n as number;
-      while ((await unfinished()) > 0) await new Promise((resolve) => setImmediate(resolve));
-    } finally {
-      await direct.end();
-    }
+    // leased by the process killed below until its lease ran out). Its end is the turn's last log line.
+    await bot.waitForOutput(/"msg":"answered"/);
+    const unfinished = async () => (await query(url, "select count(*)::int as n from inbox where state in ('received', 'working', 'answered')"))[0].n as number;
+    while ((await unfinished()) > 0) await new Promise((resolve) => setTimeout(resolve, 20));
 
-    await admin.query(`alter database ${dbName()} allow_connections false`);
-    await admin.query("select pg_terminate_backend(pid) from pg_stat_activity where datname = $1", [dbName()]);
+    await admin.query(`alter database ${name} allow_connections false`);
+    await admin.query("select pg_terminate_backend(pid) from pg_stat_activity where datname = $1", [name]);
 
     world.tg.userSends(chat, user, "during the outage");
     world.tg.userSends(chat, user, "still during the outage");
-    await world.tg.waitFor(() => /will answer as soon as it.s back/.test(world.tg.messagesIn(chat.id)[1]?.text ?? ""), "the notice");
+    await world.tg.waitFor(() => /will answer as soon as it.s back/.test(world.tg.messagesIn(chat.id)[1]?.text ?? ""), "the notice", 30_000);
     await bot.waitForOutput(/database unreachable; retrying/);
     expect(world.ai.requestsAbout("during the outage")).toHaveLength(0);
     // Not ready, and it says why (a load balancer or an orchestrator can act on it).
@@ -97,10 +108,13 @@ describe.skipIf(!TEST_DATABASE_URL)("on PostgreSQL", () => {
     // to Telegram (the offset stays), so the next process gets them again.
     bot.kill();
     await bot.exited;
-    await admin.query(`alter database ${dbName()} allow_connections true`);
+    // Its outage errors (connection strings, Bot API URLs) leaked no secret.
+    expect(bot.stdout + bot.stderr).not.toContain(world.tg.token.split(":")[1]);
+    await admin.query(`alter database ${name} allow_connections true`);
     bot = await world.startBot({ DATABASE_URL: url });
     // Nothing was lost: both messages are answered, in order, each once, after one notice.
-    const messages = await world.tg.waitForChat(chat.id, (m) => m.length === 4, "both answers after recovery");
+    await world.tg.waitFor(() => world.tg.messagesIn(chat.id).length === 4, "both answers after recovery", 30_000);
+    const messages = world.tg.messagesIn(chat.id);
     expect(messages.slice(2).map((m) => m.text)).toEqual(["Echo: during the outage", "Echo: still during the outage"]);
     const request = world.ai.requestsAbout("still during the outage")[0]!;
     expect(request.messages.slice(1).map((m) => m.content)).toEqual([
@@ -110,42 +124,36 @@ describe.skipIf(!TEST_DATABASE_URL)("on PostgreSQL", () => {
       "Echo: during the outage",
       "still during the outage",
     ]);
+    expect((await bot.stop()).code).toBe(0);
   });
 
   test("a turn whose model call failed is stored, out of the context, and its inbox row says why", async () => {
+    const { url } = await database();
+    const bot = await world.startBot({ DATABASE_URL: url });
     const { chat, user } = person("Failing");
     world.ai.respondWith(() => ({ kind: "error", status: 500, message: "boom" }));
     world.tg.userSends(chat, user, "this one fails");
     await world.tg.waitFor(() => /can't reach the model/.test(world.tg.messagesIn(chat.id)[0]?.text ?? ""), "the failure reply");
-    const direct = new pg.Client({ connectionString: url });
-    await direct.connect();
-    try {
-      const { rows } = await direct.query("select role, content, in_context from messages where chat_id = $1", [chat.id]);
-      expect(rows).toEqual([{ role: "user", content: "this one fails", in_context: false }]);
-      const inbox = await direct.query("select state, error, payload from inbox where chat_id = $1", [chat.id]);
-      expect(inbox.rows).toEqual([{ state: "failed", error: expect.stringMatching(/unavailable|server/), payload: null }]);
-    } finally {
-      await direct.end();
-      world.ai.reset();
-    }
+    expect(await query(url, "select role, content, in_context from messages where chat_id = $1", [chat.id])).toEqual([
+      { role: "user", content: "this one fails", in_context: false },
+    ]);
+    expect(await query(url, "select state, error, payload from inbox where chat_id = $1", [chat.id])).toEqual([
+      { state: "failed", error: expect.stringMatching(/unavailable|server/), payload: null },
+    ]);
     expect((await bot.stop()).code).toBe(0);
   });
 
   test("`npm run db:reset` asks first (refuses without a terminal), and with --force rolls every migration back and forward", async () => {
+    const { url, name } = await database();
+    await query(url, "insert into chats (id, type) values (1, 'private')");
     const refused = await npmRun("db:reset", { DATABASE_URL: url });
     expect(refused.code).toBe(1);
-    expect(refused.output).toContain(`erases every table of PostgreSQL database "${dbName()}"`);
+    expect(refused.output).toContain(`erases every table of PostgreSQL database "${name}"`);
     expect(refused.output).toContain("FORCE=1");
+    expect(await query(url, "select count(*)::int as n from chats")).toEqual([{ n: 1 }]);
     const reset = await npmRun("db:reset", { DATABASE_URL: url }, ["--force"]);
     expect(reset.output).toContain("rolled back: 20261122000000_initial_schema");
     expect(reset.code).toBe(0);
-    const direct = new pg.Client({ connectionString: url });
-    await direct.connect();
-    try {
-      const { rows } = await direct.query("select count(*)::int as n from messages");
-      expect(rows[0]).toEqual({ n: 0 });
-    } finally {
-      await direct.end();
-    }
+    expect(await query(url, "select count(*)::int as n from chats")).toEqual([{ n: 0 }]);
   });
 });
