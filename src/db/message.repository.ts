@@ -144,13 +144,13 @@ export function createMessageRepository(db: Executor): MessageRepository {
           order by o.ord
           returning id, reply_to_id
         ), usage as (
-          -- one row per user, UTC day and model; a user answered in two chats at once adds both
+          -- one row per user, UTC day and model; a user answered in two chats at once adds both.
+          -- Only turns whose message was stored now count (a duplicate inserts no question).
           insert into usage_daily as d (user_id, day, model, messages, prompt_tokens, completion_tokens)
           select o.user_id, (now() at time zone 'UTC')::date, o.model, count(*), sum(o.prompt_tokens), sum(o.completion_tokens)
           from owned o
           join question q on q.chat_id = o.chat_id and q.telegram_message_id = o.telegram_message_id
-          join answer a on a.reply_to_id = q.id
-          where o.model is not null
+          where o.model is not null and o.answer is not null
           group by o.user_id, o.model
           on conflict (user_id, day, model) do update set
             messages = d.messages + excluded.messages,
