@@ -126,6 +126,7 @@ export function createApp(config: Config, { logger, onFatal, logContext = create
         usage,
         groupSettingsBy: config.access.groupSettingsBy,
         metrics,
+        richMessages: config.telegram.richMessages,
       });
       if (config.retentionDays !== null) {
         retention = createRetention({ repository: messages, days: config.retentionDays, logger });

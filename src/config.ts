@@ -37,8 +37,8 @@ export interface AccessConfig {
 }
 
 export interface Config {
-  /** webhook null: long polling. */
-  telegram: { token: string; apiRoot: string; webhook: WebhookConfig | null };
+  /** webhook null: long polling. richMessages: Bot API 10.1 rich messages and drafts, or classic text only. */
+  telegram: { token: string; apiRoot: string; webhook: WebhookConfig | null; richMessages: "auto" | "off" };
   http: { host: string; port: number };
   /** all: receive updates and work them; worker: only work the inbox (another instance receives). */
   inbox: { role: "all" | "worker"; leaseMs: number; maxConcurrentTurns: number };
@@ -104,9 +104,17 @@ export class ConfigError extends Error {
 
 const OFFICIAL_OPENAI = "https://api.openai.com/v1";
 
+/** The default instructions: Telegram renders rich messages' Markdown, tables and formulas included. */
 export const DEFAULT_SYSTEM_PROMPT =
   "You are Parley, a friendly and helpful assistant chatting in Telegram. " +
-  "Answer clearly and concisely. You may use Markdown (bold, italics, code, links).";
+  "Answer clearly and concisely. Use Markdown where it helps: headings, lists, tables, code blocks " +
+  "and LaTeX formulas ($...$ inline, $$...$$ on their own lines) all render in Telegram.";
+
+/** With TELEGRAM_RICH_MESSAGES=off, classic messages render no tables, headings or formulas. */
+export const DEFAULT_SYSTEM_PROMPT_CLASSIC =
+  "You are Parley, a friendly and helpful assistant chatting in Telegram. " +
+  "Answer clearly and concisely. You may use Markdown (bold, italics, code, links); " +
+  "tables, headings and formulas do not render, so avoid them.";
 
 /** Empty strings in .env files mean "not set". */
 const optional = <T extends z.ZodType>(schema: T) =>
@@ -141,6 +149,7 @@ const schema = databaseSchema.extend({
       .regex(/^\d+:[A-Za-z0-9_-]+$/, "does not look like a bot token (expected 123456:ABC-...)"),
   ),
   TELEGRAM_API_ROOT: optional(httpUrl("a Telegram Bot API server").default("https://api.telegram.org")),
+  TELEGRAM_RICH_MESSAGES: optional(z.enum(["auto", "off"], { error: "must be auto or off" }).default("auto")),
   TELEGRAM_WEBHOOK_URL: optional(
     z.url({ protocol: /^https$/, error: "must be the public https:// URL Telegram should call" }).optional(),
   ),
@@ -161,7 +170,7 @@ const schema = databaseSchema.extend({
   OPENAI_MODEL: optional(z.string().default("gpt-4o-mini")),
   OPENAI_TIMEOUT_SECONDS: intSetting(1, 600, 60),
   OPENAI_MAX_RETRIES: intSetting(0, 5, 1),
-  SYSTEM_PROMPT: optional(z.string().default(DEFAULT_SYSTEM_PROMPT)),
+  SYSTEM_PROMPT: optional(z.string().optional()),
   HISTORY_MAX_MESSAGES: intSetting(1, 1000, 40),
   HISTORY_MAX_CHARS: intSetting(200, 2_000_000, 16_000),
   ALLOWED_USERS: userList("a Telegram user id, an @username or *", true, false),
@@ -230,6 +239,7 @@ export function parseConfig(env: Environment): Config {
     telegram: {
       token: v.TELEGRAM_BOT_TOKEN,
       apiRoot: v.TELEGRAM_API_ROOT.replace(/\/+$/, ""),
+      richMessages: v.TELEGRAM_RICH_MESSAGES,
       webhook:
         v.TELEGRAM_WEBHOOK_URL && v.TELEGRAM_WEBHOOK_SECRET
           ? {
@@ -251,7 +261,7 @@ export function parseConfig(env: Environment): Config {
       maxRetries: v.OPENAI_MAX_RETRIES,
     },
     dialogue: {
-      systemPrompt: v.SYSTEM_PROMPT,
+      systemPrompt: v.SYSTEM_PROMPT ?? (v.TELEGRAM_RICH_MESSAGES === "off" ? DEFAULT_SYSTEM_PROMPT_CLASSIC : DEFAULT_SYSTEM_PROMPT),
       historyMaxMessages: v.HISTORY_MAX_MESSAGES,
       historyMaxChars: v.HISTORY_MAX_CHARS,
     },

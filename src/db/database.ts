@@ -76,6 +76,8 @@ export interface DeliveryProgress {
   parts: number;
   /** The preview message (edited into the first part), if one was shown. */
   previewMessageId?: number;
+  /** How the parts were cut: rich messages, or classic text + entities (absent: classic). */
+  format?: "rich" | "classic";
 }
 
 type Nullable<T> = ColumnType<T | null, T | null | undefined, T | null>;

@@ -12,6 +12,7 @@ import type { DialogueService } from "../dialogue/dialogue.service.ts";
 import { createTurn, type Turn } from "../inbox/turn.ts";
 import type { ParleyContext } from "./context.ts";
 import { deliveryRetryMs, logBotError } from "./errors.ts";
+import { createRichSupport } from "./rich.ts";
 import { createAccessGate } from "./features/access.ts";
 import { createAdminFeature } from "./features/admin.ts";
 import { createChatFeature } from "./features/chat.ts";
@@ -36,7 +37,10 @@ export interface BotDependencies {
   usage: UsageService;
   groupSettingsBy: AccessConfig["groupSettingsBy"];
   metrics: Pick<Metrics, "turnRefused">;
+  /** TELEGRAM_RICH_MESSAGES: auto (while the server has them) or off. */
+  richMessages: "auto" | "off";
   previewIntervalMs?: number;
+  draftIntervalMs?: number;
 }
 
 export interface ParleyBot {
@@ -85,6 +89,9 @@ export function createBot(deps: BotDependencies): ParleyBot {
       logger,
       previewApi: createPlainApi(deps.token, deps.apiRoot, deps.observeApi),
       previewIntervalMs: deps.previewIntervalMs ?? 1_000,
+      rich: createRichSupport(deps.richMessages, logger),
+      // First text at once, then about three drafts a second: smooth, and within Telegram's pace.
+      draftIntervalMs: deps.draftIntervalMs ?? 300,
       abortTurns: deps.abortTurns,
       usage,
       isAdmin: access.isAdmin,

@@ -76,8 +76,10 @@ for (const store of STORES) {
       };
       w.ai.afterChunk = (_request, index) => (index === 1 ? killNow("mid-stream") : undefined);
       // The final answer was sent (Telegram shows it); the bot dies before it hears back.
-      w.tg.afterSend = (method, params) =>
-        method === "sendMessage" && String(params.text).startsWith("Re: ") ? killNow("between send and record") : undefined;
+      w.tg.afterSend = (method, params) => {
+        const text = method === "sendRichMessage" ? (params.rich_message as { markdown?: string }).markdown : params.text;
+        return method !== "editMessageText" && String(text).startsWith("Re: ") ? killNow("between send and record") : undefined;
+      };
 
       sendRound();
       sendRound();

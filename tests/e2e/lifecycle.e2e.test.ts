@@ -172,19 +172,21 @@ describe("durability", () => {
     const w = world;
     let bot = await w.startBot();
     const { chat, user } = person("Flooded");
+    // The final answer is a rich message (the Bot API server has them).
     w.tg.failNext(
-      "sendMessage",
+      "sendRichMessage",
       { error_code: 429, description: "Too Many Requests: retry after 5", parameters: { retry_after: 5 } },
       (p) => p.chat_id === chat.id,
     );
     w.tg.userSends(chat, user, "answer me eventually");
-    await w.tg.waitFor(() => w.tg.callsOf("sendMessage", chat.id).length === 1, "the refused send");
-    const refusedAt = w.tg.callsOf("sendMessage", chat.id)[0]!.at;
+    await w.tg.waitFor(() => w.tg.callsOf("sendRichMessage", chat.id).length === 1, "the refused send");
+    const refusedAt = w.tg.callsOf("sendRichMessage", chat.id)[0]!.at;
     await bot.waitForOutput(/"delayMs":5000,.*"msg":"answer not delivered yet; it waits in the inbox"/);
     expect((await bot.stop()).code).toBe(0); // the answer waits in the database, not in this process
     bot = await w.startBot();
     const [answer] = await w.tg.waitForChat(chat.id, (m) => m.length === 1, "the answer after the flood wait");
     expect(answer!.text).toBe("Echo: answer me eventually");
+    expect(answer!.rich).toBe(true);
     expect(answer!.sentAt - refusedAt).toBeGreaterThanOrEqual(4_900);
     expect(w.ai.requestsAbout("answer me eventually")).toHaveLength(1);
     expect(w.tg.messagesIn(chat.id)).toHaveLength(1);

@@ -45,6 +45,8 @@ export interface BotMessage {
   entities: Entity[];
   editCount: number;
   replyTo?: number;
+  /** A rich message (Bot API 10.1): `text` holds its Markdown, which Telegram renders itself. */
+  rich?: boolean;
   /** Inline keyboard buttons (text and callback data), row by row; gone once an edit drops them. */
   buttons?: Array<Array<{ text: string; callback_data: string }>>;
   sentAt: number;
@@ -76,7 +78,18 @@ export interface WebhookDelivery {
 
 type Update = { update_id: number } & Record<string, unknown>;
 
-const SENDING_METHODS = new Set(["sendMessage", "editMessageText"]);
+const SENDING_METHODS = new Set(["sendMessage", "sendRichMessage", "editMessageText"]);
+const RICH_METHODS = new Set(["sendRichMessage", "sendRichMessageDraft", "sendMessageDraft"]);
+
+/** A draft a bot streamed into a private chat (Bot API 10.1): ephemeral, not a message. */
+export interface Draft {
+  chatId: number;
+  draftId: number;
+  text: string;
+  rich: boolean;
+  canStop: boolean;
+  at: number;
+}
 
 export const BOT_USER: TgUser = { id: 7000001, first_name: "Parley", username: "parley_test_bot", is_bot: true };
 
@@ -118,6 +131,10 @@ export class FakeTelegram {
   private pollers = new Set<() => void>();
   private closed = false;
   private waiters = new Set<Waiter>();
+  /** false: an older Bot API server, without rich messages and drafts (they answer 404). */
+  richMessages = true;
+  /** Every draft the bot streamed, in order. */
+  readonly drafts: Draft[] = [];
   /** Administrators of each group, as getChatAdministrators reports them (tests set them). */
   readonly chatAdmins = new Map<number, number[]>();
   /** Callback queries sent and not answered yet (Telegram wants answerCallbackQuery for each). */
@@ -183,6 +200,11 @@ export class FakeTelegram {
       },
     });
     return id;
+  }
+
+  /** The user presses the stop button of a draft (can_stop): Telegram sends stopped_message_generation. */
+  userStopsDraft(chat: TgChat, draftId: number): number {
+    return this.pushUpdate({ stopped_message_generation: { chat, draft_id: draftId } });
   }
 
   /** Delivers an update object as it is (e.g. the same update twice). */
@@ -381,6 +403,8 @@ export class FakeTelegram {
       }
       outcome = { ok: true, result: updates };
       this.polls.push(Date.now());
+    } else if (RICH_METHODS.has(method) && !this.richMessages) {
+      outcome = { ok: false, error_code: 404, description: "Not Found" };
     } else {
       outcome = this.apply(method, params);
       if (outcome.ok && SENDING_METHODS.has(method)) await this.afterSend?.(method, params);
@@ -471,10 +495,73 @@ export class FakeTelegram {
         else this.botMessagesByChat.set(chatId, [message]);
         return { ok: true, result: this.asMessage(chatId, messageId, p) };
       }
+      case "sendRichMessage": {
+        const problem = this.validateRich(p.rich_message) ?? this.validateMarkup(p);
+        if (problem) return bad(problem);
+        const chatId = Number(p.chat_id);
+        const messageId = this.allocateMessageId(chatId);
+        const replyTo = (p.reply_parameters as { message_id?: number } | undefined)?.message_id;
+        const message: BotMessage = {
+          chatId,
+          messageId,
+          text: (p.rich_message as { markdown: string }).markdown,
+          entities: [],
+          rich: true,
+          editCount: 0,
+          ...(replyTo === undefined ? {} : { replyTo }),
+          ...(p.reply_markup ? { buttons: (p.reply_markup as { inline_keyboard: BotMessage["buttons"] }).inline_keyboard } : {}),
+          sentAt: Date.now(),
+          editedAt: [],
+        };
+        this.botMessages.push(message);
+        const inChat = this.botMessagesByChat.get(chatId);
+        if (inChat) inChat.push(message);
+        else this.botMessagesByChat.set(chatId, [message]);
+        return { ok: true, result: { ...this.asMessage(chatId, messageId, {}), rich_message: { markdown: message.text } } };
+      }
+      case "sendRichMessageDraft":
+      case "sendMessageDraft": {
+        const chatId = Number(p.chat_id);
+        if (!(chatId > 0)) return bad("drafts can be sent to private chats only");
+        const draftId = Number(p.draft_id);
+        if (!Number.isInteger(draftId) || draftId === 0) return bad("draft_id must be a non-zero integer");
+        const rich = method === "sendRichMessageDraft";
+        if (rich) {
+          const problem = this.validateRich(p.rich_message);
+          if (problem) return bad(problem);
+        } else if (typeof p.text === "string" && p.text.length > 4096) {
+          return bad("message is too long");
+        }
+        this.drafts.push({
+          chatId,
+          draftId,
+          text: rich ? (p.rich_message as { markdown: string }).markdown : String(p.text ?? ""),
+          rich,
+          canStop: p.can_stop === true,
+          at: Date.now(),
+        });
+        return { ok: true, result: true };
+      }
       case "editMessageText": {
         const chatId = Number(p.chat_id);
         const message = this.botMessagesByChat.get(chatId)?.find((m) => m.messageId === Number(p.message_id));
         if (!message) return bad("message to edit not found");
+        if (p.rich_message !== undefined) {
+          const problem = (p.text === undefined ? undefined : "text and rich_message can't be used together") ?? this.validateRich(p.rich_message) ?? this.validateMarkup(p);
+          if (problem) return bad(problem);
+          const markdown = (p.rich_message as { markdown: string }).markdown;
+          if (message.rich && message.text === markdown) {
+            return bad("message is not modified: specified new message content and reply markup are exactly the same as a current content and reply markup of the message");
+          }
+          message.text = markdown;
+          message.entities = [];
+          message.rich = true;
+          message.editCount++;
+          message.editedAt.push(Date.now());
+          if (p.reply_markup) message.buttons = (p.reply_markup as { inline_keyboard: BotMessage["buttons"] }).inline_keyboard;
+          else delete message.buttons;
+          return { ok: true, result: { ...this.asMessage(chatId, message.messageId, {}), rich_message: { markdown } } };
+        }
         const problem = this.validateText(p) ?? this.validateMarkup(p);
         if (problem) return bad(problem);
         const entities = (p.entities as Entity[] | undefined) ?? [];
@@ -485,6 +572,7 @@ export class FakeTelegram {
         }
         message.text = String(p.text);
         message.entities = entities;
+        delete message.rich;
         // An edit without reply_markup removes the keyboard, as in Telegram.
         if (p.reply_markup) message.buttons = (p.reply_markup as { inline_keyboard: BotMessage["buttons"] }).inline_keyboard;
         else delete message.buttons;
@@ -533,6 +621,17 @@ export class FakeTelegram {
         if (Buffer.byteLength(data) < 1 || Buffer.byteLength(data) > 64) return "BUTTON_DATA_INVALID";
       }
     }
+    return undefined;
+  }
+
+  /** Telegram's checks on a rich message: one form of content, not empty, at most 32 768 bytes. */
+  private validateRich(value: unknown): string | undefined {
+    if (typeof value !== "object" || value === null) return "rich_message is required";
+    const r = value as { markdown?: unknown; html?: unknown; blocks?: unknown };
+    if ([r.markdown, r.html, r.blocks].filter((v) => v !== undefined).length !== 1) return "exactly one of markdown, html and blocks must be specified";
+    if (r.markdown === undefined) return "this fake reads markdown rich messages only";
+    if (typeof r.markdown !== "string" || r.markdown.trim() === "") return "rich message is empty";
+    if (Buffer.byteLength(r.markdown, "utf8") > 32_768) return "rich message is too long";
     return undefined;
   }
 

@@ -8,6 +8,7 @@ import type { Turn } from "../../inbox/turn.ts";
 import type { ParleyContext } from "../context.ts";
 import { deliveryRetryMs } from "../errors.ts";
 import { createLiveReply, type LiveReply } from "../live-reply.ts";
+import type { RichSupport } from "../rich.ts";
 import { texts } from "../texts.ts";
 
 export interface ChatDependencies {
@@ -17,6 +18,10 @@ export interface ChatDependencies {
   previewApi: Api;
   /** Minimum time between two edits of a growing answer. */
   previewIntervalMs: number;
+  /** Rich messages and drafts while the Bot API server has them. */
+  rich: RichSupport;
+  /** Private chats: minimum time between two drafts of a growing answer. */
+  draftIntervalMs: number;
   /** Aborted when the bot must stop: turns still waiting for the model give up (and run again later). */
   abortTurns: AbortSignal;
   /** Daily limits: checked before the model is called. */
@@ -77,6 +82,9 @@ function noticeFor(outcome: ReplyOutcome & { kind: "llm_failed" | "empty_answer"
   return outcome.partial.trim() ? texts.interrupted : texts.llmFailure(outcome.failure);
 }
 
+/** A draft id for a turn: non-zero and 31-bit, from its update id. */
+export const draftIdOf = (updateId: bigint) => Number(updateId % 2_147_483_646n) + 1;
+
 export function createChatFeature(deps: ChatDependencies): Composer<ParleyContext> {
   const feature = new Composer<ParleyContext>();
 
@@ -108,6 +116,9 @@ export function createChatFeature(deps: ChatDependencies): Composer<ParleyContex
       threadId: ctx.msg.is_topic_message ? ctx.msg.message_thread_id : undefined,
       replyToMessageId: isGroup ? ctx.msg.message_id : undefined,
       intervalMs: deps.previewIntervalMs,
+      rich: deps.rich,
+      // Drafts exist in private chats only; their id is the turn's (non-zero, per answer).
+      draft: isGroup ? undefined : { id: draftIdOf(turn.updateId), intervalMs: deps.draftIntervalMs },
       logger: deps.logger,
     });
     // An answer stored by an earlier attempt is delivered, never generated again.
