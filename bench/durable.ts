@@ -89,7 +89,7 @@ export async function benchInbox(kind: "pglite" | "postgres"): Promise<Figure[]>
     });
     latencyWorker.start();
     const other = kind === "postgres" ? createDatabase(store.config) : undefined; // its own pool
-    const listener = kind === "postgres" ? listen((store.config as { url: string }).url, INBOX_CHANNEL, () => latencyWorker.wake(), silent) : undefined;
+    const listener = kind === "postgres" ? listen((store.config as { url: string }).url, { [INBOX_CHANNEL]: () => latencyWorker.wake() }, silent) : undefined;
     await sleep(500); // the LISTEN connection is up
     const ingester = createInboxRepository(other ?? db);
     for (let i = 0; i < 200; i++) {

@@ -13,7 +13,7 @@ import type { Config } from "./config.ts";
 import { createAccessRepository } from "./db/access.repository.ts";
 import { createUsageRepository } from "./db/usage.repository.ts";
 import { createDatabase } from "./db/connection.ts";
-import { createInboxRepository, INBOX_CHANNEL } from "./db/inbox.repository.ts";
+import { createInboxRepository, INBOX_CHANNEL, STOP_CHANNEL } from "./db/inbox.repository.ts";
 import { createMessageRepository } from "./db/message.repository.ts";
 import { assertMigrated, createMigrator, migrateToLatest, pendingMigrations } from "./db/migrations.ts";
 import { listen, type Listener } from "./db/notifications.ts";
@@ -21,6 +21,7 @@ import { createDialogueService } from "./dialogue/dialogue.service.ts";
 import { createHttpServer, type HttpServer, type Readiness } from "./http/server.ts";
 import { ALLOWED_UPDATES, toIncoming } from "./inbox/updates.ts";
 import { withBatchedEnds } from "./inbox/batched.ts";
+import { createGenerationStops, stopRequestOf } from "./inbox/stops.ts";
 import { createInboxWorker, type InboxWorker } from "./inbox/worker.ts";
 import { createLlmClient } from "./llm/client.ts";
 import { createLogContext, type LogContext, type Logger } from "./logger.ts";
@@ -58,6 +59,8 @@ export function createApp(config: Config, { logger, onFatal, logContext = create
   const owner = `${process.pid}-${randomUUID().slice(0, 8)}`;
   const inbox = withBatchedEnds(createInboxRepository(db));
   const abortTurns = new AbortController();
+  const stops = createGenerationStops();
+  let botUsername = "";
   let worker: InboxWorker | undefined;
   let poller: Poller | undefined;
   let http: HttpServer | undefined;
@@ -69,6 +72,13 @@ export function createApp(config: Config, { logger, onFatal, logContext = create
   const ingest = async (updates: Update[]) => {
     metrics.updatesReceived(await inbox.ingest(updates.map(toIncoming), owner));
     worker?.wake();
+    // A stop request acts now, not in its turn (which comes after the answer it means to stop).
+    const stopped = updates.map((u) => stopRequestOf(u, botUsername)).filter((chat): chat is number => chat !== null);
+    if (stopped.length === 0) return;
+    const elsewhere = stopped.filter((chat) => !stops.stop(chat));
+    if (elsewhere.length > 0 && config.database.kind === "postgres") {
+      await inbox.notifyStops(elsewhere).catch((error: unknown) => logger.warn({ err: error }, "could not pass a stop request on to the other instances"));
+    }
   };
 
   /** GET /readyz: the database answers, its schema is current, Telegram was reachable last time. */
@@ -109,6 +119,7 @@ export function createApp(config: Config, { logger, onFatal, logContext = create
       const { token, apiRoot, webhook } = config.telegram;
       // Checked once, without retries: a wrong token or an unreachable API fails start-up at once.
       const botInfo = await new Api(token, { apiRoot }).getMe();
+      botUsername = botInfo.username;
       const access = createAccessService({ config: config.access, repository: createAccessRepository(db) });
       if (config.access.everyone && !config.access.explicit) {
         logger.warn("ALLOWED_USERS is not set: anyone on Telegram can use this bot and its model budget (set ALLOWED_USERS, or * to mean it)");
@@ -127,6 +138,7 @@ export function createApp(config: Config, { logger, onFatal, logContext = create
         groupSettingsBy: config.access.groupSettingsBy,
         metrics,
         richMessages: config.telegram.richMessages,
+        stops,
       });
       if (config.retentionDays !== null) {
         retention = createRetention({ repository: messages, days: config.retentionDays, logger });
@@ -185,7 +197,15 @@ export function createApp(config: Config, { logger, onFatal, logContext = create
       }
       if (config.database.kind === "postgres") {
         // Another instance's ingest: look now. This one's own ingest has woken the worker already.
-        listener = listen(config.database.url, INBOX_CHANNEL, (from) => from !== owner && worker?.wake(), logger);
+        listener = listen(
+          config.database.url,
+          {
+            [INBOX_CHANNEL]: (from) => from !== owner && worker?.wake(),
+            // Another instance received a stop request: this one may be writing that chat's answer.
+            [STOP_CHANNEL]: (chatId) => chatId !== "" && stops.stop(Number(chatId)),
+          },
+          logger,
+        );
       }
       worker.start();
       logger.info(

@@ -46,6 +46,8 @@ export interface MessagesTable {
   prompt_tokens: Nullable<number>;
   completion_tokens: Nullable<number>;
   usage_estimated: Nullable<boolean>;
+  /** An answer the user stopped: the text as it was then. */
+  interrupted: Generated<boolean>;
 }
 
 /** An admin's decision about a user id ("123") or a lower-cased "@username"; overrides ALLOWED_USERS. */

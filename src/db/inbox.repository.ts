@@ -56,6 +56,8 @@ export interface InboxRepository {
   finishMany(rows: readonly FinishRequest[]): Promise<FinishResult[]>;
   /** Clears every lease: only for a store that one process alone can open (PGlite). */
   releaseAllLeases(): Promise<number>;
+  /** Tells every instance (LISTEN STOP_CHANNEL) to stop the answers being written in these chats. */
+  notifyStops(chatIds: readonly number[]): Promise<void>;
   /** Deletes finished rows older than `olderThanMs`, at most `limit` of them. */
   pruneFinished(olderThanMs: number, limit: number): Promise<number>;
   /** Rows not finished yet, and the age of the oldest (for logs and benchmarks). */
@@ -76,6 +78,8 @@ export interface FinishResult {
 
 /** The channel an ingest notifies, so idle workers of other instances wake at once. */
 export const INBOX_CHANNEL = "parley_inbox";
+/** Payload: a chat id whose answer being written should stop (the stop button, /cancel). */
+export const STOP_CHANNEL = "parley_stop";
 
 const seconds = (ms: number) => ms / 1000;
 
@@ -233,6 +237,11 @@ export function createInboxRepository(db: Executor): InboxRepository {
         .where("lease_owner", "is not", null)
         .executeTakeFirst();
       return Number(result.numUpdatedRows);
+    },
+
+    async notifyStops(chatIds) {
+      if (chatIds.length === 0) return;
+      await sql`select pg_notify(${STOP_CHANNEL}, chat::text) from unnest(${chatIds.map(String)}::bigint[]) as chat`.execute(db);
     },
 
     async pruneFinished(olderThanMs, limit) {

@@ -42,7 +42,7 @@ export interface AnswerUsage {
 }
 
 /** How a turn ended: with an answer to store, or failed (the user's message is kept out of context). */
-export type TurnResult = { answer: string; usage?: AnswerUsage } | { failed: string };
+export type TurnResult = { answer: string; usage?: AnswerUsage; interrupted?: boolean } | { failed: string };
 
 export interface TurnInput {
   updateId: Id;
@@ -78,6 +78,8 @@ export interface MessageRepository {
    * user's profile row (names). Usage counts stay: they hold no content. Returns how many messages.
    */
   forgetUser(userId: Id): Promise<number>;
+  /** The chat's latest answer: whether the user stopped it, and when it was stored. */
+  latestAnswer(chatId: Id): Promise<{ interrupted: boolean; createdAt: Date } | null>;
   /** Deletes up to `limit` messages soft-deleted more than `days` days ago; returns how many. */
   purgeDeleted(days: number, limit: number): Promise<number>;
 }
@@ -110,10 +112,11 @@ export function createMessageRepository(db: Executor): MessageRepository {
             ${column((t) => t.content)}::text[], ${column((t) => String(t.telegramMessageId))}::bigint[],
             ${column(answerOf)}::text[], ${column((t) => ("failed" in t.result ? t.result.failed : null))}::text[],
             ${column((t) => usageOf(t)?.model ?? null)}::text[], ${column((t) => usageOf(t)?.promptTokens ?? null)}::int[],
-            ${column((t) => usageOf(t)?.completionTokens ?? null)}::int[], ${column((t) => usageOf(t)?.estimated ?? null)}::bool[]
+            ${column((t) => usageOf(t)?.completionTokens ?? null)}::int[], ${column((t) => usageOf(t)?.estimated ?? null)}::bool[],
+            ${column((t) => "answer" in t.result && t.result.interrupted === true)}::bool[]
           ) with ordinality as i(update_id, owner, chat_id, chat_type, chat_title, user_id, username, first_name,
                                  last_name, content, telegram_message_id, answer, error, model, prompt_tokens,
-                                 completion_tokens, usage_estimated, ord)
+                                 completion_tokens, usage_estimated, interrupted, ord)
         ), owned as (
           select i.* from input i
           join inbox on inbox.update_id = i.update_id and inbox.lease_owner = i.owner and inbox.state = 'working'
@@ -137,8 +140,8 @@ export function createMessageRepository(db: Executor): MessageRepository {
           on conflict (chat_id, telegram_message_id) where telegram_message_id is not null do nothing
           returning id, chat_id, telegram_message_id
         ), answer as (
-          insert into messages (chat_id, user_id, role, content, reply_to_id, model, prompt_tokens, completion_tokens, usage_estimated)
-          select o.chat_id, null, 'assistant', o.answer, q.id, o.model, o.prompt_tokens, o.completion_tokens, o.usage_estimated
+          insert into messages (chat_id, user_id, role, content, reply_to_id, model, prompt_tokens, completion_tokens, usage_estimated, interrupted)
+          select o.chat_id, null, 'assistant', o.answer, q.id, o.model, o.prompt_tokens, o.completion_tokens, o.usage_estimated, o.interrupted
           from owned o join question q on q.chat_id = o.chat_id and q.telegram_message_id = o.telegram_message_id
           where o.answer is not null
           order by o.ord
@@ -256,6 +259,18 @@ export function createMessageRepository(db: Executor): MessageRepository {
         select ((select count(*) from answers) + (select count(*) from questions))::int as erased
       `.execute(db);
       return rows[0]?.erased ?? 0;
+    },
+
+    async latestAnswer(chatId) {
+      const row = await db
+        .selectFrom("messages")
+        .select(["interrupted", "created_at"])
+        .where("chat_id", "=", BigInt(chatId))
+        .where("role", "=", "assistant")
+        .orderBy("id", "desc")
+        .limit(1)
+        .executeTakeFirst();
+      return row ? { interrupted: row.interrupted, createdAt: row.created_at } : null;
     },
 
     async purgeDeleted(days, limit) {

@@ -6,10 +6,12 @@ export interface Listener {
 }
 
 /**
- * LISTEN on a channel over a connection of its own (a pooled one cannot hold a LISTEN), and
+ * LISTEN on channels over one connection of its own (a pooled one cannot hold a LISTEN), and
  * reconnect when it drops. A missed notification only costs latency: workers also look on a timer.
+ * After each (re)connect every handler is called once with "" (look now: something may have been
+ * sent while not listening).
  */
-export function listen(url: string, channel: string, onNotify: (payload: string) => void, logger: Logger): Listener {
+export function listen(url: string, channels: Record<string, (payload: string) => void>, logger: Logger): Listener {
   let client: pg.Client | undefined;
   let closed = false;
   let retry: NodeJS.Timeout | undefined;
@@ -17,15 +19,15 @@ export function listen(url: string, channel: string, onNotify: (payload: string)
   const connect = async () => {
     const current = new pg.Client({ connectionString: url, connectionTimeoutMillis: 5_000 });
     client = current;
-    current.on("notification", (message) => onNotify(message.payload ?? ""));
+    current.on("notification", (message) => channels[message.channel]?.(message.payload ?? ""));
     current.on("error", (error) => {
       logger.debug({ err: error }, "notification connection lost; reconnecting");
       reconnect(current);
     });
     try {
       await current.connect();
-      await current.query(`listen ${channel}`);
-      onNotify(""); // anything sent while not listening is looked for now
+      for (const channel of Object.keys(channels)) await current.query(`listen ${channel}`);
+      for (const onNotify of Object.values(channels)) onNotify(""); // anything sent while not listening is looked for now
     } catch (error) {
       logger.debug({ err: error }, "could not listen for notifications; retrying");
       reconnect(current);

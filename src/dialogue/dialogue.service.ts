@@ -24,8 +24,10 @@ export interface UserTurn {
 }
 
 export type ReplyOutcome =
-  /** Stored (with the user's message) and ready to deliver. */
-  | { kind: "answer"; text: string }
+  /** Stored (with the user's message) and ready to deliver; interrupted: the user stopped it there. */
+  | { kind: "answer"; text: string; interrupted?: boolean }
+  /** The user stopped the answer before any text: recorded as failed ("stopped"). */
+  | { kind: "stopped" }
   /** The database could not be read or written: nothing was stored, try the turn again later. */
   | { kind: "storage_unavailable" }
   /** Stopped by shutdown before the answer was complete: nothing stored, the turn runs again. */
@@ -44,11 +46,13 @@ export interface DialogueService {
    * to onText), then store the user's message and the answer in one statement. Never throws for
    * failures a user can meet; it returns them as outcomes.
    */
-  reply(turn: UserTurn, onText: (textSoFar: string) => void, signal?: AbortSignal): Promise<ReplyOutcome>;
+  reply(turn: UserTurn, onText: (textSoFar: string) => void, signal?: AbortSignal, stop?: AbortSignal): Promise<ReplyOutcome>;
   /** Starts over: soft-deletes the chat's history. Returns how many messages were cleared. */
   clear(chatId: number): Promise<number>;
   /** Erases for good everything the user wrote (every chat) and the answers to it; returns how many messages. */
   forget(userId: number): Promise<number>;
+  /** Was the chat's latest answer stopped by the user in the last `withinMs`? */
+  stoppedRecently(chatId: number, withinMs: number): Promise<boolean>;
 }
 
 export interface DialogueDependencies {
@@ -124,7 +128,7 @@ export function createDialogueService(deps: DialogueDependencies): DialogueServi
   };
 
   return {
-    async reply(turn, onText, signal) {
+    async reply(turn, onText, signal, stop) {
       const log = logger.child({ chatId: turn.chat.id }); // the update id comes with the turn's log context
       let history: HistoryMessage[];
       try {
@@ -144,13 +148,24 @@ export function createDialogueService(deps: DialogueDependencies): DialogueServi
       let reported: TokenUsage | undefined;
       const turns = toChatTurns(settings.systemPrompt, history, turn);
       try {
-        for await (const delta of llm.stream(turns, signal, (usage) => (reported = usage))) {
+        const aborts = [signal, stop].filter((s): s is AbortSignal => s !== undefined);
+        const combined = aborts.length > 1 ? AbortSignal.any(aborts) : aborts[0];
+        for await (const delta of llm.stream(turns, combined, (usage) => (reported = usage))) {
           answer += delta;
           if (answer.trim() === "") continue;
           firstTextMs ??= Math.round(performance.now() - startedAt);
           onText(answer);
         }
       } catch (error) {
+        if (stop?.aborted && !signal?.aborted) {
+          // Stopped by the user: what was written so far is the answer, kept and marked.
+          log.info({ answerChars: answer.length }, "answer stopped by the user");
+          if (answer.trim() === "") return finish(turn, { failed: "stopped" }, { kind: "stopped" }, log);
+          const usage = { model: llm.model, ...estimateUsage(turns, answer), estimated: true };
+          metrics?.turnEnded("answered", "stopped");
+          metrics?.tokensUsed(usage.model, usage.promptTokens, usage.completionTokens);
+          return finish(turn, { answer, usage, interrupted: true }, { kind: "answer", text: answer, interrupted: true }, log);
+        }
         const failure = classifyLlmError(error);
         if (failure.failure === "cancelled") {
           log.info("model call cancelled by shutdown; the turn will run again");
@@ -198,6 +213,11 @@ export function createDialogueService(deps: DialogueDependencies): DialogueServi
 
     forget(userId) {
       return repository.forgetUser(userId);
+    },
+
+    async stoppedRecently(chatId, withinMs) {
+      const latest = await repository.latestAnswer(chatId);
+      return latest !== null && latest.interrupted && Date.now() - latest.createdAt.getTime() <= withinMs;
     },
   };
 }

@@ -9,6 +9,7 @@ import type { AccessConfig } from "../config.ts";
 import type { ClaimedUpdate, InboxRepository } from "../db/inbox.repository.ts";
 import type { Metrics } from "../ops/metrics.ts";
 import type { DialogueService } from "../dialogue/dialogue.service.ts";
+import type { GenerationStops } from "../inbox/stops.ts";
 import { createTurn, type Turn } from "../inbox/turn.ts";
 import type { ParleyContext } from "./context.ts";
 import { deliveryRetryMs, logBotError } from "./errors.ts";
@@ -17,6 +18,7 @@ import { createAccessGate } from "./features/access.ts";
 import { createAdminFeature } from "./features/admin.ts";
 import { createChatFeature } from "./features/chat.ts";
 import { createForgetFeature } from "./features/forget.ts";
+import { createStopFeature } from "./features/stop.ts";
 import { createUsageFeature } from "./features/usage.ts";
 import { createClearFeature } from "./features/clear.ts";
 import { createHelpFeature } from "./features/help.ts";
@@ -37,6 +39,8 @@ export interface BotDependencies {
   usage: UsageService;
   groupSettingsBy: AccessConfig["groupSettingsBy"];
   metrics: Pick<Metrics, "turnRefused">;
+  /** Where a running answer learns that the user stopped it. */
+  stops: GenerationStops;
   /** TELEGRAM_RICH_MESSAGES: auto (while the server has them) or off. */
   richMessages: "auto" | "off";
   previewIntervalMs?: number;
@@ -83,6 +87,7 @@ export function createBot(deps: BotDependencies): ParleyBot {
   bot.use(createUsageFeature({ usage, access }));
   bot.use(createForgetFeature({ dialogue, logger }));
   bot.use(createAdminFeature({ access, logger }));
+  bot.use(createStopFeature({ dialogue }));
   bot.use(
     createChatFeature({
       dialogue,
@@ -96,6 +101,7 @@ export function createBot(deps: BotDependencies): ParleyBot {
       usage,
       isAdmin: access.isAdmin,
       metrics,
+      stops: deps.stops,
     }),
   );
   bot.use(createUnsupportedFeature());

@@ -24,7 +24,7 @@ export const texts = {
     "Here's what I can do:\n\n" +
     "• Write anything: I answer and remember the conversation of this chat.\n" +
     "• In groups, mention me or reply to one of my messages.\n\n" +
-    "Commands:\n/start: introduction\n/help: this message\n/clear: forget this conversation and start over\n" +
+    "Commands:\n/start: introduction\n/help: this message\n/clear: forget this conversation and start over\n/cancel: stop the answer being written\n" +
     "/usage: what you've used today and this month\n/forget: erase everything you've written to me, for good",
   cleared: (count: number) =>
     count === 0
@@ -58,6 +58,9 @@ export const texts = {
     }
   },
   interrupted: "⚠️ My answer was cut off. Please try again.",
+  stoppedMark: "_⏹ Stopped_",
+  stoppedBeforeText: "⏹ Stopped before I wrote anything.",
+  nothingToStop: "There's no answer being written right now.",
   notAllowed: (userId: number) =>
     `Sorry, this bot is private. If you know its operator, send them your Telegram user id: ${userId}`,
   adminOnly: "Only the bot's administrators can do that.",
@@ -112,6 +115,7 @@ export const COMMANDS = [
   { command: "start", description: "Introduction" },
   { command: "help", description: "What I can do" },
   { command: "clear", description: "Forget this conversation and start over" },
+  { command: "cancel", description: "Stop the answer being written" },
   { command: "usage", description: "What you've used today and this month" },
   { command: "forget", description: "Erase everything you've written, for good" },
 ] as const;

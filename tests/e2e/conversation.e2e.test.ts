@@ -30,7 +30,7 @@ describe("a conversation", () => {
   test("registers its commands and greets on /start and /help", async () => {
     const alice = person("Alice");
     const commands = world.tg.callsOf("setMyCommands")[0]?.params.commands as Array<{ command: string }>;
-    expect(commands.map((c) => c.command)).toEqual(["start", "help", "clear", "usage", "forget"]);
+    expect(commands.map((c) => c.command)).toEqual(["start", "help", "clear", "cancel", "usage", "forget"]);
 
     world.tg.userSends(alice.chat, alice.user, "/start");
     expect((await answerIn(alice.chat.id, "Hi, Alice!")).text).toMatch(/remembers our conversation/);

@@ -21,6 +21,42 @@ describe.skipIf(!TEST_DATABASE_URL)("instances on one PostgreSQL", () => {
     await store?.drop();
   });
 
+  test("the stop button works whichever instance receives it and whichever writes the answer", { timeout: 60_000 }, async () => {
+    const w = await createWorld();
+    const stopStore = await createTempPostgres();
+    try {
+      await migrate(stopStore.config);
+      const env = {
+        DATABASE_URL: (stopStore.config as { url: string }).url,
+        TELEGRAM_WEBHOOK_URL: "https://parley.example.com/hook",
+        TELEGRAM_WEBHOOK_SECRET: "stop_secret",
+        LOG_LEVEL: "info",
+      };
+      const bots = [await w.startBot(env), await w.startBot(env)];
+      w.tg.routeWebhookTo(bots.map((b) => b.webhookTarget()));
+      w.ai.respondWith(() => ({ kind: "answer", chunks: Array.from({ length: 100 }, (_, i) => `w${i} `), chunkDelayMs: 200 }));
+      const { chat, user } = person("Stopper");
+      for (let round = 0; round < 2; round++) {
+        // Two rounds: the round-robin balancer posts the stop to the other instance at least once.
+        const roundStart = Date.now();
+        w.tg.userSends(chat, user, `story ${round}`);
+        const ofRound = () => w.tg.drafts.filter((d) => d.chatId === chat.id && d.at >= roundStart);
+        await w.tg.waitFor(() => ofRound().some((d) => d.text.includes("w2")), `a draft in round ${round}`);
+        const draft = ofRound().at(-1)!;
+        w.tg.userStopsDraft(chat, draft.draftId);
+        const messages = await w.tg.waitForChat(chat.id, (m) => m.length === round + 1, `the stopped answer of round ${round}`);
+        expect(messages[round]!.text).toMatch(/_⏹ Stopped_$/);
+        await w.ai.closedEarlyAbout(`story ${round}`);
+      }
+      const targets = w.tg.webhookDeliveries.filter((d) => d.status === 200).map((d) => d.target);
+      expect(new Set(targets).size).toBe(2);
+      for (const bot of bots) expect((await bot.stop()).code).toBe(0);
+    } finally {
+      await w.close();
+      await stopStore.drop();
+    }
+  });
+
   test("a user's daily limit holds whichever instance answers", { timeout: 60_000 }, async () => {
     const w = await createWorld();
     const limitStore = await createTempPostgres();

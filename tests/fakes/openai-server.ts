@@ -49,6 +49,9 @@ export class FakeOpenAI {
   usage: "report" | "ignore" | "reject" = "report";
   /** Runs after each streamed chunk is written: a test can kill the bot mid-stream here. */
   afterChunk?: (request: CompletionRequest, index: number) => Promise<void> | void;
+  /** Requests whose connection the client closed before the answer was complete (an abort). */
+  readonly closedEarly: CompletionRequest[] = [];
+  private closeWaiters: Array<{ check: (r: CompletionRequest) => boolean; resolve: () => void }> = [];
   private handler: Handler = echo;
   private requestWaiters: Array<(request: CompletionRequest) => void> = [];
   private readonly server = createServer((req, res) => void this.handle(req, res));
@@ -94,6 +97,13 @@ export class FakeOpenAI {
     return new Promise((resolve) => this.requestWaiters.push(resolve));
   }
 
+  /** Resolves when the client closes a request about `text` before its answer was complete. */
+  closedEarlyAbout(text: string): Promise<void> {
+    const check = (r: CompletionRequest) => lastUserText(r).includes(text);
+    if (this.closedEarly.some(check)) return Promise.resolve();
+    return new Promise((resolve) => this.closeWaiters.push({ check, resolve }));
+  }
+
   /** Requests whose last user message contains `text`. */
   requestsAbout(text: string): CompletionRequest[] {
     return this.requests.filter((r) => lastUserText(r).includes(text));
@@ -119,6 +129,14 @@ export class FakeOpenAI {
     for (const wake of this.requestWaiters.splice(0)) wake(request);
     this.inFlight++;
     this.maxInFlight = Math.max(this.maxInFlight, this.inFlight);
+    res.once("close", () => {
+      if (res.writableEnded) return;
+      this.closedEarly.push(request);
+      for (const waiter of this.closeWaiters.filter((w) => w.check(request))) {
+        this.closeWaiters.splice(this.closeWaiters.indexOf(waiter), 1);
+        waiter.resolve();
+      }
+    });
     try {
       await this.play(this.handler(request), request, res);
     } finally {
@@ -127,7 +145,19 @@ export class FakeOpenAI {
   }
 
   private async play(script: Script, request: CompletionRequest, res: ServerResponse): Promise<void> {
-    const pause = (ms = 0) => (ms > 0 ? new Promise((resolve) => setTimeout(resolve, ms)) : Promise.resolve());
+    // A pause ends early when the client goes away, as a real server stops generating.
+    const pause = (ms = 0) =>
+      ms > 0
+        ? new Promise<void>((resolve) => {
+            const timer = setTimeout(done, ms);
+            function done() {
+              clearTimeout(timer);
+              res.off("close", done);
+              resolve();
+            }
+            res.once("close", done);
+          })
+        : Promise.resolve();
     if (script.kind === "error") {
       res.writeHead(script.status, { "content-type": "application/json" });
       res.end(JSON.stringify({ error: { message: script.message, type: "fake_error", code: script.code ?? null } }));

@@ -43,7 +43,7 @@ describe.skipIf(!TEST_DATABASE_URL)("inbox notifications on postgres", () => {
 
   test("an ingest that stored something names its instance; one that stored nothing is silent", async () => {
     const url = (store.config as { url: string }).url;
-    listener = listen(url, INBOX_CHANNEL, (payload) => (received.push(payload), onReceived?.()), pino({ level: "silent" }));
+    listener = listen(url, { [INBOX_CHANNEL]: (payload) => (received.push(payload), onReceived?.()) }, pino({ level: "silent" }));
     expect(await next()).toBe(""); // on connecting: look for what was sent before
     await inbox.ingest([update(1)], "instance-a");
     expect(await next()).toBe("instance-a");

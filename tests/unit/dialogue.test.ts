@@ -53,6 +53,9 @@ function memoryRepository(overrides: Partial<MessageRepository> = {}) {
     async purgeDeleted() {
       return 0;
     },
+    async latestAnswer() {
+      return null;
+    },
     ...overrides,
   };
   return { repository, recorded, budgets };

@@ -9,6 +9,7 @@ import type { ParleyContext } from "../context.ts";
 import { deliveryRetryMs } from "../errors.ts";
 import { createLiveReply, type LiveReply } from "../live-reply.ts";
 import type { RichSupport } from "../rich.ts";
+import type { GenerationStops } from "../../inbox/stops.ts";
 import { texts } from "../texts.ts";
 
 export interface ChatDependencies {
@@ -28,6 +29,8 @@ export interface ChatDependencies {
   usage: UsageService;
   isAdmin(userId: number): boolean;
   metrics: Pick<Metrics, "turnRefused">;
+  /** The stop button and /cancel reach the answer being written through this. */
+  stops: GenerationStops;
 }
 
 export const isCommand = (message: Pick<Message.TextMessage, "entities">) =>
@@ -124,6 +127,7 @@ export function createChatFeature(deps: ChatDependencies): Composer<ParleyContex
     // An answer stored by an earlier attempt is delivered, never generated again.
     if (turn.answer) return deliverAnswer(live, turn.answer.content, turn, deps.logger);
 
+    const stop = deps.stops.register(ctx.chat.id);
     const outcome = await deps.dialogue
       .reply(
         {
@@ -142,14 +146,19 @@ export function createChatFeature(deps: ChatDependencies): Composer<ParleyContex
         },
         (textSoFar) => live.update(textSoFar),
         deps.abortTurns,
+        stop.signal,
       )
       .catch(async (error: unknown) => {
         await live.cancel(); // no typing indicator left running; the error boundary logs the error
         throw error;
-      });
+      })
+      .finally(stop.release);
     switch (outcome.kind) {
       case "answer":
-        return deliverAnswer(live, outcome.text, turn, deps.logger);
+        // A stopped answer is shown as it was, marked (the mark is not stored: `interrupted` is).
+        return deliverAnswer(live, outcome.interrupted ? `${outcome.text}\n\n${texts.stoppedMark}` : outcome.text, turn, deps.logger);
+      case "stopped":
+        return deliverFailure(live, texts.stoppedBeforeText, turn);
       case "llm_failed":
       case "empty_answer":
         return deliverFailure(live, noticeFor(outcome), turn);

@@ -1,0 +1,19 @@
+import { Composer } from "grammy";
+import type { DialogueService } from "../../dialogue/dialogue.service.ts";
+import type { ParleyContext } from "../context.ts";
+import { texts } from "../texts.ts";
+
+/**
+ * The stop button and /cancel, when their own turn comes. They acted already when they arrived
+ * (app.ts: an answer being written was stopped there and is delivered as it was); here /cancel
+ * only tells a user who stopped nothing so.
+ */
+export function createStopFeature({ dialogue }: { dialogue: DialogueService }): Composer<ParleyContext> {
+  const feature = new Composer<ParleyContext>();
+  feature.on("stopped_message_generation", () => undefined);
+  feature.command("cancel", async (ctx) => {
+    if (await dialogue.stoppedRecently(ctx.chat.id, 60_000)) return;
+    return ctx.reply(texts.nothingToStop, ctx.chat.type === "private" ? {} : { reply_parameters: { message_id: ctx.msg.message_id } });
+  });
+  return feature;
+}
