@@ -95,7 +95,9 @@ export function createBot(deps: BotDependencies): ParleyBot {
       previewApi: createPlainApi(deps.token, deps.apiRoot, deps.observeApi),
       previewIntervalMs: deps.previewIntervalMs ?? 1_000,
       rich: createRichSupport(deps.richMessages, logger),
-      // First text at once, then about three drafts a second: smooth, and within Telegram's pace.
+      // The first text within 150 ms (an answer complete by then goes out as one message, with no
+      // draft), then about three drafts a second: smooth, and within Telegram's pace.
+      firstDraftAfterMs: 150,
       draftIntervalMs: deps.draftIntervalMs ?? 300,
       abortTurns: deps.abortTurns,
       usage,

@@ -22,11 +22,12 @@ export interface LiveReplyOptions {
   /** Rich messages, while the Bot API server has them. Absent: classic text + entities only. */
   rich?: RichSupport | undefined;
   /**
-   * Private chats: stream the answer as a draft (animated, with a stop button) from its first
-   * text, at most one draft per `intervalMs`. Absent (groups): a rich preview message, edited at
-   * most once per `groupIntervalMs`, Telegram's pace for groups.
+   * Private chats: stream the answer as a draft (animated, with a stop button) `firstAfterMs`
+   * after its first text (an answer complete by then arrives as one message, no draft), then at
+   * most one draft per `intervalMs`. Absent (groups): a rich preview message, edited at most once
+   * per `groupIntervalMs`, Telegram's pace for groups.
    */
-  draft?: { id: number; intervalMs: number } | undefined;
+  draft?: { id: number; intervalMs: number; firstAfterMs?: number } | undefined;
   groupIntervalMs?: number | undefined;
   logger: Logger;
 }
@@ -264,7 +265,7 @@ export function createLiveReply(options: LiveReplyOptions): LiveReply {
       if (timer) return;
       let wait: number;
       if (!richNow()) wait = lastFlushAt + intervalMs - Date.now();
-      else if (draft) wait = flushes === 0 ? 0 : lastFlushAt + draft.intervalMs - Date.now();
+      else if (draft) wait = flushes === 0 ? (draft.firstAfterMs ?? 0) : lastFlushAt + draft.intervalMs - Date.now();
       else wait = lastFlushAt + (flushes === 0 ? intervalMs : groupIntervalMs) - Date.now();
       timer = setTimeout(() => {
         timer = undefined;

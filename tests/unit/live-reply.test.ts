@@ -161,6 +161,23 @@ describe("live reply with rich messages", () => {
     expect(live.progress()).toEqual({ parts: 1, previewMessageId: 10, format: "rich" });
   });
 
+  test("the first draft comes 150 ms after the first text: an answer complete by then is one message, no draft", async () => {
+    const { api, sent } = fakeApi();
+    const quick = createLiveReply({ api, previewApi: api, chatId: 1, intervalMs: 1000, rich: richOn(), draft: { id: 5, intervalMs: 300, firstAfterMs: 150 }, logger });
+    quick.update("Hi");
+    await vi.advanceTimersByTimeAsync(100);
+    await quick.finish("Hi there");
+    expect(sent().map((c) => c.method)).toEqual(["sendRichMessage"]);
+
+    const slow = createLiveReply({ api, previewApi: api, chatId: 2, intervalMs: 1000, rich: richOn(), draft: { id: 6, intervalMs: 300, firstAfterMs: 150 }, logger });
+    slow.update("Once");
+    await vi.advanceTimersByTimeAsync(149);
+    expect(sent()).toHaveLength(1);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(sent().at(-1)).toMatchObject({ method: "sendRichMessageDraft", text: "Once", messageId: 6 });
+    await slow.finish("Once upon a time");
+  });
+
   test("group: one rich preview message, edited no faster than the group pace, then edited into the answer", async () => {
     const { api, sent } = fakeApi();
     const live = createLiveReply({ api, previewApi: api, chatId: -1, intervalMs: 1000, groupIntervalMs: 3000, rich: richOn(), replyToMessageId: 5, logger });

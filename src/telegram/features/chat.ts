@@ -23,6 +23,8 @@ export interface ChatDependencies {
   rich: RichSupport;
   /** Private chats: minimum time between two drafts of a growing answer. */
   draftIntervalMs: number;
+  /** Private chats: the first draft this long after the first text (quick answers need none). */
+  firstDraftAfterMs: number;
   /** Aborted when the bot must stop: turns still waiting for the model give up (and run again later). */
   abortTurns: AbortSignal;
   /** Daily limits: checked before the model is called. */
@@ -121,7 +123,7 @@ export function createChatFeature(deps: ChatDependencies): Composer<ParleyContex
       intervalMs: deps.previewIntervalMs,
       rich: deps.rich,
       // Drafts exist in private chats only; their id is the turn's (non-zero, per answer).
-      draft: isGroup ? undefined : { id: draftIdOf(turn.updateId), intervalMs: deps.draftIntervalMs },
+      draft: isGroup ? undefined : { id: draftIdOf(turn.updateId), intervalMs: deps.draftIntervalMs, firstAfterMs: deps.firstDraftAfterMs },
       logger: deps.logger,
     });
     // An answer stored by an earlier attempt is delivered, never generated again.
