@@ -57,7 +57,11 @@ describe("stop", () => {
     world.tg.userSends(group, user, "/cancel");
     const [answer] = await world.tg.waitForChat(group.id, (m) => m[0]?.text.endsWith("_⏹ Stopped_") ?? false, "the stopped answer");
     expect(answer!.text).not.toContain("word99");
-    expect(world.tg.messagesIn(group.id)).toHaveLength(1); // the /cancel itself needs no reply
+    // The /cancel's own turn comes next, in chat order: it stopped something, so it says nothing.
+    world.ai.respondWith(() => ({ kind: "answer", chunks: ["next"] }));
+    world.tg.userSends(group, user, `@${BOT_USER.username} quick one`);
+    const messages = await world.tg.waitForChat(group.id, (m) => m.length >= 2, "the next answer");
+    expect(messages.map((m) => m.text)).toEqual([answer!.text, "next"]);
   });
 
   test("/cancel before the first word, and /cancel with nothing being written", async () => {

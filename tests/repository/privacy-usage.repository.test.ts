@@ -97,6 +97,20 @@ for (const store of STORES) {
       expect(await usage.ofUser(newUser("Nobody").id)).toEqual({ today: { messages: 0, promptTokens: 0, completionTokens: 0 }, month: { messages: 0, promptTokens: 0, completionTokens: 0 } });
     });
 
+    test("a stopped answer is stored marked interrupted, and is the chat's latest answer", async () => {
+      const ivy = newUser("Ivy");
+      const chat = newChat();
+      expect(await messages.latestAnswer(chat.id)).toBeNull();
+      await turn(chat, ivy, "first", { answer: "done" });
+      expect(await messages.latestAnswer(chat.id)).toMatchObject({ interrupted: false });
+      await turn(chat, ivy, "second", { answer: "half of", usage: usageOf("m", 5, 2, true), interrupted: true });
+      const latest = await messages.latestAnswer(chat.id);
+      expect(latest).toMatchObject({ interrupted: true });
+      expect(latest!.createdAt).toBeInstanceOf(Date);
+      const rows = await db.selectFrom("messages").select(["content", "interrupted"]).where("chat_id", "=", BigInt(chat.id)).where("role", "=", "assistant").orderBy("id").execute();
+      expect(rows).toEqual([{ content: "done", interrupted: false }, { content: "half of", interrupted: true }]);
+    });
+
     test("access rules: set, changed, listed in the order they were last changed", async () => {
       const access = createAccessRepository(db);
       await access.setRule("12345", true, 1);
