@@ -71,8 +71,13 @@ export interface MessageRepository {
   recentHistory(chatId: Id, budget: HistoryBudget): Promise<HistoryMessage[]>;
   /** recentHistory for many chats in one statement, in the order asked. */
   recentHistories(requests: ReadonlyArray<{ chatId: Id; budget: HistoryBudget }>): Promise<HistoryMessage[][]>;
-  /** Soft-deletes the chat's live messages; returns how many. Nothing is removed. */
-  clearHistory(chatId: Id): Promise<number>;
+  /**
+   * Soft-deletes the chat's live messages; returns how many, and the mark that names exactly these
+   * rows (their common deleted_at, in microseconds since 1970) for restoreCleared. Nothing is removed.
+   */
+  clearHistory(chatId: Id): Promise<{ count: number; mark: string }>;
+  /** Undoes one clearHistory: the chat's rows it soft-deleted are live again. Returns how many. */
+  restoreCleared(chatId: Id, mark: string): Promise<number>;
   /**
    * Erases for good every message a user wrote, in every chat, the answers to them, and the
    * user's profile row (names). Usage counts stay: they hold no content. Returns how many messages.
@@ -233,11 +238,26 @@ export function createMessageRepository(db: Executor): MessageRepository {
     },
 
     async clearHistory(chatId) {
+      // now() is the statement's (transaction's) time: every row of this /clear gets the same value,
+      // which then names them for an undo.
+      const { rows } = await sql<{ count: number; mark: string }>`
+        with cleared as (
+          update messages set deleted_at = now()
+          where chat_id = ${BigInt(chatId)} and deleted_at is null
+          returning id
+        )
+        select (select count(*) from cleared)::int as count,
+               (extract(epoch from now()) * 1000000)::bigint::text as mark
+      `.execute(db);
+      return rows[0]!;
+    },
+
+    async restoreCleared(chatId, mark) {
       const result = await db
         .updateTable("messages")
-        .set({ deleted_at: sql<Date>`now()` })
+        .set({ deleted_at: null })
+        .where("deleted_at", "=", sql<Date>`to_timestamp(0) + ${mark}::bigint * interval '1 microsecond'`)
         .where("chat_id", "=", BigInt(chatId))
-        .where("deleted_at", "is", null)
         .executeTakeFirst();
       return Number(result.numUpdatedRows);
     },

@@ -47,8 +47,10 @@ export interface DialogueService {
    * failures a user can meet; it returns them as outcomes.
    */
   reply(turn: UserTurn, onText: (textSoFar: string) => void, signal?: AbortSignal, stop?: AbortSignal): Promise<ReplyOutcome>;
-  /** Starts over: soft-deletes the chat's history. Returns how many messages were cleared. */
-  clear(chatId: number): Promise<number>;
+  /** Starts over: soft-deletes the chat's history. Returns how many messages, and the mark for undo(). */
+  clear(chatId: number): Promise<{ count: number; mark: string }>;
+  /** Undoes the /clear that `mark` names: its messages are the chat's memory again. Returns how many. */
+  undoClear(chatId: number, mark: string): Promise<number>;
   /** Erases for good everything the user wrote (every chat) and the answers to it; returns how many messages. */
   forget(userId: number): Promise<number>;
   /** Was the chat's latest answer stopped by the user in the last `withinMs`? */
@@ -209,6 +211,10 @@ export function createDialogueService(deps: DialogueDependencies): DialogueServi
 
     clear(chatId) {
       return repository.clearHistory(chatId);
+    },
+
+    undoClear(chatId, mark) {
+      return repository.restoreCleared(chatId, mark);
     },
 
     forget(userId) {

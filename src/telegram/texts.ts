@@ -30,6 +30,9 @@ export const texts = {
     count === 0
       ? "There was nothing to forget: we're starting fresh."
       : `Done: I've forgotten our conversation (${count} message${count === 1 ? "" : "s"}). Let's start over.`,
+  undoClear: "↩️ Undo",
+  undone: (count: number) => `Undone: I remember our conversation again (${count} message${count === 1 ? "" : "s"}).`,
+  undoExpired: "This Undo button has expired: the conversation stays cleared.",
   unknownCommand: "I don't know that command. /help lists what I can do.",
   nonText: "I can only read text messages for now. Please send me your question as text.",
   storageUnavailable:

@@ -103,7 +103,13 @@ describe("access", () => {
     expect((await say(group, moe.user, `@${BOT_USER.username} remember 42`)).text).toBe("Echo: Moe: remember 42");
     const denied = await say(group, moe.user, "/clear");
     expect(denied.text).toBe("Only this group's administrators can do that.");
-    expect((await say(group, gia.user, "/clear")).text).toMatch(/forgotten our conversation \(2 messages\)/);
+    const cleared = await say(group, gia.user, "/clear");
+    expect(cleared.text).toMatch(/forgotten our conversation \(2 messages\)/);
+    // Its Undo button is the group admins' too.
+    const press = world.tg.userPresses(group, moe.user, cleared, cleared.buttons![0]![0]!.callback_data);
+    await world.tg.waitFor(() => world.tg.answeredCallbackQueries.some((q) => q.id === press), "the refusal");
+    expect(world.tg.answeredCallbackQueries.find((q) => q.id === press)).toMatchObject({ text: "Only this group's administrators can do that.", show_alert: true });
+    expect(world.tg.messagesIn(group.id).find((m) => m.messageId === cleared.messageId)!.text).toBe(cleared.text);
     // An anonymous admin writes as the group itself, under one shared id the operator may allow.
     await say(root.chat, root.user, "/allow 1087968824");
     const anonymous: TgUser = { id: 1087968824, first_name: "Group", username: "GroupAnonymousBot", is_bot: true };

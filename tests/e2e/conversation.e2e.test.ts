@@ -102,6 +102,28 @@ describe("a conversation", () => {
     expect(contents(world.ai.requestsAbout("And me?")[0]!.messages.slice(1, 2))).toEqual(["user:I am Heidi"]);
   });
 
+  test("Undo under a /clear brings the conversation back, exactly as it was", async () => {
+    const ivan = person("Ivan");
+    world.tg.userSends(ivan.chat, ivan.user, "My code is 4711");
+    await answerIn(ivan.chat.id, "Echo: My code is 4711");
+    world.tg.userSends(ivan.chat, ivan.user, "/clear");
+    const cleared = await answerIn(ivan.chat.id, "forgotten");
+    const [undo] = cleared.buttons![0]!;
+    expect(undo!.text).toBe("↩️ Undo");
+    world.tg.userPresses(ivan.chat, ivan.user, cleared, undo!.callback_data);
+    const undone = await answerIn(ivan.chat.id, "Undone");
+    expect(undone.messageId).toBe(cleared.messageId); // the same message, edited, its button gone
+    expect(undone.text).toBe("Undone: I remember our conversation again (2 messages).");
+    expect(undone.buttons).toBeUndefined();
+    world.tg.userSends(ivan.chat, ivan.user, "What is my code?");
+    await answerIn(ivan.chat.id, "Echo: What is my code?");
+    expect(contents(world.ai.requestsAbout("What is my code?")[0]!.messages.slice(1))).toEqual([
+      "user:My code is 4711",
+      "assistant:Echo: My code is 4711",
+      "user:What is my code?",
+    ]);
+  });
+
   test("the same update delivered twice is stored and answered once", async () => {
     const carol = person("Carol");
     world.tg.userSends(carol.chat, carol.user, "Only once, please");
@@ -155,6 +177,8 @@ describe("a conversation", () => {
     const judy = person("Judy");
     world.tg.userSends(judy.chat, judy.user, "a secret recipe for pancakes");
     await answerIn(judy.chat.id, "Echo: a secret recipe for pancakes");
+    // Logs are written asynchronously: the line may land just after the answer.
+    await bot.waitForOutput(new RegExp(`^(?=.*"chatId":${judy.chat.id}\\b)(?=.*"msg":"answered").*$`, "m"));
     const answered = bot.stdout
       .split("\n")
       .filter((line) => line.includes('"msg":"answered"'))

@@ -288,14 +288,32 @@ for (const store of STORES) {
     test("/clear soft-deletes the live history and keeps the rows", async () => {
       const chat = newChat();
       await turn(chat, "one", { answer: "two" });
-      expect(await repo.clearHistory(chat.id)).toBe(2);
+      expect((await repo.clearHistory(chat.id)).count).toBe(2);
       expect(await history(chat.id)).toEqual([]);
       const rows = await db.selectFrom("messages").select(["content", "deleted_at"]).where("chat_id", "=", BigInt(chat.id)).execute();
       expect(rows).toHaveLength(2);
       for (const row of rows) expect(row.deleted_at).toBeInstanceOf(Date);
-      expect(await repo.clearHistory(chat.id)).toBe(0);
+      expect((await repo.clearHistory(chat.id)).count).toBe(0);
       await turn(chat, "three", { answer: "four" });
       expect((await history(chat.id)).map((m) => m.content)).toEqual(["three", "four"]);
+    });
+
+    test("undoing a /clear brings back exactly the rows it cleared, in their place", async () => {
+      const chat = newChat();
+      const other = newChat();
+      await turn(chat, "old", { answer: "old answer" });
+      const earlier = await repo.clearHistory(chat.id); // an earlier /clear: stays cleared
+      await turn(chat, "one", { answer: "two" });
+      await turn(other, "elsewhere", { answer: "x" });
+      const cleared = await repo.clearHistory(chat.id);
+      await repo.clearHistory(other.id);
+      expect(cleared.mark).toMatch(/^\d{16}$/);
+      expect(cleared.mark).not.toBe(earlier.mark);
+      await turn(chat, "after", { answer: "after answer" }); // written after the /clear
+      expect(await repo.restoreCleared(chat.id, cleared.mark)).toBe(2);
+      expect((await history(chat.id)).map((m) => m.content)).toEqual(["one", "two", "after", "after answer"]);
+      expect(await history(other.id)).toEqual([]); // another chat's /clear at the same moment is its own
+      expect(await repo.restoreCleared(chat.id, cleared.mark)).toBe(0);
     });
 
     test("keeps chats apart", async () => {

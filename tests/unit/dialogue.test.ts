@@ -45,6 +45,9 @@ function memoryRepository(overrides: Partial<MessageRepository> = {}) {
       return Promise.all(requests.map((r) => repository.recentHistory(r.chatId, r.budget)));
     },
     async clearHistory() {
+      return { count: 0, mark: "0" };
+    },
+    async restoreCleared() {
       return 0;
     },
     async forgetUser() {

@@ -1,4 +1,4 @@
-import { Composer } from "grammy";
+import { Composer, InlineKeyboard } from "grammy";
 import type { ParleyContext } from "../context.ts";
 import type { Logger } from "pino";
 import type { SettingsPolicy } from "../../access/chat-admins.ts";
@@ -12,25 +12,48 @@ export interface ClearDependencies {
   settings: SettingsPolicy;
 }
 
+/** The Undo button under a /clear works this long. */
+const UNDO_WITHIN_S = 10 * 60;
+
+/**
+ * /clear soft-deletes the chat's memory, and offers an Undo button for ten minutes that brings
+ * back exactly the messages this /clear hid (only a soft delete makes that possible).
+ */
 export function createClearFeature({ dialogue, logger, settings }: ClearDependencies): Composer<ParleyContext> {
   const feature = new Composer<ParleyContext>();
-  feature.command("clear", async (ctx) => {
-    const allowed = await settings.mayChange({
-      chatType: ctx.chat.type,
-      chatId: ctx.chat.id,
+  const mayChange = (ctx: ParleyContext) =>
+    settings.mayChange({
+      chatType: ctx.chat!.type,
+      chatId: ctx.chat!.id,
       userId: ctx.from?.id ?? 0,
-      senderChatId: ctx.msg.sender_chat?.id,
+      senderChatId: ctx.msg?.sender_chat?.id,
     });
-    if (!allowed) return ctx.reply(texts.groupAdminsOnly, { reply_parameters: { message_id: ctx.msg.message_id } });
-    let cleared: number;
+
+  feature.command("clear", async (ctx) => {
+    if (!(await mayChange(ctx))) return ctx.reply(texts.groupAdminsOnly, { reply_parameters: { message_id: ctx.msg.message_id } });
+    let cleared: { count: number; mark: string };
     try {
       cleared = await dialogue.clear(ctx.chat.id);
     } catch (error) {
       logger.error({ err: error, chatId: ctx.chat.id }, "could not clear the history");
       return ctx.reply(texts.storageUnavailable);
     }
-    logger.info({ chatId: ctx.chat.id, cleared }, "history cleared");
-    return ctx.reply(texts.cleared(cleared));
+    logger.info({ chatId: ctx.chat.id, cleared: cleared.count }, "history cleared");
+    if (cleared.count === 0) return ctx.reply(texts.cleared(0));
+    return ctx.reply(texts.cleared(cleared.count), { reply_markup: new InlineKeyboard().text(texts.undoClear, `undo:${cleared.mark}`) });
+  });
+
+  feature.callbackQuery(/^undo:(\d{1,20})$/, async (ctx) => {
+    if (!ctx.chat || !(await mayChange(ctx))) return ctx.answerCallbackQuery({ text: texts.groupAdminsOnly, show_alert: true });
+    const sentAt = ctx.callbackQuery.message?.date ?? 0;
+    if (Date.now() / 1000 - sentAt > UNDO_WITHIN_S) {
+      await ctx.editMessageText(texts.undoExpired);
+      return ctx.answerCallbackQuery();
+    }
+    const restored = await dialogue.undoClear(ctx.chat.id, ctx.match[1]!);
+    logger.info({ chatId: ctx.chat.id, restored }, "clear undone");
+    await ctx.editMessageText(texts.undone(restored));
+    return ctx.answerCallbackQuery();
   });
   return feature;
 }
