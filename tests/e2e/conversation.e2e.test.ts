@@ -24,6 +24,7 @@ async function answerIn(chatId: number, text: string) {
   return messages.find((m) => m.text.includes(text))!;
 }
 
+const lastUserTextOf = (text: string) => lastUserText(world.ai.requestsAbout(text)[0]!);
 const contents = (messages: { role: string; content: string }[]) => messages.map((m) => `${m.role}:${m.content}`);
 
 describe("a conversation", () => {
@@ -122,6 +123,16 @@ describe("a conversation", () => {
       "assistant:Echo: My code is 4711",
       "user:What is my code?",
     ]);
+  });
+
+  test("a photo's caption is a prompt, and a reply quotes what it replies to", async () => {
+    const kim = person("Kim");
+    world.tg.userSendsOther(kim.chat, kim.user, { photo: [{ file_id: "f1", file_unique_id: "u1", width: 90, height: 90 }], caption: "Nice view?" });
+    await answerIn(kim.chat.id, "Echo: [photo] Nice view?");
+    const quoted = { message_id: 999, date: 0, chat: kim.chat, from: kim.user, text: "The meeting is at 10" };
+    world.tg.userSends(kim.chat, kim.user, "Move it to 11", { reply_to_message: quoted });
+    await answerIn(kim.chat.id, "Move it to 11");
+    expect(lastUserTextOf("Move it to 11")).toBe("> The meeting is at 10\n\nMove it to 11");
   });
 
   test("the same update delivered twice is stored and answered once", async () => {

@@ -1,6 +1,6 @@
 import type { Message, UserFromGetMe } from "grammy/types";
 import { describe, expect, test } from "vitest";
-import { addressedText, sanitizeText } from "../../src/telegram/features/chat.ts";
+import { addressedText, promptOf, sanitizeText } from "../../src/telegram/features/chat.ts";
 
 const me = { id: 42, is_bot: true, first_name: "Parley", username: "parley_bot" } as UserFromGetMe;
 const message = (text: string, extra: Partial<Message.TextMessage> = {}) =>
@@ -39,4 +39,30 @@ test("sanitizeText removes what PostgreSQL text cannot hold", () => {
   expect(sanitizeText("a\u0000b")).toBe("ab");
   expect(sanitizeText("broken \ud800 pair")).toBe("broken \ufffd pair");
   expect(sanitizeText("Привет 👋")).toBe("Привет 👋");
+});
+
+describe("promptOf", () => {
+  const privateText = (text: string, extra: Record<string, unknown> = {}) =>
+    ({ message_id: 2, date: 0, chat: { id: 5, type: "private", first_name: "A" }, text, ...extra }) as unknown as Message;
+  const ann = { id: 7, is_bot: false, first_name: "Ann" };
+
+  test("a caption is a prompt, marked with what it came with", () => {
+    const photo = { message_id: 2, date: 0, chat: { id: 5, type: "private" }, photo: [], caption: "what is this?" } as unknown as Message;
+    expect(promptOf(photo, me, false)).toBe("[photo] what is this?");
+    const doc = { message_id: 2, date: 0, chat: { id: -1, type: "group" }, document: {}, caption: "@parley_bot summarize", caption_entities: [{ type: "mention", offset: 0, length: 11 }] } as unknown as Message;
+    expect(promptOf(doc, me, true)).toBe("[document] summarize");
+    const unaddressed = { ...doc, caption: "for the team", caption_entities: [] } as unknown as Message;
+    expect(promptOf(unaddressed, me, true)).toBeNull();
+  });
+
+  test("a reply carries the text replied to as a quote: the selected part, else the whole message, never the bot's own", () => {
+    const replyToAnn = { message_id: 1, date: 0, chat: { id: 5, type: "private" }, from: ann, text: "line one\nline two" };
+    expect(promptOf(privateText("is this right?", { reply_to_message: replyToAnn }), me, false)).toBe("> line one\n> line two\n\nis this right?");
+    expect(promptOf(privateText("why?", { reply_to_message: replyToAnn, quote: { text: "line two", position: 9 } }), me, false)).toBe("> line two\n\nwhy?");
+    const replyToBot = { message_id: 1, date: 0, chat: { id: 5, type: "private" }, from: me, text: "my answer" };
+    expect(promptOf(privateText("more", { reply_to_message: replyToBot }), me, false)).toBe("more");
+    expect(promptOf(privateText("this bit", { reply_to_message: replyToBot, quote: { text: "answer", position: 3 } }), me, false)).toBe("> answer\n\nthis bit");
+    const long = { ...replyToAnn, text: "x".repeat(5_000) };
+    expect(promptOf(privateText("tl;dr", { reply_to_message: long }), me, false)).toBe(`> ${"x".repeat(1_000)}…\n\ntl;dr`);
+  });
 });

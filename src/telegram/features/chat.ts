@@ -45,7 +45,7 @@ export const sanitizeText = (text: string) => text.toWellFormed().replaceAll("\u
  * In a group the bot answers only when spoken to: mentioned by @username or replied to.
  * Returns the text meant for the model (the mention removed), or null when not addressed.
  */
-export function addressedText(message: Message.TextMessage, me: UserFromGetMe): string | null {
+export function addressedText(message: Pick<Message.TextMessage, "text" | "entities" | "reply_to_message">, me: UserFromGetMe): string | null {
   const mention = `@${me.username}`.toLowerCase();
   const mentions = (message.entities ?? []).filter(
     (e) => e.type === "mention" && message.text.slice(e.offset, e.offset + e.length).toLowerCase() === mention,
@@ -87,16 +87,43 @@ function noticeFor(outcome: ReplyOutcome & { kind: "llm_failed" | "empty_answer"
   return outcome.partial.trim() ? texts.interrupted : texts.llmFailure(outcome.failure);
 }
 
+/** The longest quote carried into a turn from the message replied to. */
+const QUOTE_MAX_CHARS = 1_000;
+const MEDIA_KINDS = ["photo", "video", "animation", "document", "audio", "voice", "video_note"] as const;
+
+/**
+ * What the user asks, as the model should read it, or null when a group message is not for the
+ * bot: the text, or a media message's caption (marked with what it came with, which the model
+ * does not see yet), and, for a reply, the text replied to as a quote: the part the user selected,
+ * or the whole message (not when it is one of the bot's own, which the history already holds).
+ */
+export function promptOf(message: Message, me: UserFromGetMe, isGroup: boolean): string | null {
+  const body = message.text ?? message.caption;
+  if (body === undefined) return null;
+  const entities = message.text !== undefined ? message.entities : message.caption_entities;
+  let text = isGroup ? addressedText({ text: body, entities, reply_to_message: message.reply_to_message }, me) : body;
+  if (text === null || text.trim() === "") return text;
+  const media = MEDIA_KINDS.find((kind) => kind in message);
+  if (message.text === undefined && media) text = `[${media.replace("_", " ")}] ${text}`;
+  const replied = message.reply_to_message;
+  const quoted = message.quote?.text ?? (replied && replied.from?.id !== me.id ? (replied.text ?? replied.caption) : undefined);
+  if (quoted?.trim()) {
+    const cut = quoted.length > QUOTE_MAX_CHARS ? `${quoted.slice(0, QUOTE_MAX_CHARS)}…` : quoted;
+    text = `${cut.trim().split("\n").map((line) => `> ${line}`).join("\n")}\n\n${text}`;
+  }
+  return text;
+}
+
 /** A draft id for a turn: non-zero and 31-bit, from its update id. */
 export const draftIdOf = (updateId: bigint) => Number(updateId % 2_147_483_646n) + 1;
 
 export function createChatFeature(deps: ChatDependencies): Composer<ParleyContext> {
   const feature = new Composer<ParleyContext>();
 
-  feature.on("message:text", async (ctx: ParleyContext & { msg: Message.TextMessage }, next) => {
-    if (isCommand(ctx.msg) || !ctx.from || !ctx.chat) return next();
+  feature.on(["message:text", "message:caption"], async (ctx, next) => {
+    if (("text" in ctx.msg && isCommand(ctx.msg)) || !ctx.from || !ctx.chat) return next();
     const isGroup = ctx.chat.type !== "private";
-    const text = isGroup ? addressedText(ctx.msg, ctx.me) : ctx.msg.text;
+    const text = promptOf(ctx.msg, ctx.me, isGroup);
     if (text === null) return; // group chatter that is not for the bot
     if (text === "") return ctx.reply(texts.help);
     const turn = ctx.turn;
