@@ -83,6 +83,12 @@ export interface MessageRepository {
    * user's profile row (names). Usage counts stay: they hold no content. Returns how many messages.
    */
   forgetUser(userId: Id): Promise<number>;
+  /**
+   * A group became a supergroup (a new chat id): its history moves to the new id, in one
+   * statement. Telegram message ids start over in the new chat, so the moved rows forget theirs.
+   * Returns how many messages moved (0 when already moved).
+   */
+  moveChat(fromChatId: Id, toChatId: Id): Promise<number>;
   /** The chat's latest answer: whether the user stopped it, and when it was stored. */
   latestAnswer(chatId: Id): Promise<{ interrupted: boolean; createdAt: Date } | null>;
   /** Deletes up to `limit` messages soft-deleted more than `days` days ago; returns how many. */
@@ -279,6 +285,22 @@ export function createMessageRepository(db: Executor): MessageRepository {
         select ((select count(*) from answers) + (select count(*) from questions))::int as erased
       `.execute(db);
       return rows[0]?.erased ?? 0;
+    },
+
+    async moveChat(fromChatId, toChatId) {
+      const { rows } = await sql<{ moved: number }>`
+        with new_chat as (
+          insert into chats (id, type, title, updated_at)
+          select ${BigInt(toChatId)}, 'supergroup', title, now() from chats where id = ${BigInt(fromChatId)}
+          on conflict (id) do nothing
+        ), moved as (
+          update messages set chat_id = ${BigInt(toChatId)}, telegram_message_id = null
+          where chat_id = ${BigInt(fromChatId)}
+          returning id
+        )
+        select count(*)::int as moved from moved
+      `.execute(db);
+      return rows[0]?.moved ?? 0;
     },
 
     async latestAnswer(chatId) {

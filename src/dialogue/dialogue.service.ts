@@ -53,6 +53,8 @@ export interface DialogueService {
   undoClear(chatId: number, mark: string): Promise<number>;
   /** Erases for good everything the user wrote (every chat) and the answers to it; returns how many messages. */
   forget(userId: number): Promise<number>;
+  /** A group upgraded to a supergroup keeps its memory under the new chat id. */
+  moveChat(fromChatId: number, toChatId: number): Promise<number>;
   /** Was the chat's latest answer stopped by the user in the last `withinMs`? */
   stoppedRecently(chatId: number, withinMs: number): Promise<boolean>;
 }
@@ -219,6 +221,10 @@ export function createDialogueService(deps: DialogueDependencies): DialogueServi
 
     forget(userId) {
       return repository.forgetUser(userId);
+    },
+
+    moveChat(fromChatId, toChatId) {
+      return repository.moveChat(fromChatId, toChatId);
     },
 
     async stoppedRecently(chatId, withinMs) {

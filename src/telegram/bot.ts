@@ -19,6 +19,7 @@ import { createAdminFeature } from "./features/admin.ts";
 import { createChatFeature } from "./features/chat.ts";
 import { createForgetFeature } from "./features/forget.ts";
 import { createStopFeature } from "./features/stop.ts";
+import { createMigrateFeature } from "./features/migrate.ts";
 import { createUsageFeature } from "./features/usage.ts";
 import { createClearFeature } from "./features/clear.ts";
 import { createHelpFeature } from "./features/help.ts";
@@ -88,6 +89,7 @@ export function createBot(deps: BotDependencies): ParleyBot {
   bot.use(createForgetFeature({ dialogue, logger }));
   bot.use(createAdminFeature({ access, logger }));
   bot.use(createStopFeature({ dialogue }));
+  bot.use(createMigrateFeature({ dialogue, logger }));
   bot.use(
     createChatFeature({
       dialogue,

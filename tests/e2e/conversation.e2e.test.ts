@@ -135,6 +135,24 @@ describe("a conversation", () => {
     expect(lastUserTextOf("Move it to 11")).toBe("> The meeting is at 10\n\nMove it to 11");
   });
 
+  test("a group upgraded to a supergroup keeps its memory", async () => {
+    const group = { id: -4242, type: "group" as const, title: "Club" };
+    const supergroup = { id: -1004242, type: "supergroup" as const, title: "Club" };
+    const lou = person("Lou");
+    world.tg.userSends(group, lou.user, `@${BOT_USER.username} our motto is carpe diem`);
+    await answerIn(group.id, "Echo: Lou: our motto is carpe diem");
+    // Telegram's two service messages: in the old chat, then in the new one.
+    world.tg.userSendsOther(group, lou.user, { migrate_to_chat_id: supergroup.id });
+    world.tg.userSendsOther(supergroup, lou.user, { migrate_from_chat_id: group.id });
+    world.tg.userSends(supergroup, lou.user, `@${BOT_USER.username} what is our motto?`);
+    await answerIn(supergroup.id, "Echo: Lou: what is our motto?");
+    expect(contents(world.ai.requestsAbout("what is our motto?")[0]!.messages.slice(1))).toEqual([
+      "user:Lou: our motto is carpe diem",
+      "assistant:Echo: Lou: our motto is carpe diem",
+      "user:Lou: what is our motto?",
+    ]);
+  });
+
   test("the same update delivered twice is stored and answered once", async () => {
     const carol = person("Carol");
     world.tg.userSends(carol.chat, carol.user, "Only once, please");

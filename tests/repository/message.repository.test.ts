@@ -316,6 +316,21 @@ for (const store of STORES) {
       expect(await repo.restoreCleared(chat.id, cleared.mark)).toBe(0);
     });
 
+    test("a group upgraded to a supergroup: its history moves to the new id, once", async () => {
+      const group = newChat("group");
+      const supergroup = { id: -1_000_000_000_000 - nextChatId++, type: "supergroup", title: null };
+      await turn(group, "before the upgrade", { answer: "noted" }, { messageId: 5 });
+      expect(await repo.moveChat(group.id, supergroup.id)).toBe(2);
+      expect((await history(supergroup.id)).map((m) => m.content)).toEqual(["before the upgrade", "noted"]);
+      expect(await history(group.id)).toEqual([]);
+      expect(await repo.moveChat(group.id, supergroup.id)).toBe(0);
+      // Message ids start over in the new chat: its message 5 is a new message, not a duplicate.
+      await turn(supergroup, "after", { answer: "ok" }, { messageId: 5 });
+      expect((await history(supergroup.id)).map((m) => m.content)).toEqual(["before the upgrade", "noted", "after", "ok"]);
+      const chat = await db.selectFrom("chats").select("type").where("id", "=", BigInt(supergroup.id)).executeTakeFirstOrThrow();
+      expect(chat.type).toBe("supergroup");
+    });
+
     test("keeps chats apart", async () => {
       const first = newChat();
       const second = newChat();

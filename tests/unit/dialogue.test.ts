@@ -59,6 +59,9 @@ function memoryRepository(overrides: Partial<MessageRepository> = {}) {
     async latestAnswer() {
       return null;
     },
+    async moveChat() {
+      return 0;
+    },
     ...overrides,
   };
   return { repository, recorded, budgets };
