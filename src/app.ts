@@ -12,6 +12,7 @@ import { createUsageService } from "./access/usage.service.ts";
 import type { Config } from "./config.ts";
 import { createAccessRepository } from "./db/access.repository.ts";
 import { createUsageRepository } from "./db/usage.repository.ts";
+import { createSettingsRepository } from "./db/settings.repository.ts";
 import { createDatabase } from "./db/connection.ts";
 import { createInboxRepository, INBOX_CHANNEL, STOP_CHANNEL } from "./db/inbox.repository.ts";
 import { createMessageRepository } from "./db/message.repository.ts";
@@ -115,6 +116,7 @@ export function createApp(config: Config, { logger, onFatal, logContext = create
         settings: config.dialogue,
         logger,
         metrics,
+        chatSettings: createSettingsRepository(db),
       });
       const { token, apiRoot, webhook } = config.telegram;
       // Checked once, without retries: a wrong token or an unreachable API fails start-up at once.

@@ -50,6 +50,14 @@ export interface MessagesTable {
   interrupted: Generated<boolean>;
 }
 
+/** A chat's own settings, kept through /clear. */
+export interface ChatSettingsTable {
+  chat_id: ColumnType<bigint, bigint | number, bigint | number>;
+  system_prompt: Nullable<string>;
+  updated_by: Nullable<bigint | number>;
+  updated_at: Generated<Date>;
+}
+
 /** An admin's decision about a user id ("123") or a lower-cased "@username"; overrides ALLOWED_USERS. */
 export interface AccessRulesTable {
   subject: string;
@@ -110,4 +118,5 @@ export interface Database {
   inbox: InboxTable;
   access_rules: AccessRulesTable;
   usage_daily: UsageDailyTable;
+  chat_settings: ChatSettingsTable;
 }

@@ -1,6 +1,7 @@
 import type { Logger } from "pino";
 import type { ChatInfo, HistoryBudget, HistoryMessage, MessageRepository, TurnInput, TurnResult, UserInfo } from "../db/message.repository.ts";
 import { batchWhileBusy } from "../db/batch.ts";
+import type { ChatSettings, SettingsRepository } from "../db/settings.repository.ts";
 import { retryWrite } from "../db/retry.ts";
 import type { Metrics } from "../ops/metrics.ts";
 import { classifyLlmError, estimateUsage, type ChatTurn, type LlmClient, type LlmFailure, type TokenUsage } from "../llm/client.ts";
@@ -53,6 +54,10 @@ export interface DialogueService {
   undoClear(chatId: number, mark: string): Promise<number>;
   /** Erases for good everything the user wrote (every chat) and the answers to it; returns how many messages. */
   forget(userId: number): Promise<number>;
+  /** The chat's instructions to the model: its own (/system), or the default. */
+  systemPrompt(chatId: number): Promise<{ prompt: string; custom: boolean }>;
+  /** Sets the chat's own instructions (they survive /clear); null restores the default. */
+  setSystemPrompt(chatId: number, prompt: string | null, by: number): Promise<void>;
   /** A group upgraded to a supergroup keeps its memory under the new chat id. */
   moveChat(fromChatId: number, toChatId: number): Promise<number>;
   /** Was the chat's latest answer stopped by the user in the last `withinMs`? */
@@ -65,6 +70,8 @@ export interface DialogueDependencies {
   settings: DialogueSettings;
   logger: Logger;
   metrics?: Pick<Metrics, "turnEnded" | "modelCall" | "tokensUsed">;
+  /** Chats' own settings (/system); without it every chat has the defaults. */
+  chatSettings?: SettingsRepository;
 }
 
 const nameFor = (isGroup: boolean, name: string | null, content: string) =>
@@ -92,6 +99,12 @@ export function createDialogueService(deps: DialogueDependencies): DialogueServi
     (requests) => repository.recentHistories(requests),
     { maxInFlight: 4, maxBatchSize: 100 },
   );
+
+  // Read beside the history, in parallel; turns that start together read them in one statement.
+  const noSettings: ChatSettings = { systemPrompt: null };
+  const loadSettings = deps.chatSettings
+    ? batchWhileBusy((chatIds: readonly number[]) => deps.chatSettings!.ofChats(chatIds), { maxInFlight: 2, maxBatchSize: 100 })
+    : async () => noSettings;
 
   // Turns that end while another is being stored (a burst of answers) are stored together.
   const recordTurn = batchWhileBusy((inputs: readonly TurnInput[]) => repository.recordTurns(inputs), { maxInFlight: 2, maxBatchSize: 100 });
@@ -135,12 +148,16 @@ export function createDialogueService(deps: DialogueDependencies): DialogueServi
     async reply(turn, onText, signal, stop) {
       const log = logger.child({ chatId: turn.chat.id }); // the update id comes with the turn's log context
       let history: HistoryMessage[];
+      let chat: ChatSettings;
       try {
         // The message being answered always goes, whole; older ones fill what is left.
-        history = await loadHistory({
-          chatId: turn.chat.id,
-          budget: { maxMessages: settings.historyMaxMessages - 1, maxChars: settings.historyMaxChars - [...turn.text].length },
-        });
+        [history, chat] = await Promise.all([
+          loadHistory({
+            chatId: turn.chat.id,
+            budget: { maxMessages: settings.historyMaxMessages - 1, maxChars: settings.historyMaxChars - [...turn.text].length },
+          }),
+          loadSettings(Number(turn.chat.id)),
+        ]);
       } catch (error) {
         log.error({ err: error }, "database unavailable while loading the history");
         return { kind: "storage_unavailable" };
@@ -150,7 +167,7 @@ export function createDialogueService(deps: DialogueDependencies): DialogueServi
       const startedAt = performance.now();
       let firstTextMs: number | undefined;
       let reported: TokenUsage | undefined;
-      const turns = toChatTurns(settings.systemPrompt, history, turn);
+      const turns = toChatTurns(chat.systemPrompt ?? settings.systemPrompt, history, turn);
       try {
         const aborts = [signal, stop].filter((s): s is AbortSignal => s !== undefined);
         const combined = aborts.length > 1 ? AbortSignal.any(aborts) : aborts[0];
@@ -223,8 +240,19 @@ export function createDialogueService(deps: DialogueDependencies): DialogueServi
       return repository.forgetUser(userId);
     },
 
-    moveChat(fromChatId, toChatId) {
+    async moveChat(fromChatId, toChatId) {
+      await deps.chatSettings?.move(fromChatId, toChatId);
       return repository.moveChat(fromChatId, toChatId);
+    },
+
+    async systemPrompt(chatId) {
+      const [own] = deps.chatSettings ? await deps.chatSettings.ofChats([chatId]) : [noSettings];
+      return own?.systemPrompt ? { prompt: own.systemPrompt, custom: true } : { prompt: settings.systemPrompt, custom: false };
+    },
+
+    async setSystemPrompt(chatId, prompt, by) {
+      if (!deps.chatSettings) throw new Error("chat settings are not available");
+      await deps.chatSettings.setSystemPrompt(chatId, prompt, by);
     },
 
     async stoppedRecently(chatId, withinMs) {

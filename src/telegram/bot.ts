@@ -20,6 +20,7 @@ import { createChatFeature } from "./features/chat.ts";
 import { createForgetFeature } from "./features/forget.ts";
 import { createStopFeature } from "./features/stop.ts";
 import { createMigrateFeature } from "./features/migrate.ts";
+import { createSystemFeature } from "./features/system.ts";
 import { createUsageFeature } from "./features/usage.ts";
 import { createClearFeature } from "./features/clear.ts";
 import { createHelpFeature } from "./features/help.ts";
@@ -90,6 +91,7 @@ export function createBot(deps: BotDependencies): ParleyBot {
   bot.use(createAdminFeature({ access, logger }));
   bot.use(createStopFeature({ dialogue }));
   bot.use(createMigrateFeature({ dialogue, logger }));
+  bot.use(createSystemFeature({ dialogue, settings, logger }));
   bot.use(
     createChatFeature({
       dialogue,

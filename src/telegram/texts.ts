@@ -24,12 +24,18 @@ export const texts = {
     "Here's what I can do:\n\n" +
     "• Write anything: I answer and remember the conversation of this chat.\n" +
     "• In groups, mention me or reply to one of my messages.\n\n" +
-    "Commands:\n/start: introduction\n/help: this message\n/clear: forget this conversation and start over\n/cancel: stop the answer being written\n" +
+    "Commands:\n/start: introduction\n/help: this message\n/clear: forget this conversation and start over\n/cancel: stop the answer being written\n/system: show or set this chat's instructions to the model\n" +
     "/usage: what you've used today and this month\n/forget: erase everything you've written to me, for good",
   cleared: (count: number) =>
     count === 0
       ? "There was nothing to forget: we're starting fresh."
       : `Done: I've forgotten our conversation (${count} message${count === 1 ? "" : "s"}). Let's start over.`,
+  systemShow: (prompt: string, custom: boolean) =>
+    `${custom ? "This chat's instructions" : "The default instructions (this chat has none of its own)"}:\n\n${prompt}\n\n` +
+    "/system <text> sets this chat's own (they stay after /clear); /system reset goes back to the default.",
+  systemSet: "Done: I'll follow these instructions in this chat from now on, even after /clear.",
+  systemReset: "Done: this chat uses the default instructions again.",
+  systemTooLong: (max: number) => `Those instructions are too long: at most ${max.toLocaleString("en-US")} characters, please.`,
   undoClear: "↩️ Undo",
   undone: (count: number) => `Undone: I remember our conversation again (${count} message${count === 1 ? "" : "s"}).`,
   undoExpired: "This Undo button has expired: the conversation stays cleared.",
@@ -119,6 +125,7 @@ export const COMMANDS = [
   { command: "help", description: "What I can do" },
   { command: "clear", description: "Forget this conversation and start over" },
   { command: "cancel", description: "Stop the answer being written" },
+  { command: "system", description: "Show or set this chat's instructions to the model" },
   { command: "usage", description: "What you've used today and this month" },
   { command: "forget", description: "Erase everything you've written, for good" },
 ] as const;

@@ -31,7 +31,7 @@ describe("a conversation", () => {
   test("registers its commands and greets on /start and /help", async () => {
     const alice = person("Alice");
     const commands = world.tg.callsOf("setMyCommands")[0]?.params.commands as Array<{ command: string }>;
-    expect(commands.map((c) => c.command)).toEqual(["start", "help", "clear", "cancel", "usage", "forget"]);
+    expect(commands.map((c) => c.command)).toEqual(["start", "help", "clear", "cancel", "system", "usage", "forget"]);
 
     world.tg.userSends(alice.chat, alice.user, "/start");
     expect((await answerIn(alice.chat.id, "Hi, Alice!")).text).toMatch(/remembers our conversation/);
@@ -151,6 +151,25 @@ describe("a conversation", () => {
       "assistant:Echo: Lou: our motto is carpe diem",
       "user:Lou: what is our motto?",
     ]);
+  });
+
+  test("/system: a chat's own instructions, shown, used, kept through /clear, and reset", async () => {
+    const mia = person("Mia");
+    const say = async (text: string, expected: string) => {
+      world.tg.userSends(mia.chat, mia.user, text);
+      return answerIn(mia.chat.id, expected);
+    };
+    expect((await say("/system", "default instructions")).text).toContain("You are Parley");
+    await say("/system Answer in French.", "I'll follow these instructions");
+    await say("Hi", "Echo: Hi");
+    await say("/clear", "forgotten");
+    await say("Hello", "Echo: Hello");
+    expect(world.ai.requestsAbout("Hello")[0]!.messages[0]).toEqual({ role: "system", content: "Answer in French." });
+    expect((await say("/system", "This chat's instructions")).text).toContain("Answer in French.");
+    await say("/system reset", "default instructions again");
+    await say("Bonjour", "Echo: Bonjour");
+    expect(world.ai.requestsAbout("Bonjour")[0]!.messages[0]!.content).toMatch(/^You are Parley/);
+    expect((await say(`/system ${"x".repeat(4_001)}`, "too long")).text).toContain("4,000");
   });
 
   test("the same update delivered twice is stored and answered once", async () => {

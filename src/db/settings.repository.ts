@@ -1,0 +1,58 @@
+import { sql, type Kysely, type Transaction } from "kysely";
+import type { Database } from "./database.ts";
+
+type Id = number | bigint;
+
+export interface ChatSettings {
+  /** The chat's own instructions to the model; null: the operator's default. */
+  systemPrompt: string | null;
+}
+
+export interface SettingsRepository {
+  /** Settings of many chats in one statement, in the order asked (defaults where none are set). */
+  ofChats(chatIds: readonly Id[]): Promise<ChatSettings[]>;
+  /** Sets (or, with null, resets) a chat's instructions. */
+  setSystemPrompt(chatId: Id, prompt: string | null, by: Id): Promise<void>;
+  /** A group upgraded to a supergroup: its settings follow it. */
+  move(fromChatId: Id, toChatId: Id): Promise<void>;
+}
+
+type Executor = Kysely<Database> | Transaction<Database>;
+
+export function createSettingsRepository(db: Executor): SettingsRepository {
+  return {
+    async ofChats(chatIds) {
+      if (chatIds.length === 0) return [];
+      const { rows } = await sql<{ ord: number; system_prompt: string | null }>`
+        select c.ord::int as ord, s.system_prompt
+        from unnest(${chatIds.map(String)}::bigint[]) with ordinality as c(chat_id, ord)
+        left join chat_settings s on s.chat_id = c.chat_id
+        order by c.ord
+      `.execute(db);
+      return rows.map((r) => ({ systemPrompt: r.system_prompt }));
+    },
+
+    async setSystemPrompt(chatId, prompt, by) {
+      await db
+        .insertInto("chat_settings")
+        .values({ chat_id: chatId, system_prompt: prompt, updated_by: by })
+        .onConflict((oc) =>
+          oc.column("chat_id").doUpdateSet((eb) => ({
+            system_prompt: eb.ref("excluded.system_prompt"),
+            updated_by: eb.ref("excluded.updated_by"),
+            updated_at: sql<Date>`now()`,
+          })),
+        )
+        .execute();
+    },
+
+    async move(fromChatId, toChatId) {
+      await db
+        .updateTable("chat_settings")
+        .set({ chat_id: toChatId })
+        .where("chat_id", "=", BigInt(fromChatId))
+        .where(({ not, exists, selectFrom }) => not(exists(selectFrom("chat_settings as s").select("s.chat_id").where("s.chat_id", "=", BigInt(toChatId)))))
+        .execute();
+    },
+  };
+}
