@@ -117,6 +117,7 @@ export function createApp(config: Config, { logger, onFatal, logContext = create
         logger,
         metrics,
         chatSettings: createSettingsRepository(db),
+        models: config.openai.models,
       });
       const { token, apiRoot, webhook } = config.telegram;
       // Checked once, without retries: a wrong token or an unreachable API fails start-up at once.

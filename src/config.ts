@@ -42,7 +42,8 @@ export interface Config {
   http: { host: string; port: number };
   /** all: receive updates and work them; worker: only work the inbox (another instance receives). */
   inbox: { role: "all" | "worker"; leaseMs: number; maxConcurrentTurns: number };
-  openai: { apiKey: string; baseURL: string; model: string; timeoutMs: number; maxRetries: number };
+  /** model: the default; models: those a chat may choose with /model (the default first). */
+  openai: { apiKey: string; baseURL: string; model: string; models: string[]; timeoutMs: number; maxRetries: number };
   dialogue: { systemPrompt: string; historyMaxMessages: number; historyMaxChars: number };
   database: DatabaseConfig;
   access: AccessConfig;
@@ -168,6 +169,7 @@ const schema = databaseSchema.extend({
   OPENAI_API_KEY: optional(z.string().optional()),
   OPENAI_BASE_URL: optional(httpUrl("an OpenAI-compatible API").default(OFFICIAL_OPENAI)),
   OPENAI_MODEL: optional(z.string().default("gpt-4o-mini")),
+  OPENAI_MODELS: optional(z.string().optional()),
   OPENAI_TIMEOUT_SECONDS: intSetting(1, 600, 60),
   OPENAI_MAX_RETRIES: intSetting(0, 5, 1),
   SYSTEM_PROMPT: optional(z.string().optional()),
@@ -257,6 +259,8 @@ export function parseConfig(env: Environment): Config {
       apiKey: v.OPENAI_API_KEY ?? NO_API_KEY,
       baseURL,
       model: v.OPENAI_MODEL,
+      // The default is always one of them, and first.
+      models: [...new Set([v.OPENAI_MODEL, ...listOf(v.OPENAI_MODELS ?? "")])],
       timeoutMs: v.OPENAI_TIMEOUT_SECONDS * 1000,
       maxRetries: v.OPENAI_MAX_RETRIES,
     },

@@ -54,6 +54,7 @@ export interface MessagesTable {
 export interface ChatSettingsTable {
   chat_id: ColumnType<bigint, bigint | number, bigint | number>;
   system_prompt: Nullable<string>;
+  model: Nullable<string>;
   updated_by: Nullable<bigint | number>;
   updated_at: Generated<Date>;
 }

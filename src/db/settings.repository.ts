@@ -6,6 +6,8 @@ type Id = number | bigint;
 export interface ChatSettings {
   /** The chat's own instructions to the model; null: the operator's default. */
   systemPrompt: string | null;
+  /** The model the chat chose (/model); null: the operator's default. */
+  model: string | null;
 }
 
 export interface SettingsRepository {
@@ -13,6 +15,8 @@ export interface SettingsRepository {
   ofChats(chatIds: readonly Id[]): Promise<ChatSettings[]>;
   /** Sets (or, with null, resets) a chat's instructions. */
   setSystemPrompt(chatId: Id, prompt: string | null, by: Id): Promise<void>;
+  /** Sets (or, with null, resets) a chat's model. */
+  setModel(chatId: Id, model: string | null, by: Id): Promise<void>;
   /** A group upgraded to a supergroup: its settings follow it. */
   move(fromChatId: Id, toChatId: Id): Promise<void>;
 }
@@ -20,31 +24,34 @@ export interface SettingsRepository {
 type Executor = Kysely<Database> | Transaction<Database>;
 
 export function createSettingsRepository(db: Executor): SettingsRepository {
+  /** One setting of a chat, the others left as they are. */
+  const set = async (chatId: Id, column: "system_prompt" | "model", value: string | null, by: Id) => {
+    await db
+      .insertInto("chat_settings")
+      .values({ chat_id: chatId, [column]: value, updated_by: by })
+      .onConflict((oc) =>
+        oc.column("chat_id").doUpdateSet((eb) => ({
+          [column]: eb.ref(`excluded.${column}`),
+          updated_by: eb.ref("excluded.updated_by"),
+          updated_at: sql<Date>`now()`,
+        })),
+      )
+      .execute();
+  };
   return {
     async ofChats(chatIds) {
       if (chatIds.length === 0) return [];
-      const { rows } = await sql<{ ord: number; system_prompt: string | null }>`
-        select c.ord::int as ord, s.system_prompt
+      const { rows } = await sql<{ ord: number; system_prompt: string | null; model: string | null }>`
+        select c.ord::int as ord, s.system_prompt, s.model
         from unnest(${chatIds.map(String)}::bigint[]) with ordinality as c(chat_id, ord)
         left join chat_settings s on s.chat_id = c.chat_id
         order by c.ord
       `.execute(db);
-      return rows.map((r) => ({ systemPrompt: r.system_prompt }));
+      return rows.map((r) => ({ systemPrompt: r.system_prompt, model: r.model }));
     },
 
-    async setSystemPrompt(chatId, prompt, by) {
-      await db
-        .insertInto("chat_settings")
-        .values({ chat_id: chatId, system_prompt: prompt, updated_by: by })
-        .onConflict((oc) =>
-          oc.column("chat_id").doUpdateSet((eb) => ({
-            system_prompt: eb.ref("excluded.system_prompt"),
-            updated_by: eb.ref("excluded.updated_by"),
-            updated_at: sql<Date>`now()`,
-          })),
-        )
-        .execute();
-    },
+    setSystemPrompt: (chatId, prompt, by) => set(chatId, "system_prompt", prompt, by),
+    setModel: (chatId, model, by) => set(chatId, "model", model, by),
 
     async move(fromChatId, toChatId) {
       await db

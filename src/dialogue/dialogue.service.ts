@@ -58,6 +58,10 @@ export interface DialogueService {
   systemPrompt(chatId: number): Promise<{ prompt: string; custom: boolean }>;
   /** Sets the chat's own instructions (they survive /clear); null restores the default. */
   setSystemPrompt(chatId: number, prompt: string | null, by: number): Promise<void>;
+  /** The models a chat may choose, and the chat's current one. */
+  modelChoice(chatId: number): Promise<{ models: readonly string[]; current: string }>;
+  /** Sets the chat's model; false if the operator does not allow that one. */
+  setModel(chatId: number, model: string, by: number): Promise<boolean>;
   /** A group upgraded to a supergroup keeps its memory under the new chat id. */
   moveChat(fromChatId: number, toChatId: number): Promise<number>;
   /** Was the chat's latest answer stopped by the user in the last `withinMs`? */
@@ -70,8 +74,10 @@ export interface DialogueDependencies {
   settings: DialogueSettings;
   logger: Logger;
   metrics?: Pick<Metrics, "turnEnded" | "modelCall" | "tokensUsed">;
-  /** Chats' own settings (/system); without it every chat has the defaults. */
+  /** Chats' own settings (/system, /model); without it every chat has the defaults. */
   chatSettings?: SettingsRepository;
+  /** The models a chat may choose (/model), the default first. Default: the client's model alone. */
+  models?: readonly string[];
 }
 
 const nameFor = (isGroup: boolean, name: string | null, content: string) =>
@@ -101,7 +107,10 @@ export function createDialogueService(deps: DialogueDependencies): DialogueServi
   );
 
   // Read beside the history, in parallel; turns that start together read them in one statement.
-  const noSettings: ChatSettings = { systemPrompt: null };
+  const noSettings: ChatSettings = { systemPrompt: null, model: null };
+  const models = deps.models ?? [llm.model];
+  /** The chat's model, if the operator still allows it; else the default. */
+  const modelFor = (chat: ChatSettings) => (chat.model !== null && models.includes(chat.model) ? chat.model : models[0]!);
   const loadSettings = deps.chatSettings
     ? batchWhileBusy((chatIds: readonly number[]) => deps.chatSettings!.ofChats(chatIds), { maxInFlight: 2, maxBatchSize: 100 })
     : async () => noSettings;
@@ -168,10 +177,11 @@ export function createDialogueService(deps: DialogueDependencies): DialogueServi
       let firstTextMs: number | undefined;
       let reported: TokenUsage | undefined;
       const turns = toChatTurns(chat.systemPrompt ?? settings.systemPrompt, history, turn);
+      const model = modelFor(chat);
       try {
         const aborts = [signal, stop].filter((s): s is AbortSignal => s !== undefined);
         const combined = aborts.length > 1 ? AbortSignal.any(aborts) : aborts[0];
-        for await (const delta of llm.stream(turns, combined, (usage) => (reported = usage))) {
+        for await (const delta of llm.stream(turns, combined, (usage) => (reported = usage), model)) {
           answer += delta;
           if (answer.trim() === "") continue;
           firstTextMs ??= Math.round(performance.now() - startedAt);
@@ -182,7 +192,7 @@ export function createDialogueService(deps: DialogueDependencies): DialogueServi
           // Stopped by the user: what was written so far is the answer, kept and marked.
           log.info({ answerChars: answer.length }, "answer stopped by the user");
           if (answer.trim() === "") return finish(turn, { failed: "stopped" }, { kind: "stopped" }, log);
-          const usage = { model: llm.model, ...estimateUsage(turns, answer), estimated: true };
+          const usage = { model, ...estimateUsage(turns, answer), estimated: true };
           metrics?.turnEnded("answered", "stopped");
           metrics?.tokensUsed(usage.model, usage.promptTokens, usage.completionTokens);
           return finish(turn, { answer, usage, interrupted: true }, { kind: "answer", text: answer, interrupted: true }, log);
@@ -204,7 +214,7 @@ export function createDialogueService(deps: DialogueDependencies): DialogueServi
         metrics?.turnEnded("failed", "empty_answer");
         return finish(turn, { failed: "empty_answer" }, { kind: "empty_answer" }, log);
       }
-      const usage = { model: llm.model, ...(reported ?? estimateUsage(turns, answer)), estimated: reported === undefined };
+      const usage = { model, ...(reported ?? estimateUsage(turns, answer)), estimated: reported === undefined };
       const outcome = await finish(turn, { answer, usage }, { kind: "answer", text: answer }, log);
       // One line per turn for operators: sizes and timings, never the conversation itself.
       if (outcome.kind === "answer") {
@@ -248,6 +258,18 @@ export function createDialogueService(deps: DialogueDependencies): DialogueServi
     async systemPrompt(chatId) {
       const [own] = deps.chatSettings ? await deps.chatSettings.ofChats([chatId]) : [noSettings];
       return own?.systemPrompt ? { prompt: own.systemPrompt, custom: true } : { prompt: settings.systemPrompt, custom: false };
+    },
+
+    async modelChoice(chatId) {
+      const [own] = deps.chatSettings ? await deps.chatSettings.ofChats([chatId]) : [noSettings];
+      return { models, current: modelFor(own ?? noSettings) };
+    },
+
+    async setModel(chatId, model, by) {
+      if (!models.includes(model) || !deps.chatSettings) return false;
+      // The default is stored as "none": a chat on the default follows it if the operator changes it.
+      await deps.chatSettings.setModel(chatId, model === models[0] ? null : model, by);
+      return true;
     },
 
     async setSystemPrompt(chatId, prompt, by) {

@@ -42,7 +42,7 @@ export interface LlmClient {
    * Streams the answer as text deltas. Throws LlmError. `onUsage` gets the server's token count
    * when it reports one (asked for with stream_options.include_usage).
    */
-  stream(turns: ChatTurn[], signal?: AbortSignal, onUsage?: (usage: TokenUsage) => void): AsyncIterable<string>;
+  stream(turns: ChatTurn[], signal?: AbortSignal, onUsage?: (usage: TokenUsage) => void, model?: string): AsyncIterable<string>;
 }
 
 /**
@@ -111,16 +111,16 @@ export function createLlmClient(options: LlmOptions): LlmClient {
 
   // Dropped for the rest of the process once the server refuses it; usage is estimated then.
   let askUsage = true;
-  const create = (turns: ChatTurn[], signal: AbortSignal) =>
+  const create = (turns: ChatTurn[], signal: AbortSignal, model: string) =>
     openai.chat.completions.create(
-      { model: options.model, messages: turns, stream: true, ...(askUsage ? { stream_options: { include_usage: true } } : {}) },
+      { model, messages: turns, stream: true, ...(askUsage ? { stream_options: { include_usage: true } } : {}) },
       { signal },
     );
 
   return {
     server: new URL(options.baseURL).host,
     model: options.model,
-    async *stream(turns, signal, onUsage) {
+    async *stream(turns, signal, onUsage, model = options.model) {
       // The SDK's timeout covers the wait for the response; this watchdog covers a stream that stalls.
       const idle = new AbortController();
       let timer: NodeJS.Timeout | undefined;
@@ -133,11 +133,11 @@ export function createLlmClient(options: LlmOptions): LlmClient {
         arm();
         let stream;
         try {
-          stream = await create(turns, combined);
+          stream = await create(turns, combined, model);
         } catch (error) {
           if (!(askUsage && error instanceof OpenAI.BadRequestError && REJECTS_STREAM_OPTIONS.test(error.message))) throw error;
           askUsage = false;
-          stream = await create(turns, combined);
+          stream = await create(turns, combined, model);
         }
         let finished = false;
         for await (const chunk of stream) {

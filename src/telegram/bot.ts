@@ -21,6 +21,7 @@ import { createForgetFeature } from "./features/forget.ts";
 import { createStopFeature } from "./features/stop.ts";
 import { createMigrateFeature } from "./features/migrate.ts";
 import { createSystemFeature } from "./features/system.ts";
+import { createModelFeature } from "./features/model.ts";
 import { createUsageFeature } from "./features/usage.ts";
 import { createClearFeature } from "./features/clear.ts";
 import { createHelpFeature } from "./features/help.ts";
@@ -92,6 +93,7 @@ export function createBot(deps: BotDependencies): ParleyBot {
   bot.use(createStopFeature({ dialogue }));
   bot.use(createMigrateFeature({ dialogue, logger }));
   bot.use(createSystemFeature({ dialogue, settings, logger }));
+  bot.use(createModelFeature({ dialogue, settings, logger }));
   bot.use(
     createChatFeature({
       dialogue,

@@ -31,7 +31,7 @@ describe("a conversation", () => {
   test("registers its commands and greets on /start and /help", async () => {
     const alice = person("Alice");
     const commands = world.tg.callsOf("setMyCommands")[0]?.params.commands as Array<{ command: string }>;
-    expect(commands.map((c) => c.command)).toEqual(["start", "help", "clear", "cancel", "system", "usage", "forget"]);
+    expect(commands.map((c) => c.command)).toEqual(["start", "help", "clear", "cancel", "system", "model", "usage", "forget"]);
 
     world.tg.userSends(alice.chat, alice.user, "/start");
     expect((await answerIn(alice.chat.id, "Hi, Alice!")).text).toMatch(/remembers our conversation/);
@@ -236,4 +236,28 @@ describe("a conversation", () => {
     expect(answered.some((line) => line.chatId === judy.chat.id)).toBe(true);
     expect(bot.stdout).not.toContain("pancakes");
   });
+});
+
+test("/model: the models the operator allows, as buttons; the chat's choice is used from then on", async () => {
+  const w = await createWorld();
+  try {
+    await w.startBot({ OPENAI_MODELS: "fake-model, fake-model-large" });
+    const { chat, user } = person("Moritz");
+    w.tg.userSends(chat, user, "/model");
+    const [ask] = await w.tg.waitForChat(chat.id, (m) => m.length === 1, "the model choice");
+    expect(ask!.text).toBe("This chat uses fake-model. Choose a model:");
+    expect(ask!.buttons!.map((row) => row[0]!.text)).toEqual(["✅ fake-model", "fake-model-large"]);
+    w.tg.userPresses(chat, user, ask!, ask!.buttons![1]![0]!.callback_data);
+    await w.tg.waitForChat(chat.id, (m) => m[0]?.text === "Done: this chat now uses fake-model-large.", "the choice confirmed");
+    w.tg.userSends(chat, user, "which one?");
+    await w.tg.waitForChat(chat.id, (m) => m.length === 2, "the answer");
+    expect(w.ai.requestsAbout("which one?")[0]!.model).toBe("fake-model-large");
+    // Other chats keep the default.
+    const other = person("Otto");
+    w.tg.userSends(other.chat, other.user, "and me?");
+    await w.tg.waitForChat(other.chat.id, (m) => m.length === 1, "the other answer");
+    expect(w.ai.requestsAbout("and me?")[0]!.model).toBe("fake-model");
+  } finally {
+    await w.close();
+  }
 });

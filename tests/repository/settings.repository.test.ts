@@ -21,26 +21,29 @@ for (const store of STORES) {
       await settings.setSystemPrompt(1, "Be brief.", 10);
       await settings.setSystemPrompt(3, "Talk like a pirate.", 10);
       await settings.setSystemPrompt(3, "Talk like a poet.", 11);
-      expect(await settings.ofChats([3, 2, 1, 3])).toEqual([
-        { systemPrompt: "Talk like a poet." },
-        { systemPrompt: null },
-        { systemPrompt: "Be brief." },
-        { systemPrompt: "Talk like a poet." },
-      ]);
+      expect((await settings.ofChats([3, 2, 1, 3])).map((s) => s.systemPrompt)).toEqual(["Talk like a poet.", null, "Be brief.", "Talk like a poet."]);
       await settings.setSystemPrompt(1, null, 10);
-      expect(await settings.ofChats([1])).toEqual([{ systemPrompt: null }]);
+      expect(await settings.ofChats([1])).toEqual([{ systemPrompt: null, model: null }]);
       const row = await db.selectFrom("chat_settings").select(["updated_by"]).where("chat_id", "=", 3n).executeTakeFirstOrThrow();
       expect(row.updated_by).toBe(11n);
+    });
+
+    test("a chat's model and its instructions are set apart: setting one leaves the other", async () => {
+      await settings.setSystemPrompt(7, "Be kind.", 1);
+      await settings.setModel(7, "big-model", 2);
+      expect(await settings.ofChats([7, 8])).toEqual([{ systemPrompt: "Be kind.", model: "big-model" }, { systemPrompt: null, model: null }]);
+      await settings.setModel(7, null, 2);
+      expect(await settings.ofChats([7])).toEqual([{ systemPrompt: "Be kind.", model: null }]);
     });
 
     test("a group's settings follow it to its supergroup, unless the supergroup has its own", async () => {
       await settings.setSystemPrompt(-50, "Group rules.", 1);
       await settings.move(-50, -10050);
-      expect(await settings.ofChats([-50, -10050])).toEqual([{ systemPrompt: null }, { systemPrompt: "Group rules." }]);
+      expect((await settings.ofChats([-50, -10050])).map((s) => s.systemPrompt)).toEqual([null, "Group rules."]);
       await settings.setSystemPrompt(-60, "Old.", 1);
       await settings.setSystemPrompt(-10060, "New.", 1);
       await settings.move(-60, -10060);
-      expect(await settings.ofChats([-10060])).toEqual([{ systemPrompt: "New." }]);
+      expect((await settings.ofChats([-10060])).map((s) => s.systemPrompt)).toEqual(["New."]);
     });
   });
 }

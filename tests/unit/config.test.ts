@@ -15,6 +15,11 @@ function problems(env: Record<string, string>): string[] {
 }
 
 describe("parseConfig", () => {
+  test("OPENAI_MODELS: the models a chat may choose, the default first and once", () => {
+    expect(parseConfig(valid).openai.models).toEqual(["gpt-4o-mini"]);
+    expect(parseConfig({ ...valid, OPENAI_MODEL: "b", OPENAI_MODELS: "a, b c" }).openai.models).toEqual(["b", "a", "c"]);
+  });
+
   test("fills sensible defaults", () => {
     const config = parseConfig(valid);
     expect(config).toMatchObject({

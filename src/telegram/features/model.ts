@@ -1,0 +1,38 @@
+import { Composer, InlineKeyboard } from "grammy";
+import type { Logger } from "pino";
+import type { SettingsPolicy } from "../../access/chat-admins.ts";
+import type { DialogueService } from "../../dialogue/dialogue.service.ts";
+import type { ParleyContext } from "../context.ts";
+import { texts } from "../texts.ts";
+
+/**
+ * /model: a keyboard of the models the operator allows (OPENAI_MODELS); the choice is the chat's.
+ * Buttons carry the model's place in the list (names can be longer than Telegram's 64 bytes of
+ * callback data); the name is checked again when pressed. In groups, a chat setting.
+ */
+export function createModelFeature({ dialogue, settings, logger }: { dialogue: DialogueService; settings: SettingsPolicy; logger: Logger }): Composer<ParleyContext> {
+  const feature = new Composer<ParleyContext>();
+  const keyboard = (models: readonly string[], current: string) =>
+    InlineKeyboard.from(models.map((model, i) => [InlineKeyboard.text(`${model === current ? "✅ " : ""}${model}`, `model:${i}`)]));
+
+  feature.command("model", async (ctx) => {
+    const { models, current } = await dialogue.modelChoice(ctx.chat.id);
+    if (models.length < 2) return ctx.reply(texts.modelOnlyOne(current));
+    return ctx.reply(texts.modelAsk(current), { reply_markup: keyboard(models, current) });
+  });
+
+  feature.callbackQuery(/^model:(\d{1,3})$/, async (ctx) => {
+    if (!ctx.chat) return ctx.answerCallbackQuery();
+    const allowed = await settings.mayChange({ chatType: ctx.chat.type, chatId: ctx.chat.id, userId: ctx.from.id });
+    if (!allowed) return ctx.answerCallbackQuery({ text: texts.groupAdminsOnly, show_alert: true });
+    const { models } = await dialogue.modelChoice(ctx.chat.id);
+    const model = models[Number(ctx.match[1])];
+    if (model === undefined || !(await dialogue.setModel(ctx.chat.id, model, ctx.from.id))) {
+      return ctx.answerCallbackQuery({ text: texts.modelGone, show_alert: true });
+    }
+    logger.info({ chatId: ctx.chat.id, model }, "chat model chosen");
+    await ctx.editMessageText(texts.modelSet(model));
+    return ctx.answerCallbackQuery({ text: model });
+  });
+  return feature;
+}
