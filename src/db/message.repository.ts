@@ -32,6 +32,18 @@ export interface HistoryBudget {
   maxChars: number;
 }
 
+/** A message as /export gives it. */
+export interface ExportedMessage {
+  role: MessageRole;
+  author: string | null;
+  content: string;
+  createdAt: Date;
+  /** A user turn whose answer failed (left out of the model's context). */
+  inContext: boolean;
+  interrupted: boolean;
+  model: string | null;
+}
+
 /** What an answer cost; counted in usage_daily for the turn's user. */
 export interface AnswerUsage {
   model: string;
@@ -89,6 +101,8 @@ export interface MessageRepository {
    * Returns how many messages moved (0 when already moved).
    */
   moveChat(fromChatId: Id, toChatId: Id): Promise<number>;
+  /** Every live message of the chat, oldest first, with authors: what /export sends. */
+  liveMessages(chatId: Id): Promise<ExportedMessage[]>;
   /** The chat's latest answer: whether the user stopped it, and when it was stored. */
   latestAnswer(chatId: Id): Promise<{ interrupted: boolean; createdAt: Date } | null>;
   /** Deletes up to `limit` messages soft-deleted more than `days` days ago; returns how many. */
@@ -301,6 +315,27 @@ export function createMessageRepository(db: Executor): MessageRepository {
         select count(*)::int as moved from moved
       `.execute(db);
       return rows[0]?.moved ?? 0;
+    },
+
+    async liveMessages(chatId) {
+      const rows = await db
+        .selectFrom("messages as m")
+        .leftJoin("users as u", "u.id", "m.user_id")
+        .select(["m.role", "u.first_name", "u.username", "m.content", "m.created_at", "m.in_context", "m.interrupted", "m.model"])
+        .where("m.chat_id", "=", BigInt(chatId))
+        .where("m.deleted_at", "is", null)
+        .orderBy("m.created_at")
+        .orderBy("m.id")
+        .execute();
+      return rows.map((r) => ({
+        role: r.role,
+        author: r.role === "user" ? (r.first_name ?? (r.username ? `@${r.username}` : null)) : null,
+        content: r.content,
+        createdAt: r.created_at,
+        inContext: r.in_context,
+        interrupted: r.interrupted,
+        model: r.model,
+      }));
     },
 
     async latestAnswer(chatId) {

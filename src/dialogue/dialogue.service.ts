@@ -1,5 +1,5 @@
 import type { Logger } from "pino";
-import type { ChatInfo, HistoryBudget, HistoryMessage, MessageRepository, TurnInput, TurnResult, UserInfo } from "../db/message.repository.ts";
+import type { ChatInfo, ExportedMessage, HistoryBudget, HistoryMessage, MessageRepository, TurnInput, TurnResult, UserInfo } from "../db/message.repository.ts";
 import { batchWhileBusy } from "../db/batch.ts";
 import type { ChatSettings, SettingsRepository } from "../db/settings.repository.ts";
 import { retryWrite } from "../db/retry.ts";
@@ -58,6 +58,8 @@ export interface DialogueService {
   systemPrompt(chatId: number): Promise<{ prompt: string; custom: boolean }>;
   /** Sets the chat's own instructions (they survive /clear); null restores the default. */
   setSystemPrompt(chatId: number, prompt: string | null, by: number): Promise<void>;
+  /** The chat's live history, whole, oldest first (/export). */
+  exportHistory(chatId: number): Promise<ExportedMessage[]>;
   /** The models a chat may choose, and the chat's current one. */
   modelChoice(chatId: number): Promise<{ models: readonly string[]; current: string }>;
   /** Sets the chat's model; false if the operator does not allow that one. */
@@ -258,6 +260,10 @@ export function createDialogueService(deps: DialogueDependencies): DialogueServi
     async systemPrompt(chatId) {
       const [own] = deps.chatSettings ? await deps.chatSettings.ofChats([chatId]) : [noSettings];
       return own?.systemPrompt ? { prompt: own.systemPrompt, custom: true } : { prompt: settings.systemPrompt, custom: false };
+    },
+
+    exportHistory(chatId) {
+      return repository.liveMessages(chatId);
     },
 
     async modelChoice(chatId) {

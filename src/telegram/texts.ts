@@ -24,7 +24,7 @@ export const texts = {
     "Here's what I can do:\n\n" +
     "• Write anything: I answer and remember the conversation of this chat.\n" +
     "• In groups, mention me or reply to one of my messages.\n\n" +
-    "Commands:\n/start: introduction\n/help: this message\n/clear: forget this conversation and start over\n/cancel: stop the answer being written\n/system: show or set this chat's instructions to the model\n/model: choose the model for this chat\n" +
+    "Commands:\n/start: introduction\n/help: this message\n/clear: forget this conversation and start over\n/cancel: stop the answer being written\n/system: show or set this chat's instructions to the model\n/model: choose the model for this chat\n/export: this chat's history as a file\n" +
     "/usage: what you've used today and this month\n/forget: erase everything you've written to me, for good",
   cleared: (count: number) =>
     count === 0
@@ -40,6 +40,8 @@ export const texts = {
   modelOnlyOne: (current: string) => `This bot offers one model: ${current}.`,
   modelSet: (model: string) => `Done: this chat now uses ${model}.`,
   modelGone: "That model is no longer offered. Send /model again.",
+  exportEmpty: "There's nothing to export: this chat's history is empty.",
+  exportCaption: (count: number) => `This chat's history: ${count} message${count === 1 ? "" : "s"} (the same as JSON below).`,
   undoClear: "↩️ Undo",
   undone: (count: number) => `Undone: I remember our conversation again (${count} message${count === 1 ? "" : "s"}).`,
   undoExpired: "This Undo button has expired: the conversation stays cleared.",
@@ -131,6 +133,7 @@ export const COMMANDS = [
   { command: "cancel", description: "Stop the answer being written" },
   { command: "system", description: "Show or set this chat's instructions to the model" },
   { command: "model", description: "Choose the model for this chat" },
+  { command: "export", description: "Send this chat's history as a file" },
   { command: "usage", description: "What you've used today and this month" },
   { command: "forget", description: "Erase everything you've written, for good" },
 ] as const;

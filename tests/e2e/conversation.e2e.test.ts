@@ -31,7 +31,7 @@ describe("a conversation", () => {
   test("registers its commands and greets on /start and /help", async () => {
     const alice = person("Alice");
     const commands = world.tg.callsOf("setMyCommands")[0]?.params.commands as Array<{ command: string }>;
-    expect(commands.map((c) => c.command)).toEqual(["start", "help", "clear", "cancel", "system", "model", "usage", "forget"]);
+    expect(commands.map((c) => c.command)).toEqual(["start", "help", "clear", "cancel", "system", "model", "export", "usage", "forget"]);
 
     world.tg.userSends(alice.chat, alice.user, "/start");
     expect((await answerIn(alice.chat.id, "Hi, Alice!")).text).toMatch(/remembers our conversation/);
@@ -170,6 +170,34 @@ describe("a conversation", () => {
     await say("Bonjour", "Echo: Bonjour");
     expect(world.ai.requestsAbout("Bonjour")[0]!.messages[0]!.content).toMatch(/^You are Parley/);
     expect((await say(`/system ${"x".repeat(4_001)}`, "too long")).text).toContain("4,000");
+  });
+
+  test("/export sends the chat's live history as a Markdown document and as JSON", async () => {
+    const eli = person("Eli");
+    world.tg.userSends(eli.chat, eli.user, "/export");
+    await answerIn(eli.chat.id, "nothing to export");
+    for (const text of ["First question", "Second question"]) {
+      world.tg.userSends(eli.chat, eli.user, text);
+      await answerIn(eli.chat.id, `Echo: ${text}`);
+    }
+    world.tg.userSends(eli.chat, eli.user, "/export");
+    await world.tg.waitFor(() => world.tg.documents.filter((d) => d.chatId === eli.chat.id).length === 2, "two documents");
+    const [markdown, json] = world.tg.documents.filter((d) => d.chatId === eli.chat.id);
+    expect(markdown!.fileName).toMatch(new RegExp(`^parley-${eli.chat.id}-\\d{4}-\\d{2}-\\d{2}\\.md$`));
+    expect(markdown!.caption).toBe("This chat's history: 4 messages (the same as JSON below).");
+    const text = markdown!.content.toString("utf8");
+    expect(text).toMatch(/^# Chat with Eli\n/);
+    expect(text.indexOf("## Eli, ")).toBeLessThan(text.indexOf("First question"));
+    expect(text.indexOf("First question")).toBeLessThan(text.indexOf("Echo: Second question"));
+    expect(text).toContain("## Parley (fake-model), ");
+    const data = JSON.parse(json!.content.toString("utf8")) as { chatId: number; messages: Array<{ role: string; author: string | null; content: string }> };
+    expect(data.chatId).toBe(eli.chat.id);
+    expect(data.messages.map((m) => [m.role, m.author, m.content])).toEqual([
+      ["user", "Eli", "First question"],
+      ["assistant", null, "Echo: First question"],
+      ["user", "Eli", "Second question"],
+      ["assistant", null, "Echo: Second question"],
+    ]);
   });
 
   test("the same update delivered twice is stored and answered once", async () => {

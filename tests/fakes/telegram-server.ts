@@ -81,6 +81,49 @@ type Update = { update_id: number } & Record<string, unknown>;
 const SENDING_METHODS = new Set(["sendMessage", "sendRichMessage", "editMessageText"]);
 const RICH_METHODS = new Set(["sendRichMessage", "sendRichMessageDraft", "sendMessageDraft"]);
 
+/** A file the bot sent (sendDocument, uploaded as multipart/form-data). */
+export interface SentDocument {
+  chatId: number;
+  fileName: string;
+  content: Buffer;
+  caption?: string;
+}
+
+/**
+ * multipart/form-data as grammY writes it: one part per parameter (objects as JSON), files as
+ * parts of their own that parameters name with attach://<part>.
+ */
+function parseMultipart(body: Buffer, contentType: string): { params: Record<string, unknown>; files: Map<string, { fileName: string; content: Buffer }> } {
+  const boundary = /boundary=(?:"([^"]+)"|([^;]+))/i.exec(contentType);
+  if (!boundary) throw new Error("multipart body without a boundary");
+  const delimiter = Buffer.from(`--${boundary[1] ?? boundary[2]}`);
+  const params: Record<string, unknown> = {};
+  const files = new Map<string, { fileName: string; content: Buffer }>();
+  let at = body.indexOf(delimiter);
+  while (at >= 0) {
+    const start = at + delimiter.length;
+    if (body.subarray(start, start + 2).toString() === "--") break;
+    const next = body.indexOf(delimiter, start);
+    const part = body.subarray(start + 2, next < 0 ? body.length : next - 2); // after CRLF, before CRLF
+    const headerEnd = part.indexOf("\r\n\r\n");
+    const headers = part.subarray(0, headerEnd).toString();
+    const content = part.subarray(headerEnd + 4);
+    const name = /name="([^"]+)"/i.exec(headers)?.[1] ?? "";
+    const fileName = /filename="?([^"\r\n;]+)"?/i.exec(headers)?.[1];
+    if (fileName !== undefined) files.set(name, { fileName, content });
+    else {
+      const text = content.toString("utf8");
+      try {
+        params[name] = JSON.parse(text);
+      } catch {
+        params[name] = text;
+      }
+    }
+    at = next;
+  }
+  return { params, files };
+}
+
 /** A draft a bot streamed into a private chat (Bot API 10.1): ephemeral, not a message. */
 export interface Draft {
   chatId: number;
@@ -133,6 +176,8 @@ export class FakeTelegram {
   private waiters = new Set<Waiter>();
   /** false: an older Bot API server, without rich messages and drafts (they answer 404). */
   richMessages = true;
+  /** Every document the bot sent, in order. */
+  readonly documents: SentDocument[] = [];
   /** Every draft the bot streamed, in order. */
   readonly drafts: Draft[] = [];
   /** Administrators of each group, as getChatAdministrators reports them (tests set them). */
@@ -368,8 +413,21 @@ export class FakeTelegram {
     const match = /^\/bot([^/]+)\/(\w+)$/.exec(req.url?.split("?")[0] ?? "");
     const chunks: Buffer[] = [];
     for await (const chunk of req) chunks.push(chunk as Buffer);
-    const body = Buffer.concat(chunks).toString("utf8");
-    const params = (body ? JSON.parse(body) : {}) as Record<string, unknown>;
+    const raw = Buffer.concat(chunks);
+    const contentType = req.headers["content-type"] ?? "";
+    let params: Record<string, unknown>;
+    if (contentType.startsWith("multipart/form-data")) {
+      const multipart = parseMultipart(raw, contentType);
+      params = multipart.params;
+      // attach://<part> names the uploaded file.
+      for (const [key, value] of Object.entries(params)) {
+        const file = typeof value === "string" && value.startsWith("attach://") ? multipart.files.get(value.slice(9)) : undefined;
+        if (file) params[key] = file;
+      }
+    } else {
+      const body = raw.toString("utf8");
+      params = (body ? JSON.parse(body) : {}) as Record<string, unknown>;
+    }
     const reply = (status: number, payload: unknown) => {
       if (res.writableEnded || res.destroyed) return;
       res.writeHead(status, { "content-type": "application/json" });
@@ -579,6 +637,17 @@ export class FakeTelegram {
         message.editCount++;
         message.editedAt.push(Date.now());
         return { ok: true, result: this.asMessage(chatId, message.messageId, p) };
+      }
+      case "sendDocument": {
+        const file = p.document as { fileName?: string; content?: Buffer } | undefined;
+        if (!file || !Buffer.isBuffer(file.content)) return bad("there is no document in the request");
+        if (file.content.length === 0) return bad("file must be non-empty");
+        if (file.content.length > 50 * 1024 * 1024) return { ok: false, error_code: 413, description: "Request Entity Too Large" };
+        if (p.caption !== undefined && String(p.caption).length > 1024) return bad("message caption is too long");
+        const chatId = Number(p.chat_id);
+        const messageId = this.allocateMessageId(chatId);
+        this.documents.push({ chatId, fileName: file.fileName ?? "file", content: file.content, ...(p.caption === undefined ? {} : { caption: String(p.caption) }) });
+        return { ok: true, result: { ...this.asMessage(chatId, messageId, {}), document: { file_id: `doc-${messageId}`, file_unique_id: `u-${messageId}`, file_name: file.fileName, file_size: file.content.length } } };
       }
       case "answerCallbackQuery": {
         const id = String(p.callback_query_id ?? "");

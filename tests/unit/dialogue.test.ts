@@ -62,6 +62,9 @@ function memoryRepository(overrides: Partial<MessageRepository> = {}) {
     async moveChat() {
       return 0;
     },
+    async liveMessages() {
+      return [];
+    },
     ...overrides,
   };
   return { repository, recorded, budgets };
