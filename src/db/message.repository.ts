@@ -32,6 +32,24 @@ export interface HistoryBudget {
   maxChars: number;
 }
 
+/** A user message with its live answer. */
+export interface AnsweredTurn {
+  questionId: bigint;
+  answerId: bigint;
+  content: string;
+  userId: bigint | null;
+  authorName: string | null;
+}
+
+export interface RetryInput {
+  updateId: Id;
+  owner: string;
+  turn: AnsweredTurn;
+  /** Who asked for the retry: the new answer's tokens are theirs. */
+  userId: Id;
+  result: TurnResult;
+}
+
 /** A message as /export gives it. */
 export interface ExportedMessage {
   role: MessageRole;
@@ -101,6 +119,14 @@ export interface MessageRepository {
    * Returns how many messages moved (0 when already moved).
    */
   moveChat(fromChatId: Id, toChatId: Id): Promise<number>;
+  /** The chat's latest live answer and the user message it answers: what /retry regenerates. */
+  latestAnswered(chatId: Id): Promise<AnsweredTurn | null>;
+  /**
+   * Ends a /retry turn, in one transaction, if `owner` still holds its inbox row (else null):
+   * with an answer, the old one is soft-deleted and the new one stored for the same message (and
+   * counted for `userId`); a failure changes no message and ends the row as failed.
+   */
+  recordRetry(input: RetryInput): Promise<{ answerId: bigint | null } | null>;
   /** Every live message of the chat, oldest first, with authors: what /export sends. */
   liveMessages(chatId: Id): Promise<ExportedMessage[]>;
   /** The chat's latest answer: whether the user stopped it, and when it was stored. */
@@ -315,6 +341,79 @@ export function createMessageRepository(db: Executor): MessageRepository {
         select count(*)::int as moved from moved
       `.execute(db);
       return rows[0]?.moved ?? 0;
+    },
+
+    async latestAnswered(chatId) {
+      const row = await db
+        .selectFrom("messages as a")
+        .innerJoin("messages as q", "q.id", "a.reply_to_id")
+        .leftJoin("users as u", "u.id", "q.user_id")
+        .select(["q.id as question_id", "a.id as answer_id", "q.content", "q.user_id", "u.first_name"])
+        .where("a.chat_id", "=", BigInt(chatId))
+        .where("a.role", "=", "assistant")
+        .where("a.deleted_at", "is", null)
+        .where("q.deleted_at", "is", null)
+        .orderBy("a.created_at", "desc")
+        .orderBy("a.id", "desc")
+        .limit(1)
+        .executeTakeFirst();
+      return row ? { questionId: row.question_id, answerId: row.answer_id, content: row.content, userId: row.user_id, authorName: row.first_name } : null;
+    },
+
+    async recordRetry({ updateId, owner, turn, userId, result }) {
+      const body = async (tx: Transaction<Database>) => {
+        const held = await tx
+          .selectFrom("inbox")
+          .select("update_id")
+          .where("update_id", "=", BigInt(updateId))
+          .where("lease_owner", "=", owner)
+          .where("state", "=", "working")
+          .forUpdate()
+          .executeTakeFirst();
+        if (!held) return null;
+        if ("failed" in result) {
+          await tx
+            .updateTable("inbox")
+            .set({ state: "failed", error: result.failed, lease_owner: null, lease_until: null, payload: null, finished_at: sql<Date>`now()` })
+            .where("update_id", "=", BigInt(updateId))
+            .execute();
+          return { answerId: null };
+        }
+        await tx.updateTable("messages").set({ deleted_at: sql<Date>`now()` }).where("id", "=", turn.answerId).where("deleted_at", "is", null).execute();
+        const { id } = await tx
+          .insertInto("messages")
+          .columns(["chat_id", "user_id", "role", "content", "reply_to_id", "model", "prompt_tokens", "completion_tokens", "usage_estimated", "interrupted"])
+          .expression((eb) =>
+            eb
+              .selectFrom("messages")
+              .select((s) => [
+                "chat_id",
+                sql<null>`null`.as("user_id"),
+                sql<"assistant">`'assistant'`.as("role"),
+                s.val(result.answer).as("content"),
+                "id",
+                s.val(result.usage?.model ?? null).as("model"),
+                s.val(result.usage?.promptTokens ?? null).as("prompt_tokens"),
+                s.val(result.usage?.completionTokens ?? null).as("completion_tokens"),
+                s.val(result.usage?.estimated ?? null).as("usage_estimated"),
+                s.val(result.interrupted === true).as("interrupted"),
+              ])
+              .where("id", "=", turn.questionId),
+          )
+          .returning("id")
+          .executeTakeFirstOrThrow();
+        await tx.updateTable("inbox").set({ state: "answered", user_message_id: turn.questionId, answer_id: id }).where("update_id", "=", BigInt(updateId)).execute();
+        if (result.usage) {
+          await sql`
+            insert into usage_daily as d (user_id, day, model, messages, prompt_tokens, completion_tokens)
+            values (${BigInt(userId)}, (now() at time zone 'UTC')::date, ${result.usage.model}, 1, ${result.usage.promptTokens}, ${result.usage.completionTokens})
+            on conflict (user_id, day, model) do update set messages = d.messages + 1,
+              prompt_tokens = d.prompt_tokens + excluded.prompt_tokens, completion_tokens = d.completion_tokens + excluded.completion_tokens
+          `.execute(tx);
+        }
+        return { answerId: id };
+      };
+      return db.isTransaction ? body(db as Transaction<Database>) : (db as Kysely<Database>).transaction().execute(body);
     },
 
     async liveMessages(chatId) {

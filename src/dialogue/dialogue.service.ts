@@ -29,6 +29,8 @@ export type ReplyOutcome =
   | { kind: "answer"; text: string; interrupted?: boolean }
   /** The user stopped the answer before any text: recorded as failed ("stopped"). */
   | { kind: "stopped" }
+  /** /retry in a chat with no answer to regenerate. */
+  | { kind: "nothing_to_retry" }
   /** The database could not be read or written: nothing was stored, try the turn again later. */
   | { kind: "storage_unavailable" }
   /** Stopped by shutdown before the answer was complete: nothing stored, the turn runs again. */
@@ -52,6 +54,11 @@ export interface DialogueService {
   clear(chatId: number): Promise<{ count: number; mark: string }>;
   /** Undoes the /clear that `mark` names: its messages are the chat's memory again. Returns how many. */
   undoClear(chatId: number, mark: string): Promise<number>;
+  /**
+   * /retry: the chat's latest answered message is answered again, with the history before it; the
+   * new answer replaces the old one (soft-deleted). The request carries the asking user and chat.
+   */
+  retry(request: Omit<UserTurn, "text" | "telegramMessageId">, onText: (textSoFar: string) => void, signal?: AbortSignal, stop?: AbortSignal): Promise<ReplyOutcome>;
   /** Erases for good everything the user wrote (every chat) and the answers to it; returns how many messages. */
   forget(userId: number): Promise<number>;
   /** The chat's instructions to the model: its own (/system), or the default. */
@@ -136,10 +143,13 @@ export function createDialogueService(deps: DialogueDependencies): DialogueServi
       (error, attempt) => log.warn({ err: error, attempt }, "could not store the turn; retrying"),
     );
 
+  /** Stores a turn's result; null: this instance no longer holds the turn. */
+  type Store = (result: TurnResult, log: Logger) => Promise<{ answerId: bigint | null } | null>;
+
   /** Stores the outcome; maps a lost lease or a database failure to their outcomes. */
-  const finish = async (turn: UserTurn, result: TurnResult, outcome: ReplyOutcome, log: Logger): Promise<ReplyOutcome> => {
+  const finish = async (store: Store, result: TurnResult, outcome: ReplyOutcome, log: Logger): Promise<ReplyOutcome> => {
     try {
-      const stored = await record(turn, result, log);
+      const stored = await store(result, log);
       if (stored === null) {
         log.warn("the turn was taken over by another instance; dropping this answer");
         return { kind: "lease_lost" };
@@ -155,89 +165,124 @@ export function createDialogueService(deps: DialogueDependencies): DialogueServi
     }
   };
 
-  return {
-    async reply(turn, onText, signal, stop) {
-      const log = logger.child({ chatId: turn.chat.id }); // the update id comes with the turn's log context
-      let history: HistoryMessage[];
-      let chat: ChatSettings;
-      try {
-        // The message being answered always goes, whole; older ones fill what is left.
-        [history, chat] = await Promise.all([
-          loadHistory({
-            chatId: turn.chat.id,
-            budget: { maxMessages: settings.historyMaxMessages - 1, maxChars: settings.historyMaxChars - [...turn.text].length },
-          }),
-          loadSettings(Number(turn.chat.id)),
-        ]);
-      } catch (error) {
-        log.error({ err: error }, "database unavailable while loading the history");
-        return { kind: "storage_unavailable" };
-      }
+  /**
+   * One answer: the history (without messages from `historyBefore` on, when regenerating), the
+   * model's stream, then `store`. Failures a user can meet come back as outcomes.
+   */
+  const respond = async (
+    turn: UserTurn,
+    store: Store,
+    onText: (textSoFar: string) => void,
+    signal: AbortSignal | undefined,
+    stop: AbortSignal | undefined,
+    historyBefore?: bigint,
+  ): Promise<ReplyOutcome> => {
+    const log = logger.child({ chatId: turn.chat.id }); // the update id comes with the turn's log context
+    let history: HistoryMessage[];
+    let chat: ChatSettings;
+    try {
+      // The message being answered always goes, whole; older ones fill what is left.
+      [history, chat] = await Promise.all([
+        loadHistory({
+          chatId: turn.chat.id,
+          budget: { maxMessages: settings.historyMaxMessages - 1, maxChars: settings.historyMaxChars - [...turn.text].length },
+        }),
+        loadSettings(Number(turn.chat.id)),
+      ]);
+    } catch (error) {
+      log.error({ err: error }, "database unavailable while loading the history");
+      return { kind: "storage_unavailable" };
+    }
+    if (historyBefore !== undefined) history = history.filter((m) => m.id < historyBefore);
 
-      let answer = "";
-      const startedAt = performance.now();
-      let firstTextMs: number | undefined;
-      let reported: TokenUsage | undefined;
-      const turns = toChatTurns(chat.systemPrompt ?? settings.systemPrompt, history, turn);
-      const model = modelFor(chat);
-      try {
-        const aborts = [signal, stop].filter((s): s is AbortSignal => s !== undefined);
-        const combined = aborts.length > 1 ? AbortSignal.any(aborts) : aborts[0];
-        for await (const delta of llm.stream(turns, combined, (usage) => (reported = usage), model)) {
-          answer += delta;
-          if (answer.trim() === "") continue;
-          firstTextMs ??= Math.round(performance.now() - startedAt);
-          onText(answer);
-        }
-      } catch (error) {
-        if (stop?.aborted && !signal?.aborted) {
-          // Stopped by the user: what was written so far is the answer, kept and marked.
-          log.info({ answerChars: answer.length }, "answer stopped by the user");
-          if (answer.trim() === "") return finish(turn, { failed: "stopped" }, { kind: "stopped" }, log);
-          const usage = { model, ...estimateUsage(turns, answer), estimated: true };
-          metrics?.turnEnded("answered", "stopped");
-          metrics?.tokensUsed(usage.model, usage.promptTokens, usage.completionTokens);
-          return finish(turn, { answer, usage, interrupted: true }, { kind: "answer", text: answer, interrupted: true }, log);
-        }
-        const failure = classifyLlmError(error);
-        if (failure.failure === "cancelled") {
-          log.info("model call cancelled by shutdown; the turn will run again");
-          return { kind: "cancelled" };
-        }
-        // Misconfiguration (bad key, unknown model) is the operator's to fix: log it as an error.
-        const level = failure.failure === "misconfigured" ? "error" : "warn";
-        log[level]({ failure: failure.failure, status: failure.status, reason: failure.message, modelServer: llm.server }, "model call failed");
-        metrics?.turnEnded("failed", failure.failure);
-        return finish(turn, { failed: failure.failure }, { kind: "llm_failed", failure: failure.failure, partial: answer }, log);
+    let answer = "";
+    const startedAt = performance.now();
+    let firstTextMs: number | undefined;
+    let reported: TokenUsage | undefined;
+    const turns = toChatTurns(chat.systemPrompt ?? settings.systemPrompt, history, turn);
+    const model = modelFor(chat);
+    try {
+      const aborts = [signal, stop].filter((s): s is AbortSignal => s !== undefined);
+      const combined = aborts.length > 1 ? AbortSignal.any(aborts) : aborts[0];
+      for await (const delta of llm.stream(turns, combined, (usage) => (reported = usage), model)) {
+        answer += delta;
+        if (answer.trim() === "") continue;
+        firstTextMs ??= Math.round(performance.now() - startedAt);
+        onText(answer);
       }
-      const modelMs = Math.round(performance.now() - startedAt);
-      if (answer.trim() === "") {
-        log.warn("model returned an empty answer");
-        metrics?.turnEnded("failed", "empty_answer");
-        return finish(turn, { failed: "empty_answer" }, { kind: "empty_answer" }, log);
-      }
-      const usage = { model, ...(reported ?? estimateUsage(turns, answer)), estimated: reported === undefined };
-      const outcome = await finish(turn, { answer, usage }, { kind: "answer", text: answer }, log);
-      // One line per turn for operators: sizes and timings, never the conversation itself.
-      if (outcome.kind === "answer") {
-        metrics?.turnEnded("answered");
-        metrics?.modelCall(modelMs / 1000, firstTextMs === undefined ? undefined : firstTextMs / 1000);
+    } catch (error) {
+      if (stop?.aborted && !signal?.aborted) {
+        // Stopped by the user: what was written so far is the answer, kept and marked.
+        log.info({ answerChars: answer.length }, "answer stopped by the user");
+        if (answer.trim() === "") return finish(store, { failed: "stopped" }, { kind: "stopped" }, log);
+        const usage = { model, ...estimateUsage(turns, answer), estimated: true };
+        metrics?.turnEnded("answered", "stopped");
         metrics?.tokensUsed(usage.model, usage.promptTokens, usage.completionTokens);
-        log.info(
-          {
-            historyMessages: history.length,
-            historyChars: history.reduce((sum, m) => sum + m.charLength, 0),
-            answerChars: answer.length,
-            firstTextMs,
-            modelMs,
-            promptTokens: usage.promptTokens,
-            completionTokens: usage.completionTokens,
-            ...(usage.estimated ? { tokensEstimated: true } : {}),
-          },
-          "answered",
-        );
+        return finish(store, { answer, usage, interrupted: true }, { kind: "answer", text: answer, interrupted: true }, log);
       }
-      return outcome;
+      const failure = classifyLlmError(error);
+      if (failure.failure === "cancelled") {
+        log.info("model call cancelled by shutdown; the turn will run again");
+        return { kind: "cancelled" };
+      }
+      // Misconfiguration (bad key, unknown model) is the operator's to fix: log it as an error.
+      const level = failure.failure === "misconfigured" ? "error" : "warn";
+      log[level]({ failure: failure.failure, status: failure.status, reason: failure.message, modelServer: llm.server }, "model call failed");
+      metrics?.turnEnded("failed", failure.failure);
+      return finish(store, { failed: failure.failure }, { kind: "llm_failed", failure: failure.failure, partial: answer }, log);
+    }
+    const modelMs = Math.round(performance.now() - startedAt);
+    if (answer.trim() === "") {
+      log.warn("model returned an empty answer");
+      metrics?.turnEnded("failed", "empty_answer");
+      return finish(store, { failed: "empty_answer" }, { kind: "empty_answer" }, log);
+    }
+    const usage = { model, ...(reported ?? estimateUsage(turns, answer)), estimated: reported === undefined };
+    const outcome = await finish(store, { answer, usage }, { kind: "answer", text: answer }, log);
+    // One line per turn for operators: sizes and timings, never the conversation itself.
+    if (outcome.kind === "answer") {
+      metrics?.turnEnded("answered");
+      metrics?.modelCall(modelMs / 1000, firstTextMs === undefined ? undefined : firstTextMs / 1000);
+      metrics?.tokensUsed(usage.model, usage.promptTokens, usage.completionTokens);
+      log.info(
+        {
+          historyMessages: history.length,
+          historyChars: history.reduce((sum, m) => sum + m.charLength, 0),
+          answerChars: answer.length,
+          firstTextMs,
+          modelMs,
+          promptTokens: usage.promptTokens,
+          completionTokens: usage.completionTokens,
+          ...(usage.estimated ? { tokensEstimated: true } : {}),
+        },
+        "answered",
+      );
+    }
+    return outcome;
+  };
+
+  return {
+    reply(turn, onText, signal, stop) {
+      return respond(turn, (result, log) => record(turn, result, log), onText, signal, stop);
+    },
+
+    async retry(request, onText, signal, stop) {
+      const latest = await repository.latestAnswered(request.chat.id);
+      if (!latest) return { kind: "nothing_to_retry" };
+      // The same question again, asked with the history before it: the old answer is left out.
+      const turn: UserTurn = {
+        ...request,
+        text: latest.content,
+        telegramMessageId: 0,
+        user: latest.userId === null ? request.user : { ...request.user, id: latest.userId, firstName: latest.authorName },
+      };
+      const store: Store = (result, log) =>
+        retryWrite(
+          () => repository.recordRetry({ updateId: request.updateId, owner: request.owner, turn: latest, userId: request.user.id, result }),
+          STORE_RETRY_MS,
+          (error, attempt) => log.warn({ err: error, attempt }, "could not store the turn; retrying"),
+        );
+      return respond(turn, store, onText, signal, stop, latest.questionId);
     },
 
     clear(chatId) {

@@ -76,6 +76,7 @@ export const texts = {
   stoppedMark: "_⏹ Stopped_",
   stoppedBeforeText: "⏹ Stopped before I wrote anything.",
   nothingToStop: "There's no answer being written right now.",
+  nothingToRetry: "There's no answer to try again yet: ask me something first.",
   notAllowed: (userId: number) =>
     `Sorry, this bot is private. If you know its operator, send them your Telegram user id: ${userId}`,
   adminOnly: "Only the bot's administrators can do that.",
@@ -131,6 +132,7 @@ export const COMMANDS = [
   { command: "help", description: "What I can do" },
   { command: "clear", description: "Forget this conversation and start over" },
   { command: "cancel", description: "Stop the answer being written" },
+  { command: "retry", description: "Answer my last message again" },
   { command: "system", description: "Show or set this chat's instructions to the model" },
   { command: "model", description: "Choose the model for this chat" },
   { command: "export", description: "Send this chat's history as a file" },

@@ -31,7 +31,7 @@ describe("a conversation", () => {
   test("registers its commands and greets on /start and /help", async () => {
     const alice = person("Alice");
     const commands = world.tg.callsOf("setMyCommands")[0]?.params.commands as Array<{ command: string }>;
-    expect(commands.map((c) => c.command)).toEqual(["start", "help", "clear", "cancel", "system", "model", "export", "usage", "forget"]);
+    expect(commands.map((c) => c.command)).toEqual(["start", "help", "clear", "cancel", "retry", "system", "model", "export", "usage", "forget"]);
 
     world.tg.userSends(alice.chat, alice.user, "/start");
     expect((await answerIn(alice.chat.id, "Hi, Alice!")).text).toMatch(/remembers our conversation/);
@@ -197,6 +197,27 @@ describe("a conversation", () => {
       ["assistant", null, "Echo: First question"],
       ["user", "Eli", "Second question"],
       ["assistant", null, "Echo: Second question"],
+    ]);
+  });
+
+  test("/retry answers the last message again; the new answer replaces the old in the conversation", async () => {
+    const rex = person("Rex");
+    world.tg.userSends(rex.chat, rex.user, "/retry");
+    await answerIn(rex.chat.id, "no answer to try again");
+    world.tg.userSends(rex.chat, rex.user, "Name a colour");
+    await answerIn(rex.chat.id, "Echo: Name a colour");
+    world.ai.respondOnceWith({ kind: "answer", chunks: ["Blue"] });
+    world.tg.userSends(rex.chat, rex.user, "/retry");
+    await answerIn(rex.chat.id, "Blue");
+    // The model was asked the same question, without the old answer.
+    const again = world.ai.requests.find((r) => r.messages.at(-1)?.content === "Name a colour" && r !== world.ai.requestsAbout("Name a colour")[0]);
+    expect(contents(again!.messages.slice(1))).toEqual(["user:Name a colour"]);
+    world.tg.userSends(rex.chat, rex.user, "Why that one?");
+    await answerIn(rex.chat.id, "Echo: Why that one?");
+    expect(contents(world.ai.requestsAbout("Why that one?")[0]!.messages.slice(1))).toEqual([
+      "user:Name a colour",
+      "assistant:Blue",
+      "user:Why that one?",
     ]);
   });
 

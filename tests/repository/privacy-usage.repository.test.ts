@@ -111,6 +111,36 @@ for (const store of STORES) {
       expect(rows).toEqual([{ content: "done", interrupted: false }, { content: "half of", interrupted: true }]);
     });
 
+    test("/retry: the latest answered turn; its new answer replaces the old (soft-deleted), counted for whoever asked", async () => {
+      const jo = newUser("Jo");
+      const al = newUser("Al");
+      const chat = newChat();
+      expect(await messages.latestAnswered(chat.id)).toBeNull();
+      await turn(chat, jo, "first", { answer: "a1" });
+      await turn(chat, jo, "second", { answer: "a2" });
+      const latest = (await messages.latestAnswered(chat.id))!;
+      expect(latest).toMatchObject({ content: "second", userId: BigInt(jo.id), authorName: "Jo" });
+      const id = await lease();
+      const stored = await messages.recordRetry({ updateId: id, owner: OWNER, turn: latest, userId: al.id, result: { answer: "a2, better", usage: usageOf("m9", 30, 3) } });
+      expect(stored?.answerId).toEqual(expect.any(BigInt));
+      const rows = await db.selectFrom("messages").select(["content", "deleted_at", "reply_to_id"]).where("chat_id", "=", BigInt(chat.id)).where("role", "=", "assistant").orderBy("id").execute();
+      expect(rows.map((r) => [r.content, r.deleted_at === null, r.reply_to_id])).toEqual([
+        ["a1", true, expect.any(BigInt)],
+        ["a2", false, latest.questionId],
+        ["a2, better", true, latest.questionId],
+      ]);
+      expect((await messages.latestAnswered(chat.id))!.answerId).toBe(stored!.answerId);
+      expect((await usage.ofUser(al.id)).today).toEqual({ messages: 1, promptTokens: 30, completionTokens: 3 });
+      const row = await db.selectFrom("inbox").select(["state", "user_message_id", "answer_id"]).where("update_id", "=", BigInt(id)).executeTakeFirstOrThrow();
+      expect(row).toEqual({ state: "answered", user_message_id: latest.questionId, answer_id: stored!.answerId });
+      // A failure changes no message and ends the row; a lost lease writes nothing.
+      const failed = await lease();
+      expect(await messages.recordRetry({ updateId: failed, owner: OWNER, turn: (await messages.latestAnswered(chat.id))!, userId: al.id, result: { failed: "timeout" } })).toEqual({ answerId: null });
+      expect((await db.selectFrom("inbox").select("state").where("update_id", "=", BigInt(failed)).executeTakeFirstOrThrow()).state).toBe("failed");
+      expect(await messages.recordRetry({ updateId: failed, owner: OWNER, turn: latest, userId: al.id, result: { answer: "late" } })).toBeNull();
+      expect((await messages.latestAnswered(chat.id))!.answerId).toBe(stored!.answerId);
+    });
+
     test("access rules: set, changed, listed in the order they were last changed", async () => {
       const access = createAccessRepository(db);
       await access.setRule("12345", true, 1);

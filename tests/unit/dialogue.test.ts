@@ -65,6 +65,12 @@ function memoryRepository(overrides: Partial<MessageRepository> = {}) {
     async liveMessages() {
       return [];
     },
+    async latestAnswered() {
+      return null;
+    },
+    async recordRetry() {
+      return null;
+    },
     ...overrides,
   };
   return { repository, recorded, budgets };

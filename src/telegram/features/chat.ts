@@ -1,5 +1,5 @@
 import { Composer, type Api } from "grammy";
-import type { Message, UserFromGetMe } from "grammy/types";
+import type { Chat, Message, User, UserFromGetMe } from "grammy/types";
 import type { Logger } from "pino";
 import type { UsageService } from "../../access/usage.service.ts";
 import type { DialogueService, ReplyOutcome } from "../../dialogue/dialogue.service.ts";
@@ -117,8 +117,91 @@ export function promptOf(message: Message, me: UserFromGetMe, isGroup: boolean):
 /** A draft id for a turn: non-zero and 31-bit, from its update id. */
 export const draftIdOf = (updateId: bigint) => Number(updateId % 2_147_483_646n) + 1;
 
+type Generate = (onText: (textSoFar: string) => void, stop: AbortSignal) => Promise<ReplyOutcome>;
+
+/**
+ * One answer, from limit check to delivery: the daily limit, the live reply (a stored answer is
+ * delivered, never generated again), the generation with its stop signal, and each outcome's end.
+ */
+async function answerTurn(ctx: ParleyContext, deps: ChatDependencies, generate: Generate): Promise<void> {
+  const { turn, chat, from, msg } = ctx;
+  if (!turn || !chat || !from || !msg) throw new Error("a message reached the chat feature outside the inbox");
+  const isGroup = chat.type !== "private";
+  const replyTo = isGroup ? { reply_parameters: { message_id: msg.message_id } } : {};
+
+  if (!turn.answer) {
+    // Over a daily limit: a clear reply, no model call, nothing stored.
+    const verdict = await deps.usage.check(from.id, deps.isAdmin(from.id));
+    if (!verdict.ok) {
+      deps.metrics.turnRefused(verdict.limit);
+      deps.logger.info({ userId: from.id, limit: verdict.limit }, "refused: daily limit reached");
+      await ctx.reply(texts.overLimit(verdict.limit, verdict.max, verdict.resetsAt, new Date()), replyTo);
+      return;
+    }
+  }
+
+  const live = createLiveReply({
+    api: ctx.api,
+    previewApi: deps.previewApi,
+    resume: turn.delivery,
+    chatId: chat.id,
+    threadId: msg.is_topic_message ? msg.message_thread_id : undefined,
+    replyToMessageId: isGroup ? msg.message_id : undefined,
+    intervalMs: deps.previewIntervalMs,
+    rich: deps.rich,
+    // Drafts exist in private chats only; their id is the turn's (non-zero, per answer).
+    draft: isGroup ? undefined : { id: draftIdOf(turn.updateId), intervalMs: deps.draftIntervalMs, firstAfterMs: deps.firstDraftAfterMs },
+    logger: deps.logger,
+  });
+  // An answer stored by an earlier attempt is delivered, never generated again.
+  if (turn.answer) return deliverAnswer(live, turn.answer.content, turn, deps.logger);
+
+  const stop = deps.stops.register(chat.id);
+  const outcome = await generate((textSoFar) => live.update(textSoFar), stop.signal)
+    .catch(async (error: unknown) => {
+      await live.cancel(); // no typing indicator left running; the error boundary logs the error
+      throw error;
+    })
+    .finally(stop.release);
+  switch (outcome.kind) {
+    case "answer":
+      // A stopped answer is shown as it was, marked (the mark is not stored: `interrupted` is).
+      return deliverAnswer(live, outcome.interrupted ? `${outcome.text}\n\n${texts.stoppedMark}` : outcome.text, turn, deps.logger);
+    case "stopped":
+      return deliverFailure(live, texts.stoppedBeforeText, turn);
+    case "llm_failed":
+    case "empty_answer":
+      return deliverFailure(live, noticeFor(outcome), turn);
+    case "nothing_to_retry":
+      await live.fail(texts.nothingToRetry);
+      return turn.done();
+    case "cancelled":
+      await live.cancel();
+      return turn.retryLater(0); // shutting down: the next instance (or start) answers it
+    case "storage_unavailable":
+      await live.cancel();
+      return turn.retryLater(Math.min(30_000, 2_000 * turn.attempts));
+    case "lease_lost":
+      return live.cancel();
+    case "duplicate":
+      await live.cancel();
+      return turn.done();
+  }
+}
+
+const chatOf = (chat: Chat) => ({ id: chat.id, type: chat.type, title: "title" in chat ? (chat.title ?? null) : null });
+const userOf = (user: User) => ({ id: user.id, username: user.username ?? null, firstName: user.first_name, lastName: user.last_name ?? null });
+
 export function createChatFeature(deps: ChatDependencies): Composer<ParleyContext> {
   const feature = new Composer<ParleyContext>();
+
+  // /retry: the chat's last answer, generated again (the old one is soft-deleted).
+  feature.command("retry", async (ctx) => {
+    const { chat, from, turn } = ctx;
+    if (!from || !turn) return;
+    const request = { updateId: turn.updateId, owner: turn.owner, chat: chatOf(chat), user: userOf(from), isGroup: chat.type !== "private" };
+    return answerTurn(ctx, deps, (onText, stop) => deps.dialogue.retry(request, onText, deps.abortTurns, stop));
+  });
 
   feature.on(["message:text", "message:caption"], async (ctx, next) => {
     if (("text" in ctx.msg && isCommand(ctx.msg)) || !ctx.from || !ctx.chat) return next();
@@ -126,83 +209,17 @@ export function createChatFeature(deps: ChatDependencies): Composer<ParleyContex
     const text = promptOf(ctx.msg, ctx.me, isGroup);
     if (text === null) return; // group chatter that is not for the bot
     if (text === "") return ctx.reply(texts.help);
+    const { chat, from, msg } = ctx;
     const turn = ctx.turn;
     if (!turn) throw new Error("a message reached the chat feature outside the inbox");
-    const replyTo = isGroup ? { reply_parameters: { message_id: ctx.msg.message_id } } : {};
-
-    if (!turn.answer) {
-      // Over a daily limit: a clear reply, no model call, nothing stored.
-      const verdict = await deps.usage.check(ctx.from.id, deps.isAdmin(ctx.from.id));
-      if (!verdict.ok) {
-        deps.metrics.turnRefused(verdict.limit);
-        deps.logger.info({ userId: ctx.from.id, limit: verdict.limit }, "refused: daily limit reached");
-        return ctx.reply(texts.overLimit(verdict.limit, verdict.max, verdict.resetsAt, new Date()), replyTo);
-      }
-    }
-
-    const live = createLiveReply({
-      api: ctx.api,
-      previewApi: deps.previewApi,
-      resume: turn.delivery,
-      chatId: ctx.chat.id,
-      threadId: ctx.msg.is_topic_message ? ctx.msg.message_thread_id : undefined,
-      replyToMessageId: isGroup ? ctx.msg.message_id : undefined,
-      intervalMs: deps.previewIntervalMs,
-      rich: deps.rich,
-      // Drafts exist in private chats only; their id is the turn's (non-zero, per answer).
-      draft: isGroup ? undefined : { id: draftIdOf(turn.updateId), intervalMs: deps.draftIntervalMs, firstAfterMs: deps.firstDraftAfterMs },
-      logger: deps.logger,
-    });
-    // An answer stored by an earlier attempt is delivered, never generated again.
-    if (turn.answer) return deliverAnswer(live, turn.answer.content, turn, deps.logger);
-
-    const stop = deps.stops.register(ctx.chat.id);
-    const outcome = await deps.dialogue
-      .reply(
-        {
-          updateId: turn.updateId,
-          owner: turn.owner,
-          chat: { id: ctx.chat.id, type: ctx.chat.type, title: "title" in ctx.chat ? (ctx.chat.title ?? null) : null },
-          user: {
-            id: ctx.from.id,
-            username: ctx.from.username ?? null,
-            firstName: ctx.from.first_name,
-            lastName: ctx.from.last_name ?? null,
-          },
-          text: sanitizeText(text),
-          telegramMessageId: ctx.msg.message_id,
-          isGroup,
-        },
-        (textSoFar) => live.update(textSoFar),
+    return answerTurn(ctx, deps, (onText, stop) =>
+      deps.dialogue.reply(
+        { updateId: turn.updateId, owner: turn.owner, chat: chatOf(chat), user: userOf(from), text: sanitizeText(text), telegramMessageId: msg.message_id, isGroup },
+        onText,
         deps.abortTurns,
-        stop.signal,
-      )
-      .catch(async (error: unknown) => {
-        await live.cancel(); // no typing indicator left running; the error boundary logs the error
-        throw error;
-      })
-      .finally(stop.release);
-    switch (outcome.kind) {
-      case "answer":
-        // A stopped answer is shown as it was, marked (the mark is not stored: `interrupted` is).
-        return deliverAnswer(live, outcome.interrupted ? `${outcome.text}\n\n${texts.stoppedMark}` : outcome.text, turn, deps.logger);
-      case "stopped":
-        return deliverFailure(live, texts.stoppedBeforeText, turn);
-      case "llm_failed":
-      case "empty_answer":
-        return deliverFailure(live, noticeFor(outcome), turn);
-      case "cancelled":
-        await live.cancel();
-        return turn.retryLater(0); // shutting down: the next instance (or start) answers it
-      case "storage_unavailable":
-        await live.cancel();
-        return turn.retryLater(Math.min(30_000, 2_000 * turn.attempts));
-      case "lease_lost":
-        return live.cancel();
-      case "duplicate":
-        await live.cancel();
-        return turn.done();
-    }
+        stop,
+      ),
+    );
   });
 
   return feature;
