@@ -48,6 +48,8 @@ export interface MessagesTable {
   usage_estimated: Nullable<boolean>;
   /** An answer the user stopped: the text as it was then. */
   interrupted: Generated<boolean>;
+  /** A user message edited in Telegram: when (its content is the edited text). */
+  edited_at: Nullable<Date | string>;
 }
 
 /** A chat's own settings, kept through /clear. */

@@ -119,6 +119,12 @@ export interface MessageRepository {
    * Returns how many messages moved (0 when already moved).
    */
   moveChat(fromChatId: Id, toChatId: Id): Promise<number>;
+  /**
+   * The user edited a message in Telegram: its stored turn takes the new text (content,
+   * char_length, edited_at). Returns the stored message's id, or null if it was never stored
+   * (chatter, a command) or is deleted.
+   */
+  editUserMessage(chatId: Id, telegramMessageId: Id, content: string): Promise<bigint | null>;
   /** The chat's latest live answer and the user message it answers: what /retry regenerates. */
   latestAnswered(chatId: Id): Promise<AnsweredTurn | null>;
   /**
@@ -341,6 +347,19 @@ export function createMessageRepository(db: Executor): MessageRepository {
         select count(*)::int as moved from moved
       `.execute(db);
       return rows[0]?.moved ?? 0;
+    },
+
+    async editUserMessage(chatId, telegramMessageId, content) {
+      const row = await db
+        .updateTable("messages")
+        .set({ content, edited_at: sql<Date>`now()` })
+        .where("chat_id", "=", BigInt(chatId))
+        .where("telegram_message_id", "=", BigInt(telegramMessageId))
+        .where("role", "=", "user")
+        .where("deleted_at", "is", null)
+        .returning("id")
+        .executeTakeFirst();
+      return row?.id ?? null;
     },
 
     async latestAnswered(chatId) {

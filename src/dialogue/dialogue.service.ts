@@ -59,6 +59,11 @@ export interface DialogueService {
    * new answer replaces the old one (soft-deleted). The request carries the asking user and chat.
    */
   retry(request: Omit<UserTurn, "text" | "telegramMessageId">, onText: (textSoFar: string) => void, signal?: AbortSignal, stop?: AbortSignal): Promise<ReplyOutcome>;
+  /**
+   * The user edited a message: its stored turn takes the new text. Returns whether that message is
+   * the one the chat's latest answer answers (so the answer should be written again).
+   */
+  edit(chatId: number, telegramMessageId: number, text: string): Promise<{ stored: boolean; latest: boolean }>;
   /** Erases for good everything the user wrote (every chat) and the answers to it; returns how many messages. */
   forget(userId: number): Promise<number>;
   /** The chat's instructions to the model: its own (/system), or the default. */
@@ -283,6 +288,13 @@ export function createDialogueService(deps: DialogueDependencies): DialogueServi
           (error, attempt) => log.warn({ err: error, attempt }, "could not store the turn; retrying"),
         );
       return respond(turn, store, onText, signal, stop, latest.questionId);
+    },
+
+    async edit(chatId, telegramMessageId, text) {
+      const id = await repository.editUserMessage(chatId, telegramMessageId, text);
+      if (id === null) return { stored: false, latest: false };
+      const latest = await repository.latestAnswered(chatId);
+      return { stored: true, latest: latest?.questionId === id };
     },
 
     clear(chatId) {

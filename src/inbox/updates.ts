@@ -2,7 +2,7 @@ import type { Update } from "grammy/types";
 import type { IncomingUpdate } from "../db/inbox.repository.ts";
 
 /** The update kinds the bot asks Telegram for (polling and webhook alike). */
-export const ALLOWED_UPDATES = ["message", "callback_query", "stopped_message_generation"] as const;
+export const ALLOWED_UPDATES = ["message", "edited_message", "callback_query", "stopped_message_generation"] as const;
 
 /**
  * What the inbox needs to know of an update before anything else: its id, and the chat (and

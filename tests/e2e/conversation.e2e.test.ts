@@ -221,6 +221,29 @@ describe("a conversation", () => {
     ]);
   });
 
+  test("an edited message updates the stored turn; the latest one is answered again", async () => {
+    const eda = person("Eda");
+    const first = world.tg.userSends(eda.chat, eda.user, "My cat is Tom");
+    await answerIn(eda.chat.id, "Echo: My cat is Tom");
+    const latest = world.tg.userSends(eda.chat, eda.user, "What is 2+3?");
+    await answerIn(eda.chat.id, "Echo: What is 2+3?");
+    // Editing the latest question: answered again, the new answer replacing the old.
+    world.tg.userEdits(eda.chat, eda.user, latest, "What is 2+5?");
+    await answerIn(eda.chat.id, "Echo: What is 2+5?");
+    // Editing an older one: its stored text changes, no new answer.
+    world.tg.userEdits(eda.chat, eda.user, first, "My cat is Felix");
+    world.tg.userSends(eda.chat, eda.user, "Recap?");
+    await answerIn(eda.chat.id, "Echo: Recap?");
+    expect(contents(world.ai.requestsAbout("Recap?")[0]!.messages.slice(1))).toEqual([
+      "user:My cat is Felix",
+      "assistant:Echo: My cat is Tom",
+      "user:What is 2+5?",
+      "assistant:Echo: What is 2+5?",
+      "user:Recap?",
+    ]);
+    expect(world.tg.messagesIn(eda.chat.id).map((m) => m.text)).toEqual(["Echo: My cat is Tom", "Echo: What is 2+3?", "Echo: What is 2+5?", "Echo: Recap?"]);
+  });
+
   test("the same update delivered twice is stored and answered once", async () => {
     const carol = person("Carol");
     world.tg.userSends(carol.chat, carol.user, "Only once, please");

@@ -25,7 +25,7 @@ describe("webhook mode", () => {
   beforeEach(() => world.ai.reset());
 
   test("sets the webhook with its secret, the update kinds it handles and max_connections, and answers through it", async () => {
-    expect(world.tg.webhook).toEqual({ url: PUBLIC_URL, secret_token: SECRET, allowed_updates: ["message", "callback_query", "stopped_message_generation"], max_connections: 40 });
+    expect(world.tg.webhook).toEqual({ url: PUBLIC_URL, secret_token: SECRET, allowed_updates: ["message", "edited_message", "callback_query", "stopped_message_generation"], max_connections: 40 });
     expect(new URL(target).pathname).toBe("/telegram/hook");
     expect(bot.stdout).not.toContain(SECRET); // a secret never reaches the logs
     const { chat, user } = person("Hooked");

@@ -231,6 +231,12 @@ export class FakeTelegram {
     return messageId;
   }
 
+  /** The user edits one of their messages: Telegram sends edited_message with the new text. */
+  userEdits(chat: TgChat, from: TgUser, messageId: number, text: string): number {
+    const now = Math.floor(Date.now() / 1000);
+    return this.pushUpdate({ edited_message: { message_id: messageId, date: now, edit_date: now, chat, from, text } });
+  }
+
   /** A user presses an inline button under one of the bot's messages. Returns the query id. */
   userPresses(chat: TgChat, from: TgUser, message: BotMessage, data: string): string {
     const id = `cbq-${this.nextCallbackId++}`;
@@ -286,7 +292,7 @@ export class FakeTelegram {
     const limit = this.webhook?.max_connections ?? 40;
     for (let i = 0; i < this.webhookQueue.length && this.webhookInFlight < limit; ) {
       const update = this.webhookQueue[i]!;
-      const chat = (update.message as { chat?: { id?: number } } | undefined)?.chat?.id ?? `u${update.update_id}`;
+      const chat = ((update.message ?? update.edited_message) as { chat?: { id?: number } } | undefined)?.chat?.id ?? `u${update.update_id}`;
       if (this.webhookBusyChats.has(chat) || this.webhookTargets.length === 0) {
         i++;
         continue;

@@ -331,6 +331,20 @@ for (const store of STORES) {
       expect(chat.type).toBe("supergroup");
     });
 
+    test("an edited message: content, char_length and edited_at change; unknown or deleted messages are left alone", async () => {
+      const chat = newChat();
+      await turn(chat, "short", { answer: "ok" }, { messageId: 77 });
+      const id = await repo.editUserMessage(chat.id, 77, "a longer text 👋");
+      expect(typeof id).toBe("bigint");
+      const row = await db.selectFrom("messages").select(["content", "char_length", "edited_at"]).where("id", "=", id!).executeTakeFirstOrThrow();
+      expect(row.content).toBe("a longer text 👋");
+      expect(row.char_length).toBe(15);
+      expect(row.edited_at).toBeInstanceOf(Date);
+      expect(await repo.editUserMessage(chat.id, 78, "never stored")).toBeNull();
+      await repo.clearHistory(chat.id);
+      expect(await repo.editUserMessage(chat.id, 77, "after clear")).toBeNull();
+    });
+
     test("keeps chats apart", async () => {
       const first = newChat();
       const second = newChat();

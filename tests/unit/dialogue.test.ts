@@ -68,6 +68,9 @@ function memoryRepository(overrides: Partial<MessageRepository> = {}) {
     async latestAnswered() {
       return null;
     },
+    async editUserMessage() {
+      return null;
+    },
     async recordRetry() {
       return null;
     },

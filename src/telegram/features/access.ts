@@ -15,7 +15,7 @@ export interface AccessGateDependencies {
 /** Is the update something the bot would act on (and so something a stranger must be refused)? */
 function actsOn(ctx: ParleyContext): boolean {
   if (ctx.callbackQuery) return true;
-  const message = ctx.message;
+  const message = ctx.message ?? ctx.editedMessage;
   if (!message || !ctx.chat) return false;
   if (ctx.chat.type === "private") return true;
   if (!("text" in message) || message.text === undefined) return false; // group media: ignored anyway

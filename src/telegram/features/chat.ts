@@ -203,6 +203,24 @@ export function createChatFeature(deps: ChatDependencies): Composer<ParleyContex
     return answerTurn(ctx, deps, (onText, stop) => deps.dialogue.retry(request, onText, deps.abortTurns, stop));
   });
 
+  // An edited message: its stored turn takes the new text; if the chat's latest answer answers
+  // it, that answer is written again (as chat apps do), replacing the old one.
+  feature.on(["edited_message:text", "edited_message:caption"], async (ctx) => {
+    const { chat, from, turn } = ctx;
+    const msg = ctx.editedMessage;
+    if (!from || !turn) return;
+    const isGroup = chat.type !== "private";
+    const text = promptOf(msg, ctx.me, isGroup);
+    if (!text) return;
+    if (!turn.answer) {
+      const { stored, latest } = await deps.dialogue.edit(chat.id, msg.message_id, sanitizeText(text));
+      deps.logger.info({ chatId: chat.id, stored, regenerate: latest }, "a message was edited");
+      if (!latest) return;
+    }
+    const request = { updateId: turn.updateId, owner: turn.owner, chat: chatOf(chat), user: userOf(from), isGroup };
+    return answerTurn(ctx, deps, (onText, stop) => deps.dialogue.retry(request, onText, deps.abortTurns, stop));
+  });
+
   feature.on(["message:text", "message:caption"], async (ctx, next) => {
     if (("text" in ctx.msg && isCommand(ctx.msg)) || !ctx.from || !ctx.chat) return next();
     const isGroup = ctx.chat.type !== "private";
