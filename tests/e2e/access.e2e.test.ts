@@ -99,6 +99,11 @@ describe("access", () => {
     expect(refused.text).toContain(String(stranger.user.id));
     expect(refused.replyTo).toBeDefined();
     expect(world.tg.messagesIn(group.id)).toHaveLength(1); // the chatter got nothing
+    // A caption is a prompt too: a stranger's photo that speaks to the bot is refused the same way.
+    const next = world.tg.nextBotMessage(group.id);
+    world.tg.userSendsOther(group, stranger.user, { photo: [{ file_id: "p", file_unique_id: "u", width: 9, height: 9 }], caption: `@${BOT_USER.username} look`, caption_entities: [{ type: "mention", offset: 0, length: BOT_USER.username!.length + 1 }] });
+    expect((await next).text).toContain(String(stranger.user.id));
+    expect(world.ai.requestsAbout("look")).toEqual([]);
 
     expect((await say(group, moe.user, `@${BOT_USER.username} remember 42`)).text).toBe("Echo: Moe: remember 42");
     const denied = await say(group, moe.user, "/clear");

@@ -2,7 +2,7 @@ import { Composer } from "grammy";
 import type { Logger } from "pino";
 import type { AccessService } from "../../access/access.service.ts";
 import type { Metrics } from "../../ops/metrics.ts";
-import { addressedText, isCommand } from "./chat.ts";
+import { isCommand, promptOf } from "./chat.ts";
 import type { ParleyContext } from "../context.ts";
 import { texts } from "../texts.ts";
 
@@ -18,13 +18,12 @@ function actsOn(ctx: ParleyContext): boolean {
   const message = ctx.message ?? ctx.editedMessage;
   if (!message || !ctx.chat) return false;
   if (ctx.chat.type === "private") return true;
-  if (!("text" in message) || message.text === undefined) return false; // group media: ignored anyway
-  const text = message as typeof message & { text: string };
-  if (isCommand(text)) {
-    const target = /^\/\w+@(\w+)/.exec(text.text)?.[1];
+  if (message.text !== undefined && isCommand(message)) {
+    const target = /^\/\w+@(\w+)/.exec(message.text)?.[1];
     return target === undefined || target.toLowerCase() === ctx.me.username.toLowerCase();
   }
-  return addressedText(text, ctx.me) !== null;
+  // What the chat feature would answer: a text or a caption that speaks to the bot.
+  return promptOf(message, ctx.me, true) !== null;
 }
 
 /**
