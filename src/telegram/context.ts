@@ -3,3 +3,18 @@ import type { Turn } from "../inbox/turn.ts";
 
 /** grammY's context, plus the inbox row the update came from (set for every update the inbox runs). */
 export type ParleyContext = Context & { turn?: Turn };
+
+/** Reply options that quote the user's message in groups (so it is clear whom a reply is for). */
+export const quoteInGroups = (ctx: ParleyContext): { reply_parameters?: { message_id: number } } =>
+  ctx.chat?.type !== "private" && ctx.msg ? { reply_parameters: { message_id: ctx.msg.message_id } } : {};
+
+/** Who asks to change the chat's settings, as the settings policy needs to know it. */
+export const settingsRequester = (ctx: ParleyContext) => ({
+  chatType: ctx.chat?.type ?? "private",
+  chatId: ctx.chat?.id ?? 0,
+  userId: ctx.from?.id ?? 0,
+  senderChatId: ctx.msg?.sender_chat?.id,
+});
+
+/** A button pressed longer than `seconds` after the bot sent its message. */
+export const buttonExpired = (ctx: ParleyContext, seconds: number) => Date.now() / 1000 - (ctx.callbackQuery?.message?.date ?? 0) > seconds;

@@ -5,7 +5,7 @@ import type { UsageService } from "../../access/usage.service.ts";
 import type { DialogueService, ReplyOutcome } from "../../dialogue/dialogue.service.ts";
 import type { Metrics } from "../../ops/metrics.ts";
 import type { Turn } from "../../inbox/turn.ts";
-import type { ParleyContext } from "../context.ts";
+import { quoteInGroups, type ParleyContext } from "../context.ts";
 import { deliveryRetryMs } from "../errors.ts";
 import { createLiveReply, type LiveReply } from "../live-reply.ts";
 import type { RichSupport } from "../rich.ts";
@@ -127,7 +127,6 @@ async function answerTurn(ctx: ParleyContext, deps: ChatDependencies, generate: 
   const { turn, chat, from, msg } = ctx;
   if (!turn || !chat || !from || !msg) throw new Error("a message reached the chat feature outside the inbox");
   const isGroup = chat.type !== "private";
-  const replyTo = isGroup ? { reply_parameters: { message_id: msg.message_id } } : {};
 
   if (!turn.answer) {
     // Over a daily limit: a clear reply, no model call, nothing stored.
@@ -135,7 +134,7 @@ async function answerTurn(ctx: ParleyContext, deps: ChatDependencies, generate: 
     if (!verdict.ok) {
       deps.metrics.turnRefused(verdict.limit);
       deps.logger.info({ userId: from.id, limit: verdict.limit }, "refused: daily limit reached");
-      await ctx.reply(texts.overLimit(verdict.limit, verdict.max, verdict.resetsAt, new Date()), replyTo);
+      await ctx.reply(texts.overLimit(verdict.limit, verdict.max, verdict.resetsAt, new Date()), quoteInGroups(ctx));
       return;
     }
   }
@@ -189,8 +188,14 @@ async function answerTurn(ctx: ParleyContext, deps: ChatDependencies, generate: 
   }
 }
 
-const chatOf = (chat: Chat) => ({ id: chat.id, type: chat.type, title: "title" in chat ? (chat.title ?? null) : null });
-const userOf = (user: User) => ({ id: user.id, username: user.username ?? null, firstName: user.first_name, lastName: user.last_name ?? null });
+/** The turn's part of a dialogue request: which inbox row, which chat, who asks. */
+const requestOf = (turn: Turn, chat: Chat, user: User) => ({
+  updateId: turn.updateId,
+  owner: turn.owner,
+  chat: { id: chat.id, type: chat.type, title: "title" in chat ? (chat.title ?? null) : null },
+  user: { id: user.id, username: user.username ?? null, firstName: user.first_name, lastName: user.last_name ?? null },
+  isGroup: chat.type !== "private",
+});
 
 export function createChatFeature(deps: ChatDependencies): Composer<ParleyContext> {
   const feature = new Composer<ParleyContext>();
@@ -199,8 +204,7 @@ export function createChatFeature(deps: ChatDependencies): Composer<ParleyContex
   feature.command("retry", async (ctx) => {
     const { chat, from, turn } = ctx;
     if (!from || !turn) return;
-    const request = { updateId: turn.updateId, owner: turn.owner, chat: chatOf(chat), user: userOf(from), isGroup: chat.type !== "private" };
-    return answerTurn(ctx, deps, (onText, stop) => deps.dialogue.retry(request, onText, deps.abortTurns, stop));
+    return answerTurn(ctx, deps, (onText, stop) => deps.dialogue.retry(requestOf(turn, chat, from), onText, deps.abortTurns, stop));
   });
 
   // An edited message: its stored turn takes the new text; if the chat's latest answer answers
@@ -217,8 +221,7 @@ export function createChatFeature(deps: ChatDependencies): Composer<ParleyContex
       deps.logger.info({ chatId: chat.id, stored, regenerate: latest }, "a message was edited");
       if (!latest) return;
     }
-    const request = { updateId: turn.updateId, owner: turn.owner, chat: chatOf(chat), user: userOf(from), isGroup };
-    return answerTurn(ctx, deps, (onText, stop) => deps.dialogue.retry(request, onText, deps.abortTurns, stop));
+    return answerTurn(ctx, deps, (onText, stop) => deps.dialogue.retry(requestOf(turn, chat, from), onText, deps.abortTurns, stop));
   });
 
   feature.on(["message:text", "message:caption"], async (ctx, next) => {
@@ -232,7 +235,7 @@ export function createChatFeature(deps: ChatDependencies): Composer<ParleyContex
     if (!turn) throw new Error("a message reached the chat feature outside the inbox");
     return answerTurn(ctx, deps, (onText, stop) =>
       deps.dialogue.reply(
-        { updateId: turn.updateId, owner: turn.owner, chat: chatOf(chat), user: userOf(from), text: sanitizeText(text), telegramMessageId: msg.message_id, isGroup },
+        { ...requestOf(turn, chat, from), text: sanitizeText(text), telegramMessageId: msg.message_id },
         onText,
         deps.abortTurns,
         stop,

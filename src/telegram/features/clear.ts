@@ -1,5 +1,5 @@
 import { Composer, InlineKeyboard } from "grammy";
-import type { ParleyContext } from "../context.ts";
+import { buttonExpired, quoteInGroups, settingsRequester, type ParleyContext } from "../context.ts";
 import type { Logger } from "pino";
 import type { SettingsPolicy } from "../../access/chat-admins.ts";
 import type { DialogueService } from "../../dialogue/dialogue.service.ts";
@@ -21,16 +21,10 @@ const UNDO_WITHIN_S = 10 * 60;
  */
 export function createClearFeature({ dialogue, logger, settings }: ClearDependencies): Composer<ParleyContext> {
   const feature = new Composer<ParleyContext>();
-  const mayChange = (ctx: ParleyContext) =>
-    settings.mayChange({
-      chatType: ctx.chat!.type,
-      chatId: ctx.chat!.id,
-      userId: ctx.from?.id ?? 0,
-      senderChatId: ctx.msg?.sender_chat?.id,
-    });
+  const mayChange = (ctx: ParleyContext) => settings.mayChange(settingsRequester(ctx));
 
   feature.command("clear", async (ctx) => {
-    if (!(await mayChange(ctx))) return ctx.reply(texts.groupAdminsOnly, { reply_parameters: { message_id: ctx.msg.message_id } });
+    if (!(await mayChange(ctx))) return ctx.reply(texts.groupAdminsOnly, quoteInGroups(ctx));
     let cleared: { count: number; mark: string };
     try {
       cleared = await dialogue.clear(ctx.chat.id);
@@ -45,8 +39,7 @@ export function createClearFeature({ dialogue, logger, settings }: ClearDependen
 
   feature.callbackQuery(/^undo:(\d{1,20})$/, async (ctx) => {
     if (!ctx.chat || !(await mayChange(ctx))) return ctx.answerCallbackQuery({ text: texts.groupAdminsOnly, show_alert: true });
-    const sentAt = ctx.callbackQuery.message?.date ?? 0;
-    if (Date.now() / 1000 - sentAt > UNDO_WITHIN_S) {
+    if (buttonExpired(ctx, UNDO_WITHIN_S)) {
       await ctx.editMessageText(texts.undoExpired);
       return ctx.answerCallbackQuery();
     }

@@ -1,7 +1,7 @@
 import { Composer, InlineKeyboard } from "grammy";
 import type { Logger } from "pino";
 import type { DialogueService } from "../../dialogue/dialogue.service.ts";
-import type { ParleyContext } from "../context.ts";
+import { buttonExpired, quoteInGroups, type ParleyContext } from "../context.ts";
 import { texts } from "../texts.ts";
 
 /** A confirmation button works this long after /forget. */
@@ -18,15 +18,13 @@ export function createForgetFeature({ dialogue, logger }: { dialogue: DialogueSe
     const keyboard = new InlineKeyboard()
       .text(texts.forgetYes, `forget:yes:${ctx.from.id}`)
       .text(texts.forgetNo, `forget:no:${ctx.from.id}`);
-    const replyTo = ctx.chat.type === "private" ? {} : { reply_parameters: { message_id: ctx.msg.message_id } };
-    return ctx.reply(texts.forgetAsk, { reply_markup: keyboard, ...replyTo });
+    return ctx.reply(texts.forgetAsk, { reply_markup: keyboard, ...quoteInGroups(ctx) });
   });
 
   feature.callbackQuery(/^forget:(yes|no):(\d+)$/, async (ctx) => {
     const [, answer, owner] = ctx.match;
     if (String(ctx.from.id) !== owner) return ctx.answerCallbackQuery({ text: texts.forgetNotYours, show_alert: true });
-    const sentAt = ctx.callbackQuery.message?.date ?? 0;
-    if (Date.now() / 1000 - sentAt > CONFIRM_WITHIN_S) {
+    if (buttonExpired(ctx, CONFIRM_WITHIN_S)) {
       await ctx.editMessageText(texts.forgetExpired);
       return ctx.answerCallbackQuery();
     }

@@ -2,7 +2,7 @@ import { Composer, InlineKeyboard } from "grammy";
 import type { Logger } from "pino";
 import type { SettingsPolicy } from "../../access/chat-admins.ts";
 import type { DialogueService } from "../../dialogue/dialogue.service.ts";
-import type { ParleyContext } from "../context.ts";
+import { settingsRequester, type ParleyContext } from "../context.ts";
 import { texts } from "../texts.ts";
 
 /**
@@ -23,8 +23,7 @@ export function createModelFeature({ dialogue, settings, logger }: { dialogue: D
 
   feature.callbackQuery(/^model:(\d{1,3})$/, async (ctx) => {
     if (!ctx.chat) return ctx.answerCallbackQuery();
-    const allowed = await settings.mayChange({ chatType: ctx.chat.type, chatId: ctx.chat.id, userId: ctx.from.id });
-    if (!allowed) return ctx.answerCallbackQuery({ text: texts.groupAdminsOnly, show_alert: true });
+    if (!(await settings.mayChange(settingsRequester(ctx)))) return ctx.answerCallbackQuery({ text: texts.groupAdminsOnly, show_alert: true });
     const { models } = await dialogue.modelChoice(ctx.chat.id);
     const model = models[Number(ctx.match[1])];
     if (model === undefined || !(await dialogue.setModel(ctx.chat.id, model, ctx.from.id))) {

@@ -1,6 +1,6 @@
 import { Composer } from "grammy";
 import type { DialogueService } from "../../dialogue/dialogue.service.ts";
-import type { ParleyContext } from "../context.ts";
+import { quoteInGroups, type ParleyContext } from "../context.ts";
 import { texts } from "../texts.ts";
 
 /**
@@ -13,7 +13,7 @@ export function createStopFeature({ dialogue }: { dialogue: DialogueService }): 
   feature.on("stopped_message_generation", () => undefined);
   feature.command("cancel", async (ctx) => {
     if (await dialogue.stoppedRecently(ctx.chat.id, 60_000)) return;
-    return ctx.reply(texts.nothingToStop, ctx.chat.type === "private" ? {} : { reply_parameters: { message_id: ctx.msg.message_id } });
+    return ctx.reply(texts.nothingToStop, quoteInGroups(ctx));
   });
   return feature;
 }

@@ -2,7 +2,7 @@ import { Composer } from "grammy";
 import type { Logger } from "pino";
 import type { SettingsPolicy } from "../../access/chat-admins.ts";
 import type { DialogueService } from "../../dialogue/dialogue.service.ts";
-import type { ParleyContext } from "../context.ts";
+import { quoteInGroups, settingsRequester, type ParleyContext } from "../context.ts";
 import { texts } from "../texts.ts";
 
 /** The longest instructions a chat may set: they go with every request. */
@@ -16,14 +16,13 @@ export const SYSTEM_PROMPT_MAX_CHARS = 4_000;
 export function createSystemFeature({ dialogue, settings, logger }: { dialogue: DialogueService; settings: SettingsPolicy; logger: Logger }): Composer<ParleyContext> {
   const feature = new Composer<ParleyContext>();
   feature.command("system", async (ctx) => {
-    const replyTo = ctx.chat.type === "private" ? {} : { reply_parameters: { message_id: ctx.msg.message_id } };
+    const replyTo = quoteInGroups(ctx);
     const text = ctx.match.trim();
     if (text === "") {
       const { prompt, custom } = await dialogue.systemPrompt(ctx.chat.id);
       return ctx.reply(texts.systemShow(prompt, custom), replyTo);
     }
-    const allowed = await settings.mayChange({ chatType: ctx.chat.type, chatId: ctx.chat.id, userId: ctx.from?.id ?? 0, senderChatId: ctx.msg.sender_chat?.id });
-    if (!allowed) return ctx.reply(texts.groupAdminsOnly, replyTo);
+    if (!(await settings.mayChange(settingsRequester(ctx)))) return ctx.reply(texts.groupAdminsOnly, replyTo);
     if (text.toLowerCase() === "reset") {
       await dialogue.setSystemPrompt(ctx.chat.id, null, ctx.from?.id ?? 0);
       logger.info({ chatId: ctx.chat.id }, "chat instructions reset");
