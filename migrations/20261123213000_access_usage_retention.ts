@@ -2,6 +2,13 @@ import { sql, type Kysely } from "kysely";
 
 // Frozen in time: this file must never import application code.
 
+/** The foreign keys to messages.id that erasure must not be blocked by. */
+const REFERENCES_TO_MESSAGES = [
+  ["inbox", "user_message_id"],
+  ["inbox", "answer_id"],
+  ["messages", "reply_to_id"],
+] as const;
+
 export async function up(db: Kysely<any>): Promise<void> {
   // Who may talk to the bot, as set by admins from Telegram (/allow, /deny). A subject is a user id
   // ("123456") or a lower-cased "@username". These rows override ALLOWED_USERS from the settings.
@@ -44,11 +51,7 @@ export async function up(db: Kysely<any>): Promise<void> {
 
   // Erasing messages (/forget, retention) must not be blocked by what points at them: an inbox row
   // forgets which messages it stored, an answer whose question is gone stays an answer.
-  for (const [table, column] of [
-    ["inbox", "user_message_id"],
-    ["inbox", "answer_id"],
-    ["messages", "reply_to_id"],
-  ] as const) {
+  for (const [table, column] of REFERENCES_TO_MESSAGES) {
     await db.schema.alterTable(table).dropConstraint(`${table}_${column}_fkey`).execute();
     await db.schema
       .alterTable(table)
@@ -58,11 +61,7 @@ export async function up(db: Kysely<any>): Promise<void> {
 }
 
 export async function down(db: Kysely<any>): Promise<void> {
-  for (const [table, column] of [
-    ["inbox", "user_message_id"],
-    ["inbox", "answer_id"],
-    ["messages", "reply_to_id"],
-  ] as const) {
+  for (const [table, column] of REFERENCES_TO_MESSAGES) {
     await db.schema.alterTable(table).dropConstraint(`${table}_${column}_fkey`).execute();
     await db.schema.alterTable(table).addForeignKeyConstraint(`${table}_${column}_fkey`, [column], "messages", ["id"]).execute();
   }

@@ -8,6 +8,7 @@ import type { DatabaseConfig } from "../../src/config.ts";
 import { lastUserText } from "../fakes/openai-server.ts";
 import { allAnswered, auditStore, auditTelegram, migrate, type Sent } from "../helpers/audit.ts";
 import { createTempPostgres, TEST_DATABASE_URL, type TestStore } from "../helpers/stores.ts";
+import type { BotProcess } from "../helpers/bot-process.ts";
 import { createWorld, person, type World } from "../helpers/world.ts";
 
 const CHATS = 50;
@@ -21,19 +22,30 @@ describe.skipIf(!TEST_DATABASE_URL)("instances on one PostgreSQL", () => {
     await store?.drop();
   });
 
-  test("the stop button works whichever instance receives it and whichever writes the answer", { timeout: 60_000 }, async () => {
+  /** A world of its own and two webhook instances on a new database, behind the fake's balancer. */
+  async function withTwoInstances(extra: Record<string, string>, body: (w: World, bots: BotProcess[]) => Promise<void>): Promise<void> {
     const w = await createWorld();
-    const stopStore = await createTempPostgres();
+    const own = await createTempPostgres();
     try {
-      await migrate(stopStore.config);
+      await migrate(own.config);
       const env = {
-        DATABASE_URL: (stopStore.config as { url: string }).url,
+        DATABASE_URL: (own.config as { url: string }).url,
         TELEGRAM_WEBHOOK_URL: "https://parley.example.com/hook",
-        TELEGRAM_WEBHOOK_SECRET: "stop_secret",
+        TELEGRAM_WEBHOOK_SECRET: "two_instances_secret",
         LOG_LEVEL: "info",
+        ...extra,
       };
       const bots = [await w.startBot(env), await w.startBot(env)];
       w.tg.routeWebhookTo(bots.map((b) => b.webhookTarget()));
+      await body(w, bots);
+    } finally {
+      await w.close();
+      await own.drop();
+    }
+  }
+
+  test("the stop button works whichever instance receives it and whichever writes the answer", { timeout: 60_000 }, () =>
+    withTwoInstances({}, async (w, bots) => {
       w.ai.respondWith(() => ({ kind: "answer", chunks: Array.from({ length: 100 }, (_, i) => `w${i} `), chunkDelayMs: 200 }));
       const { chat, user } = person("Stopper");
       for (let round = 0; round < 2; round++) {
@@ -51,26 +63,11 @@ describe.skipIf(!TEST_DATABASE_URL)("instances on one PostgreSQL", () => {
       const targets = w.tg.webhookDeliveries.filter((d) => d.status === 200).map((d) => d.target);
       expect(new Set(targets).size).toBe(2);
       for (const bot of bots) expect((await bot.stop()).code).toBe(0);
-    } finally {
-      await w.close();
-      await stopStore.drop();
-    }
-  });
+    }),
+  );
 
-  test("a user's daily limit holds whichever instance answers", { timeout: 60_000 }, async () => {
-    const w = await createWorld();
-    const limitStore = await createTempPostgres();
-    try {
-      await migrate(limitStore.config);
-      const env = {
-        DATABASE_URL: (limitStore.config as { url: string }).url,
-        TELEGRAM_WEBHOOK_URL: "https://parley.example.com/hook",
-        TELEGRAM_WEBHOOK_SECRET: "limit_secret",
-        USER_DAILY_MESSAGES: "3",
-        LOG_LEVEL: "info",
-      };
-      const bots = [await w.startBot(env), await w.startBot(env)];
-      w.tg.routeWebhookTo(bots.map((b) => b.webhookTarget()));
+  test("a user's daily limit holds whichever instance answers", { timeout: 60_000 }, () =>
+    withTwoInstances({ USER_DAILY_MESSAGES: "3" }, async (w, bots) => {
       const { chat, user } = person("Limited");
       const replies: string[] = [];
       for (let i = 1; i <= 5; i++) {
@@ -84,11 +81,8 @@ describe.skipIf(!TEST_DATABASE_URL)("instances on one PostgreSQL", () => {
       expect(new Set(w.tg.webhookDeliveries.map((d) => d.target)).size).toBe(2);
       expect(w.ai.requests).toHaveLength(3);
       for (const bot of bots) expect((await bot.stop()).code).toBe(0);
-    } finally {
-      await w.close();
-      await limitStore.drop();
-    }
-  });
+    }),
+  );
 
   test(`${CHATS} chats' interleaved updates, one instance killed mid-run: order held, one answer each`, { timeout: 120_000 }, async () => {
     world = await createWorld();

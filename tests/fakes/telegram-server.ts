@@ -78,6 +78,8 @@ export interface WebhookDelivery {
 
 type Update = { update_id: number } & Record<string, unknown>;
 
+const NOT_MODIFIED =
+  "message is not modified: specified new message content and reply markup are exactly the same as a current content and reply markup of the message";
 const SENDING_METHODS = new Set(["sendMessage", "sendRichMessage", "editMessageText"]);
 const RICH_METHODS = new Set(["sendRichMessage", "sendRichMessageDraft", "sendMessageDraft"]);
 
@@ -539,49 +541,14 @@ export class FakeTelegram {
       case "sendMessage": {
         const problem = this.validateText(p) ?? this.validateMarkup(p);
         if (problem) return bad(problem);
-        const chatId = Number(p.chat_id);
-        const messageId = this.allocateMessageId(chatId);
-        const replyTo = (p.reply_parameters as { message_id?: number } | undefined)?.message_id;
-        const message: BotMessage = {
-          chatId,
-          messageId,
-          text: String(p.text),
-          entities: (p.entities as Entity[] | undefined) ?? [],
-          editCount: 0,
-          ...(replyTo === undefined ? {} : { replyTo }),
-          ...(p.reply_markup ? { buttons: (p.reply_markup as { inline_keyboard: BotMessage["buttons"] }).inline_keyboard } : {}),
-          sentAt: Date.now(),
-          editedAt: [],
-        };
-        this.botMessages.push(message);
-        const inChat = this.botMessagesByChat.get(chatId);
-        if (inChat) inChat.push(message);
-        else this.botMessagesByChat.set(chatId, [message]);
-        return { ok: true, result: this.asMessage(chatId, messageId, p) };
+        const message = this.storeSent(p, { text: String(p.text), entities: (p.entities as Entity[] | undefined) ?? [] });
+        return { ok: true, result: this.asMessage(message.chatId, message.messageId, p) };
       }
       case "sendRichMessage": {
         const problem = this.validateRich(p.rich_message) ?? this.validateMarkup(p);
         if (problem) return bad(problem);
-        const chatId = Number(p.chat_id);
-        const messageId = this.allocateMessageId(chatId);
-        const replyTo = (p.reply_parameters as { message_id?: number } | undefined)?.message_id;
-        const message: BotMessage = {
-          chatId,
-          messageId,
-          text: (p.rich_message as { markdown: string }).markdown,
-          entities: [],
-          rich: true,
-          editCount: 0,
-          ...(replyTo === undefined ? {} : { replyTo }),
-          ...(p.reply_markup ? { buttons: (p.reply_markup as { inline_keyboard: BotMessage["buttons"] }).inline_keyboard } : {}),
-          sentAt: Date.now(),
-          editedAt: [],
-        };
-        this.botMessages.push(message);
-        const inChat = this.botMessagesByChat.get(chatId);
-        if (inChat) inChat.push(message);
-        else this.botMessagesByChat.set(chatId, [message]);
-        return { ok: true, result: { ...this.asMessage(chatId, messageId, {}), rich_message: { markdown: message.text } } };
+        const message = this.storeSent(p, { text: (p.rich_message as { markdown: string }).markdown, entities: [], rich: true });
+        return { ok: true, result: { ...this.asMessage(message.chatId, message.messageId, {}), rich_message: { markdown: message.text } } };
       }
       case "sendRichMessageDraft":
       case "sendMessageDraft": {
@@ -614,34 +581,15 @@ export class FakeTelegram {
           const problem = (p.text === undefined ? undefined : "text and rich_message can't be used together") ?? this.validateRich(p.rich_message) ?? this.validateMarkup(p);
           if (problem) return bad(problem);
           const markdown = (p.rich_message as { markdown: string }).markdown;
-          if (message.rich && message.text === markdown) {
-            return bad("message is not modified: specified new message content and reply markup are exactly the same as a current content and reply markup of the message");
-          }
-          message.text = markdown;
-          message.entities = [];
-          message.rich = true;
-          message.editCount++;
-          message.editedAt.push(Date.now());
-          if (p.reply_markup) message.buttons = (p.reply_markup as { inline_keyboard: BotMessage["buttons"] }).inline_keyboard;
-          else delete message.buttons;
+          if (message.rich && message.text === markdown) return bad(NOT_MODIFIED);
+          this.applyEdit(message, p, { text: markdown, entities: [], rich: true });
           return { ok: true, result: { ...this.asMessage(chatId, message.messageId, {}), rich_message: { markdown } } };
         }
         const problem = this.validateText(p) ?? this.validateMarkup(p);
         if (problem) return bad(problem);
         const entities = (p.entities as Entity[] | undefined) ?? [];
-        if (message.text === p.text && JSON.stringify(message.entities) === JSON.stringify(entities)) {
-          return bad(
-            "message is not modified: specified new message content and reply markup are exactly the same as a current content and reply markup of the message",
-          );
-        }
-        message.text = String(p.text);
-        message.entities = entities;
-        delete message.rich;
-        // An edit without reply_markup removes the keyboard, as in Telegram.
-        if (p.reply_markup) message.buttons = (p.reply_markup as { inline_keyboard: BotMessage["buttons"] }).inline_keyboard;
-        else delete message.buttons;
-        message.editCount++;
-        message.editedAt.push(Date.now());
+        if (message.text === p.text && JSON.stringify(message.entities) === JSON.stringify(entities)) return bad(NOT_MODIFIED);
+        this.applyEdit(message, p, { text: String(p.text), entities });
         return { ok: true, result: this.asMessage(chatId, message.messageId, p) };
       }
       case "sendDocument": {
@@ -681,6 +629,41 @@ export class FakeTelegram {
       default:
         return { ok: false, error_code: 404, description: `Not Found: method ${method} is not in the fake` };
     }
+  }
+
+  /** A message the bot sent (sendMessage or sendRichMessage), kept as the user sees it. */
+  private storeSent(p: Record<string, unknown>, content: { text: string; entities: Entity[]; rich?: true }): BotMessage {
+    const chatId = Number(p.chat_id);
+    const replyTo = (p.reply_parameters as { message_id?: number } | undefined)?.message_id;
+    const buttons = (p.reply_markup as { inline_keyboard?: BotMessage["buttons"] } | undefined)?.inline_keyboard;
+    const message: BotMessage = {
+      chatId,
+      messageId: this.allocateMessageId(chatId),
+      ...content,
+      editCount: 0,
+      ...(replyTo === undefined ? {} : { replyTo }),
+      ...(buttons ? { buttons } : {}),
+      sentAt: Date.now(),
+      editedAt: [],
+    };
+    this.botMessages.push(message);
+    const inChat = this.botMessagesByChat.get(chatId);
+    if (inChat) inChat.push(message);
+    else this.botMessagesByChat.set(chatId, [message]);
+    return message;
+  }
+
+  /** An edit (text or rich): an edit without reply_markup removes the keyboard, as in Telegram. */
+  private applyEdit(message: BotMessage, p: Record<string, unknown>, content: { text: string; entities: Entity[]; rich?: true }): void {
+    message.text = content.text;
+    message.entities = content.entities;
+    if (content.rich) message.rich = true;
+    else delete message.rich;
+    const buttons = (p.reply_markup as { inline_keyboard?: BotMessage["buttons"] } | undefined)?.inline_keyboard;
+    if (buttons) message.buttons = buttons;
+    else delete message.buttons;
+    message.editCount++;
+    message.editedAt.push(Date.now());
   }
 
   /** Telegram's checks on an inline keyboard: 1-64 bytes of callback data, a text on every button. */
