@@ -315,8 +315,8 @@ export function createDialogueService(deps: DialogueDependencies): DialogueServi
     },
 
     async systemPrompt(chatId) {
-      const [own] = deps.chatSettings ? await deps.chatSettings.ofChats([chatId]) : [noSettings];
-      return own?.systemPrompt ? { prompt: own.systemPrompt, custom: true } : { prompt: settings.systemPrompt, custom: false };
+      const own = await loadSettings(chatId);
+      return own.systemPrompt ? { prompt: own.systemPrompt, custom: true } : { prompt: settings.systemPrompt, custom: false };
     },
 
     exportHistory(chatId) {
@@ -324,8 +324,8 @@ export function createDialogueService(deps: DialogueDependencies): DialogueServi
     },
 
     async modelChoice(chatId) {
-      const [own] = deps.chatSettings ? await deps.chatSettings.ofChats([chatId]) : [noSettings];
-      return { models, current: modelFor(own ?? noSettings) };
+      const own = await loadSettings(chatId);
+      return { models, current: modelFor(own) };
     },
 
     async setModel(chatId, model, by) {
