@@ -106,8 +106,11 @@ describe("access", () => {
     expect(world.ai.requestsAbout("look")).toEqual([]);
 
     expect((await say(group, moe.user, `@${BOT_USER.username} remember 42`)).text).toBe("Echo: Moe: remember 42");
-    const denied = await say(group, moe.user, "/clear");
+    const deniedReply = world.tg.nextBotMessage(group.id);
+    const clearAsked = world.tg.userSends(group, moe.user, "/clear");
+    const denied = await deniedReply;
     expect(denied.text).toBe("Only this group's administrators can do that.");
+    expect(denied.replyTo).toBe(clearAsked); // quoted: the group sees whom it is for
     const cleared = await say(group, gia.user, "/clear");
     expect(cleared.text).toMatch(/forgotten our conversation \(2 messages\)/);
     // Its Undo button is the group admins' too.
