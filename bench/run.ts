@@ -8,7 +8,7 @@ import os from "node:os";
 import path from "node:path";
 import { sql } from "kysely";
 import { createInboxRepository } from "../src/db/inbox.repository.ts";
-import { createMessageRepository } from "../src/db/message.repository.ts";
+import { createMessageRepository, wholeChat } from "../src/db/message.repository.ts";
 import { formatAnswer } from "../src/telegram/format.ts";
 import { createDatabase } from "../src/db/connection.ts";
 import { createMigrator, migrateToLatest } from "../src/db/migrations.ts";
@@ -75,9 +75,9 @@ async function benchStore(kind: (typeof STORES)[number]): Promise<void> {
     await sql`analyze`.execute(db);
 
     const budget = { maxMessages: 40, maxChars: 16_000 };
-    for (let i = 0; i < 20; i++) await repo.recentHistory(BIG_CHAT, budget); // warm-up
+    for (let i = 0; i < 20; i++) await repo.recentHistory(wholeChat(BIG_CHAT), budget); // warm-up
     const samples: number[] = [];
-    for (let i = 0; i < 300; i++) samples.push(await time(() => repo.recentHistory(BIG_CHAT, budget)));
+    for (let i = 0; i < 300; i++) samples.push(await time(() => repo.recentHistory(wholeChat(BIG_CHAT), budget)));
     record(`${kind.name}: history of a ${BIG_CHAT_MESSAGES.toLocaleString("en")}-message chat, p50`, percentile(samples, 50), "ms", 5);
     record(`${kind.name}: history of a ${BIG_CHAT_MESSAGES.toLocaleString("en")}-message chat, p95`, percentile(samples, 95), "ms", 10);
 
@@ -93,6 +93,7 @@ async function benchStore(kind: (typeof STORES)[number]): Promise<void> {
             updateId: i + 1,
             owner: "bench",
             chat: { id: 2 + i, type: "private", title: null },
+            conversation: "",
             user: { id: 1, username: null, firstName: "Bench", lastName: null },
             content: "A new message to remember",
             telegramMessageId: i + 1,
@@ -102,7 +103,7 @@ async function benchStore(kind: (typeof STORES)[number]): Promise<void> {
       );
     }
     record(`${kind.name}: record a turn (upserts, message, answer, inbox: one statement), p95`, percentile(writes, 95), "ms", 10);
-    record(`${kind.name}: /clear of a ${BIG_CHAT_MESSAGES.toLocaleString("en")}-message chat`, await time(() => repo.clearHistory(BIG_CHAT)), "ms", 5_000, 0);
+    record(`${kind.name}: /clear of a ${BIG_CHAT_MESSAGES.toLocaleString("en")}-message chat`, await time(() => repo.clearHistory(wholeChat(BIG_CHAT))), "ms", 5_000, 0);
   } finally {
     await close();
   }

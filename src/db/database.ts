@@ -50,6 +50,8 @@ export interface MessagesTable {
   interrupted: Generated<boolean>;
   /** A user message edited in Telegram: when (its content is the edited text). */
   edited_at: Nullable<Date | string>;
+  /** Which history of the chat: "" its own, "t<topic>" a forum topic's, "u<user>" a member's (see dialogue/conversation.ts). */
+  conversation: ColumnType<string, string | undefined, string>;
 }
 
 /** A chat's own settings, kept through /clear. */
@@ -57,6 +59,8 @@ export interface ChatSettingsTable {
   chat_id: ColumnType<bigint, bigint | number, bigint | number>;
   system_prompt: Nullable<string>;
   model: Nullable<string>;
+  /** Groups: null, one shared history; "member", one per member. */
+  history_mode: Nullable<string>;
   updated_by: Nullable<bigint | number>;
   updated_at: Generated<Date>;
 }

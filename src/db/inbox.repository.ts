@@ -27,6 +27,13 @@ export interface ClaimedUpdate {
   delivery: DeliveryProgress | null;
 }
 
+/** An update still waiting in the inbox, as a paste merge looks at it. */
+export interface PendingUpdate {
+  updateId: bigint;
+  payload: unknown;
+  receivedAt: Date;
+}
+
 export interface InboxRepository {
   /**
    * Stores updates not seen before (by update_id, and by message); returns how many were new.
@@ -41,6 +48,14 @@ export interface InboxRepository {
   claim(owner: string, limit: number, leaseMs: number): Promise<ClaimedUpdate[]>;
   /** Extends every lease this owner holds. */
   renewLeases(owner: string, leaseMs: number): Promise<number>;
+  /** The chat's unfinished updates from `updateId` on, oldest first, at most `limit` (a paste's pieces). */
+  pending(chatId: Id, updateId: Id, limit: number): Promise<PendingUpdate[]>;
+  /**
+   * Merges later updates of the chat into one this owner holds, in one statement: its payload
+   * becomes `payload`, and they end as done (error "merged"). False, and nothing changed, if the
+   * lease is lost.
+   */
+  absorb(updateId: Id, owner: string, payload: object, absorbed: readonly Id[]): Promise<boolean>;
   /**
    * Gives a row back to be picked up again (after `delayMs`): an unanswered turn is received
    * again, a stored answer stays stored. `delivery` records how far its delivery got.
@@ -180,6 +195,34 @@ export function createInboxRepository(db: Executor): InboxRepository {
           delivery: r.delivery,
         }))
         .sort((a, b) => (a.updateId < b.updateId ? -1 : 1));
+    },
+
+    async pending(chatId, updateId, limit) {
+      const rows = await db
+        .selectFrom("inbox")
+        .select(["update_id", "payload", "received_at"])
+        .where("chat_id", "=", BigInt(chatId))
+        .where("update_id", ">=", BigInt(updateId))
+        .where("state", "in", UNFINISHED_STATES)
+        .orderBy("update_id")
+        .limit(limit)
+        .execute();
+      return rows.map((r) => ({ updateId: r.update_id, payload: r.payload, receivedAt: r.received_at }));
+    },
+
+    async absorb(updateId, owner, payload, absorbed) {
+      const { rows } = await sql<{ held: boolean }>`
+        with held as (
+          update inbox set payload = ${JSON.stringify(payload)}
+          where update_id = ${BigInt(updateId)} and lease_owner = ${owner} and state = 'working'
+          returning update_id
+        ), merged as (
+          update inbox set state = 'done', error = 'merged', payload = null, finished_at = now()
+          where update_id = any(${absorbed.map(String)}::bigint[]) and state = 'received' and exists (select 1 from held)
+        )
+        select exists (select 1 from held) as held
+      `.execute(db);
+      return rows[0]?.held === true;
     },
 
     async renewLeases(owner, leaseMs) {

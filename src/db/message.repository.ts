@@ -27,6 +27,15 @@ export interface HistoryMessage {
   createdAt: Date;
 }
 
+/** One history of a chat (see dialogue/conversation.ts for the keys). */
+export interface ConversationRef {
+  chatId: Id;
+  conversation: string;
+}
+
+/** A chat's own history: a private chat's, or a group's shared one outside topics. */
+export const wholeChat = (chatId: Id): ConversationRef => ({ chatId, conversation: "" });
+
 export interface HistoryBudget {
   maxMessages: number;
   maxChars: number;
@@ -78,6 +87,8 @@ export interface TurnInput {
   updateId: Id;
   owner: string;
   chat: ChatInfo;
+  /** Which of the chat's histories the turn belongs to. */
+  conversation: string;
   user: UserInfo;
   content: string;
   telegramMessageId: Id;
@@ -98,14 +109,14 @@ export interface MessageRepository {
    * The chat's newest live, in-context messages within the budget, returned oldest first:
    * the longest run of newest messages that fits both limits; a message is never cut.
    */
-  recentHistory(chatId: Id, budget: HistoryBudget): Promise<HistoryMessage[]>;
-  /** recentHistory for many chats in one statement, in the order asked. */
-  recentHistories(requests: ReadonlyArray<{ chatId: Id; budget: HistoryBudget }>): Promise<HistoryMessage[][]>;
+  recentHistory(where: ConversationRef, budget: HistoryBudget): Promise<HistoryMessage[]>;
+  /** recentHistory for many conversations in one statement, in the order asked. */
+  recentHistories(requests: ReadonlyArray<{ where: ConversationRef; budget: HistoryBudget }>): Promise<HistoryMessage[][]>;
   /**
-   * Soft-deletes the chat's live messages; returns how many, and the mark that names exactly these
-   * rows (their common deleted_at, in microseconds since 1970) for restoreCleared. Nothing is removed.
+   * Soft-deletes the conversation's live messages; returns how many, and the mark that names exactly
+   * these rows (their common deleted_at, in microseconds since 1970) for restoreCleared. Nothing is removed.
    */
-  clearHistory(chatId: Id): Promise<{ count: number; mark: string }>;
+  clearHistory(where: ConversationRef): Promise<{ count: number; mark: string }>;
   /** Undoes one clearHistory: the chat's rows it soft-deleted are live again. Returns how many. */
   restoreCleared(chatId: Id, mark: string): Promise<number>;
   /**
@@ -121,20 +132,20 @@ export interface MessageRepository {
   moveChat(fromChatId: Id, toChatId: Id): Promise<number>;
   /**
    * The user edited a message in Telegram: its stored turn takes the new text (content,
-   * char_length, edited_at). Returns the stored message's id, or null if it was never stored
-   * (chatter, a command) or is deleted.
+   * char_length, edited_at). Returns the stored message's id and conversation, or null if it was
+   * never stored (chatter, a command) or is deleted.
    */
-  editUserMessage(chatId: Id, telegramMessageId: Id, content: string): Promise<bigint | null>;
-  /** The chat's latest live answer and the user message it answers: what /retry regenerates. */
-  latestAnswered(chatId: Id): Promise<AnsweredTurn | null>;
+  editUserMessage(chatId: Id, telegramMessageId: Id, content: string): Promise<{ id: bigint; conversation: string } | null>;
+  /** The conversation's latest live answer and the user message it answers: what /retry regenerates. */
+  latestAnswered(where: ConversationRef): Promise<AnsweredTurn | null>;
   /**
    * Ends a /retry turn, in one transaction, if `owner` still holds its inbox row (else null):
    * with an answer, the old one is soft-deleted and the new one stored for the same message (and
    * counted for `userId`); a failure changes no message and ends the row as failed.
    */
   recordRetry(input: RetryInput): Promise<{ answerId: bigint | null } | null>;
-  /** Every live message of the chat, oldest first, with authors: what /export sends. */
-  liveMessages(chatId: Id): Promise<ExportedMessage[]>;
+  /** Every live message of the conversation, oldest first, with authors: what /export sends. */
+  liveMessages(where: ConversationRef): Promise<ExportedMessage[]>;
   /** The chat's latest answer: whether the user stopped it, and when it was stored. */
   latestAnswer(chatId: Id): Promise<{ interrupted: boolean; createdAt: Date } | null>;
   /** Deletes up to `limit` messages soft-deleted more than `days` days ago; returns how many. */
@@ -164,6 +175,7 @@ export function createMessageRepository(db: Executor): MessageRepository {
           select * from unnest(
             ${column((t) => String(t.updateId))}::bigint[], ${column((t) => t.owner)}::text[],
             ${column((t) => String(t.chat.id))}::bigint[], ${column((t) => t.chat.type)}::text[], ${column((t) => t.chat.title)}::text[],
+            ${column((t) => t.conversation)}::text[],
             ${column((t) => String(t.user.id))}::bigint[], ${column((t) => t.user.username)}::text[],
             ${column((t) => t.user.firstName)}::text[], ${column((t) => t.user.lastName)}::text[],
             ${column((t) => t.content)}::text[], ${column((t) => String(t.telegramMessageId))}::bigint[],
@@ -171,7 +183,7 @@ export function createMessageRepository(db: Executor): MessageRepository {
             ${column((t) => usageOf(t)?.model ?? null)}::text[], ${column((t) => usageOf(t)?.promptTokens ?? null)}::int[],
             ${column((t) => usageOf(t)?.completionTokens ?? null)}::int[], ${column((t) => usageOf(t)?.estimated ?? null)}::bool[],
             ${column((t) => "answer" in t.result && t.result.interrupted === true)}::bool[]
-          ) with ordinality as i(update_id, owner, chat_id, chat_type, chat_title, user_id, username, first_name,
+          ) with ordinality as i(update_id, owner, chat_id, chat_type, chat_title, conversation, user_id, username, first_name,
                                  last_name, content, telegram_message_id, answer, error, model, prompt_tokens,
                                  completion_tokens, usage_estimated, interrupted, ord)
         ), owned as (
@@ -192,13 +204,13 @@ export function createMessageRepository(db: Executor): MessageRepository {
           where (users.username, users.first_name, users.last_name)
             is distinct from (excluded.username, excluded.first_name, excluded.last_name)
         ), question as (
-          insert into messages (chat_id, user_id, role, content, telegram_message_id, in_context)
-          select chat_id, user_id, 'user', content, telegram_message_id, answer is not null from owned order by ord
+          insert into messages (chat_id, conversation, user_id, role, content, telegram_message_id, in_context)
+          select chat_id, conversation, user_id, 'user', content, telegram_message_id, answer is not null from owned order by ord
           on conflict (chat_id, telegram_message_id) where telegram_message_id is not null do nothing
           returning id, chat_id, telegram_message_id
         ), answer as (
-          insert into messages (chat_id, user_id, role, content, reply_to_id, model, prompt_tokens, completion_tokens, usage_estimated, interrupted)
-          select o.chat_id, null, 'assistant', o.answer, q.id, o.model, o.prompt_tokens, o.completion_tokens, o.usage_estimated, o.interrupted
+          insert into messages (chat_id, conversation, user_id, role, content, reply_to_id, model, prompt_tokens, completion_tokens, usage_estimated, interrupted)
+          select o.chat_id, o.conversation, null, 'assistant', o.answer, q.id, o.model, o.prompt_tokens, o.completion_tokens, o.usage_estimated, o.interrupted
           from owned o join question q on q.chat_id = o.chat_id and q.telegram_message_id = o.telegram_message_id
           where o.answer is not null
           order by o.ord
@@ -238,15 +250,15 @@ export function createMessageRepository(db: Executor): MessageRepository {
       return results;
     },
 
-    async recentHistory(chatId, budget) {
-      return (await repository.recentHistories([{ chatId, budget }]))[0]!;
+    async recentHistory(where, budget) {
+      return (await repository.recentHistories([{ where, budget }]))[0]!;
     },
 
     async recentHistories(requests) {
       const histories: HistoryMessage[][] = requests.map(() => []);
       const asked = requests.map((r, index) => ({ ...r, index })).filter(({ budget }) => budget.maxMessages > 0 && budget.maxChars >= 0);
       if (asked.length === 0) return histories;
-      // Per chat, newest first (by time, then id) through messages_live_history_idx, at most
+      // Per conversation, newest first (by time, then id) through messages_conversation_history_idx, at most
       // maxMessages rows; a running sum of char_length over that order keeps the longest prefix
       // within maxChars. One statement for all the chats asked (a lateral join per chat).
       const { rows } = await sql<{
@@ -260,13 +272,14 @@ export function createMessageRepository(db: Executor): MessageRepository {
         first_name: string | null;
       }>`
         select r.ord::int as ord, m.id, m.role, m.content, m.char_length, m.user_id, m.created_at, u.first_name
-        from unnest(${asked.map((a) => String(a.chatId))}::bigint[], ${asked.map((a) => a.budget.maxMessages)}::int[],
-                    ${asked.map((a) => a.budget.maxChars)}::int[]) with ordinality as r(chat_id, max_messages, max_chars, ord)
+        from unnest(${asked.map((a) => String(a.where.chatId))}::bigint[], ${asked.map((a) => a.where.conversation)}::text[],
+                    ${asked.map((a) => a.budget.maxMessages)}::int[], ${asked.map((a) => a.budget.maxChars)}::int[])
+             with ordinality as r(chat_id, conversation, max_messages, max_chars, ord)
         cross join lateral (
           select newest.*, sum(newest.char_length) over (order by newest.created_at desc, newest.id desc) as running_chars
           from (
             select id, user_id, role, content, char_length, created_at from messages
-            where chat_id = r.chat_id and deleted_at is null and in_context
+            where chat_id = r.chat_id and conversation = r.conversation and deleted_at is null and in_context
             order by created_at desc, id desc
             limit r.max_messages
           ) newest
@@ -289,13 +302,13 @@ export function createMessageRepository(db: Executor): MessageRepository {
       return histories;
     },
 
-    async clearHistory(chatId) {
+    async clearHistory({ chatId, conversation }) {
       // now() is the statement's (transaction's) time: every row of this /clear gets the same value,
       // which then names them for an undo.
       const { rows } = await sql<{ count: number; mark: string }>`
         with cleared as (
           update messages set deleted_at = now()
-          where chat_id = ${BigInt(chatId)} and deleted_at is null
+          where chat_id = ${BigInt(chatId)} and conversation = ${conversation} and deleted_at is null
           returning id
         )
         select (select count(*) from cleared)::int as count,
@@ -357,18 +370,19 @@ export function createMessageRepository(db: Executor): MessageRepository {
         .where("telegram_message_id", "=", BigInt(telegramMessageId))
         .where("role", "=", "user")
         .where("deleted_at", "is", null)
-        .returning("id")
+        .returning(["id", "conversation"])
         .executeTakeFirst();
-      return row?.id ?? null;
+      return row ?? null;
     },
 
-    async latestAnswered(chatId) {
+    async latestAnswered({ chatId, conversation }) {
       const row = await db
         .selectFrom("messages as a")
         .innerJoin("messages as q", "q.id", "a.reply_to_id")
         .leftJoin("users as u", "u.id", "q.user_id")
         .select(["q.id as question_id", "a.id as answer_id", "q.content", "q.user_id", "u.first_name"])
         .where("a.chat_id", "=", BigInt(chatId))
+        .where("a.conversation", "=", conversation)
         .where("a.role", "=", "assistant")
         .where("a.deleted_at", "is", null)
         .where("q.deleted_at", "is", null)
@@ -401,12 +415,13 @@ export function createMessageRepository(db: Executor): MessageRepository {
         await tx.updateTable("messages").set({ deleted_at: sql<Date>`now()` }).where("id", "=", turn.answerId).where("deleted_at", "is", null).execute();
         const { id } = await tx
           .insertInto("messages")
-          .columns(["chat_id", "user_id", "role", "content", "reply_to_id", "model", "prompt_tokens", "completion_tokens", "usage_estimated", "interrupted"])
+          .columns(["chat_id", "conversation", "user_id", "role", "content", "reply_to_id", "model", "prompt_tokens", "completion_tokens", "usage_estimated", "interrupted"])
           .expression((eb) =>
             eb
               .selectFrom("messages")
               .select((s) => [
                 "chat_id",
+                "conversation",
                 sql<null>`null`.as("user_id"),
                 sql<"assistant">`'assistant'`.as("role"),
                 s.val(result.answer).as("content"),
@@ -435,12 +450,13 @@ export function createMessageRepository(db: Executor): MessageRepository {
       return db.isTransaction ? body(db as Transaction<Database>) : (db as Kysely<Database>).transaction().execute(body);
     },
 
-    async liveMessages(chatId) {
+    async liveMessages({ chatId, conversation }) {
       const rows = await db
         .selectFrom("messages as m")
         .leftJoin("users as u", "u.id", "m.user_id")
         .select(["m.role", "u.first_name", "u.username", "m.content", "m.created_at", "m.in_context", "m.interrupted", "m.model"])
         .where("m.chat_id", "=", BigInt(chatId))
+        .where("m.conversation", "=", conversation)
         .where("m.deleted_at", "is", null)
         .orderBy("m.created_at")
         .orderBy("m.id")

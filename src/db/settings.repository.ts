@@ -8,6 +8,8 @@ export interface ChatSettings {
   systemPrompt: string | null;
   /** The model the chat chose (/model); null: the operator's default. */
   model: string | null;
+  /** Groups: one history per member ("member") or one shared (null, the default). */
+  historyMode: string | null;
 }
 
 export interface SettingsRepository {
@@ -17,6 +19,8 @@ export interface SettingsRepository {
   setSystemPrompt(chatId: Id, prompt: string | null, by: Id): Promise<void>;
   /** Sets (or, with null, resets) a chat's model. */
   setModel(chatId: Id, model: string | null, by: Id): Promise<void>;
+  /** Sets (or, with null, resets) a group's history mode. */
+  setHistoryMode(chatId: Id, mode: string | null, by: Id): Promise<void>;
   /** A group upgraded to a supergroup: its settings follow it. */
   move(fromChatId: Id, toChatId: Id): Promise<void>;
 }
@@ -25,7 +29,7 @@ type Executor = Kysely<Database> | Transaction<Database>;
 
 export function createSettingsRepository(db: Executor): SettingsRepository {
   /** One setting of a chat, the others left as they are. */
-  const set = async (chatId: Id, column: "system_prompt" | "model", value: string | null, by: Id) => {
+  const set = async (chatId: Id, column: "system_prompt" | "model" | "history_mode", value: string | null, by: Id) => {
     await db
       .insertInto("chat_settings")
       .values({ chat_id: chatId, [column]: value, updated_by: by })
@@ -41,17 +45,18 @@ export function createSettingsRepository(db: Executor): SettingsRepository {
   return {
     async ofChats(chatIds) {
       if (chatIds.length === 0) return [];
-      const { rows } = await sql<{ ord: number; system_prompt: string | null; model: string | null }>`
-        select c.ord::int as ord, s.system_prompt, s.model
+      const { rows } = await sql<{ ord: number; system_prompt: string | null; model: string | null; history_mode: string | null }>`
+        select c.ord::int as ord, s.system_prompt, s.model, s.history_mode
         from unnest(${chatIds.map(String)}::bigint[]) with ordinality as c(chat_id, ord)
         left join chat_settings s on s.chat_id = c.chat_id
         order by c.ord
       `.execute(db);
-      return rows.map((r) => ({ systemPrompt: r.system_prompt, model: r.model }));
+      return rows.map((r) => ({ systemPrompt: r.system_prompt, model: r.model, historyMode: r.history_mode }));
     },
 
     setSystemPrompt: (chatId, prompt, by) => set(chatId, "system_prompt", prompt, by),
     setModel: (chatId, model, by) => set(chatId, "model", model, by),
+    setHistoryMode: (chatId, mode, by) => set(chatId, "history_mode", mode, by),
 
     async move(fromChatId, toChatId) {
       await db

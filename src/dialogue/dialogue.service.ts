@@ -1,8 +1,9 @@
 import type { Logger } from "pino";
-import type { ChatInfo, ExportedMessage, HistoryBudget, HistoryMessage, MessageRepository, TurnInput, TurnResult, UserInfo } from "../db/message.repository.ts";
+import type { ChatInfo, ConversationRef, ExportedMessage, HistoryBudget, HistoryMessage, MessageRepository, TurnInput, TurnResult, UserInfo } from "../db/message.repository.ts";
 import { batchWhileBusy } from "../db/batch.ts";
 import type { ChatSettings, SettingsRepository } from "../db/settings.repository.ts";
 import { retryWrite } from "../db/retry.ts";
+import { conversationKey, type HistoryMode, type Place } from "./conversation.ts";
 import type { Metrics } from "../ops/metrics.ts";
 import { classifyLlmError, estimateUsage, type ChatTurn, type LlmClient, type LlmFailure, type TokenUsage } from "../llm/client.ts";
 
@@ -22,6 +23,8 @@ export interface UserTurn {
   telegramMessageId: number;
   /** Group chats: prefix turns with the author's name so the model can tell people apart. */
   isGroup: boolean;
+  /** Written in a forum topic: the topic's own history. */
+  topicId?: number | undefined;
 }
 
 export type ReplyOutcome =
@@ -50,8 +53,8 @@ export interface DialogueService {
    * failures a user can meet; it returns them as outcomes.
    */
   reply(turn: UserTurn, onText: (textSoFar: string) => void, signal?: AbortSignal, stop?: AbortSignal): Promise<ReplyOutcome>;
-  /** Starts over: soft-deletes the chat's history. Returns how many messages, and the mark for undo(). */
-  clear(chatId: number): Promise<{ count: number; mark: string }>;
+  /** Starts over: soft-deletes the place's history. Returns how many messages, and the mark for undo(). */
+  clear(place: Place): Promise<{ count: number; mark: string }>;
   /** Undoes the /clear that `mark` names: its messages are the chat's memory again. Returns how many. */
   undoClear(chatId: number, mark: string): Promise<number>;
   /**
@@ -70,8 +73,12 @@ export interface DialogueService {
   systemPrompt(chatId: number): Promise<{ prompt: string; custom: boolean }>;
   /** Sets the chat's own instructions (they survive /clear); null restores the default. */
   setSystemPrompt(chatId: number, prompt: string | null, by: number): Promise<void>;
-  /** The chat's live history, whole, oldest first (/export). */
-  exportHistory(chatId: number): Promise<ExportedMessage[]>;
+  /** The place's live history, whole, oldest first (/export). */
+  exportHistory(place: Place): Promise<ExportedMessage[]>;
+  /** A group's history mode: shared (the default) or one per member. */
+  historyMode(chatId: number): Promise<HistoryMode>;
+  /** Sets a group's history mode; each history is kept, and comes back when its mode does. */
+  setHistoryMode(chatId: number, mode: HistoryMode, by: number): Promise<void>;
   /** The models a chat may choose, and the chat's current one. */
   modelChoice(chatId: number): Promise<{ models: readonly string[]; current: string }>;
   /** Sets the chat's model; false if the operator does not allow that one. */
@@ -115,13 +122,13 @@ const STORE_RETRY_MS = [200, 1_000, 3_000];
 export function createDialogueService(deps: DialogueDependencies): DialogueService {
   const { repository, llm, settings, logger, metrics } = deps;
   // Turns that start together (a claimed batch, a burst) read their histories in one statement.
-  const loadHistory = batchWhileBusy<{ chatId: number | bigint; budget: HistoryBudget }, HistoryMessage[]>(
+  const loadHistory = batchWhileBusy<{ where: ConversationRef; budget: HistoryBudget }, HistoryMessage[]>(
     (requests) => repository.recentHistories(requests),
     { maxInFlight: 4, maxBatchSize: 100 },
   );
 
   // Read beside the history, in parallel; turns that start together read them in one statement.
-  const noSettings: ChatSettings = { systemPrompt: null, model: null };
+  const noSettings: ChatSettings = { systemPrompt: null, model: null, historyMode: null };
   const models = deps.models ?? [llm.model];
   /** The chat's model, if the operator still allows it; else the default. */
   const modelFor = (chat: ChatSettings) => (chat.model !== null && models.includes(chat.model) ? chat.model : models[0]!);
@@ -129,16 +136,30 @@ export function createDialogueService(deps: DialogueDependencies): DialogueServi
     ? batchWhileBusy((chatIds: readonly number[]) => deps.chatSettings!.ofChats(chatIds), { maxInFlight: 2, maxBatchSize: 100 })
     : async () => noSettings;
 
+  const modeOf = (chat: ChatSettings): HistoryMode => (chat.historyMode === "member" ? "member" : "shared");
+  const placeOf = (turn: Pick<UserTurn, "chat" | "user" | "isGroup" | "topicId">): Place => ({
+    chatId: Number(turn.chat.id),
+    topicId: turn.topicId,
+    userId: Number(turn.user.id),
+    isGroup: turn.isGroup,
+  });
+  /** The history a place reads and writes; a group's depends on its mode (a private chat's never does). */
+  const conversationOf = async (place: Place) => ({
+    chatId: place.chatId,
+    conversation: conversationKey(place, place.isGroup ? modeOf(await loadSettings(place.chatId)) : "shared"),
+  });
+
   // Turns that end while another is being stored (a burst of answers) are stored together.
   const recordTurn = batchWhileBusy((inputs: readonly TurnInput[]) => repository.recordTurns(inputs), { maxInFlight: 2, maxBatchSize: 100 });
 
-  const record = (turn: UserTurn, result: TurnResult, log: Logger) =>
+  const record = (turn: UserTurn, conversation: string, result: TurnResult, log: Logger) =>
     retryWrite(
       () =>
         recordTurn({
           updateId: turn.updateId,
           owner: turn.owner,
           chat: turn.chat,
+          conversation,
           user: turn.user,
           content: turn.text,
           telegramMessageId: turn.telegramMessageId,
@@ -148,11 +169,11 @@ export function createDialogueService(deps: DialogueDependencies): DialogueServi
       (error, attempt) => log.warn({ err: error, attempt }, "could not store the turn; retrying"),
     );
 
-  /** Stores a turn's result; null: this instance no longer holds the turn. */
-  type Store = (result: TurnResult, log: Logger) => Promise<{ answerId: bigint | null } | null>;
+  /** Stores a turn's result in its conversation; null: this instance no longer holds the turn. */
+  type Store = (result: TurnResult, log: Logger, conversation: string) => Promise<{ answerId: bigint | null } | null>;
 
   /** Stores the outcome; maps a lost lease or a database failure to their outcomes. */
-  const finish = async (store: Store, result: TurnResult, outcome: ReplyOutcome, log: Logger): Promise<ReplyOutcome> => {
+  const finish = async (store: (result: TurnResult, log: Logger) => ReturnType<Store>, result: TurnResult, outcome: ReplyOutcome, log: Logger): Promise<ReplyOutcome> => {
     try {
       const stored = await store(result, log);
       if (stored === null) {
@@ -176,7 +197,7 @@ export function createDialogueService(deps: DialogueDependencies): DialogueServi
    */
   const respond = async (
     turn: UserTurn,
-    store: Store,
+    storeIn: Store,
     onText: (textSoFar: string) => void,
     signal: AbortSignal | undefined,
     stop: AbortSignal | undefined,
@@ -185,20 +206,27 @@ export function createDialogueService(deps: DialogueDependencies): DialogueServi
     const log = logger.child({ chatId: turn.chat.id }); // the update id comes with the turn's log context
     let history: HistoryMessage[];
     let chat: ChatSettings;
+    const place = placeOf(turn);
+    // The message being answered always goes, whole; older ones fill what is left.
+    const budget = { maxMessages: settings.historyMaxMessages - 1, maxChars: settings.historyMaxChars - [...turn.text].length };
     try {
-      // The message being answered always goes, whole; older ones fill what is left.
-      [history, chat] = await Promise.all([
-        loadHistory({
-          chatId: turn.chat.id,
-          budget: { maxMessages: settings.historyMaxMessages - 1, maxChars: settings.historyMaxChars - [...turn.text].length },
-        }),
-        loadSettings(Number(turn.chat.id)),
-      ]);
+      if (place.isGroup) {
+        // A group's mode says which history to read: its settings first.
+        chat = await loadSettings(place.chatId);
+        history = await loadHistory({ where: { chatId: place.chatId, conversation: conversationKey(place, modeOf(chat)) }, budget });
+      } else {
+        [history, chat] = await Promise.all([
+          loadHistory({ where: { chatId: place.chatId, conversation: conversationKey(place, "shared") }, budget }),
+          loadSettings(place.chatId),
+        ]);
+      }
     } catch (error) {
       log.error({ err: error }, "database unavailable while loading the history");
       return { kind: "storage_unavailable" };
     }
     if (historyBefore !== undefined) history = history.filter((m) => m.id < historyBefore);
+    const conversation = conversationKey(place, place.isGroup ? modeOf(chat) : "shared");
+    const store = (result: TurnResult, log: Logger) => storeIn(result, log, conversation);
 
     let answer = "";
     const startedAt = performance.now();
@@ -268,11 +296,11 @@ export function createDialogueService(deps: DialogueDependencies): DialogueServi
 
   return {
     reply(turn, onText, signal, stop) {
-      return respond(turn, (result, log) => record(turn, result, log), onText, signal, stop);
+      return respond(turn, (result, log, conversation) => record(turn, conversation, result, log), onText, signal, stop);
     },
 
     async retry(request, onText, signal, stop) {
-      const latest = await repository.latestAnswered(request.chat.id);
+      const latest = await repository.latestAnswered(await conversationOf(placeOf(request)));
       if (!latest) return { kind: "nothing_to_retry" };
       // The same question again, asked with the history before it: the old answer is left out.
       const turn: UserTurn = {
@@ -291,14 +319,14 @@ export function createDialogueService(deps: DialogueDependencies): DialogueServi
     },
 
     async edit(chatId, telegramMessageId, text) {
-      const id = await repository.editUserMessage(chatId, telegramMessageId, text);
-      if (id === null) return { stored: false, latest: false };
-      const latest = await repository.latestAnswered(chatId);
-      return { stored: true, latest: latest?.questionId === id };
+      const edited = await repository.editUserMessage(chatId, telegramMessageId, text);
+      if (edited === null) return { stored: false, latest: false };
+      const latest = await repository.latestAnswered({ chatId, conversation: edited.conversation });
+      return { stored: true, latest: latest?.questionId === edited.id };
     },
 
-    clear(chatId) {
-      return repository.clearHistory(chatId);
+    async clear(place) {
+      return repository.clearHistory(await conversationOf(place));
     },
 
     undoClear(chatId, mark) {
@@ -319,8 +347,17 @@ export function createDialogueService(deps: DialogueDependencies): DialogueServi
       return own.systemPrompt ? { prompt: own.systemPrompt, custom: true } : { prompt: settings.systemPrompt, custom: false };
     },
 
-    exportHistory(chatId) {
-      return repository.liveMessages(chatId);
+    async exportHistory(place) {
+      return repository.liveMessages(await conversationOf(place));
+    },
+
+    async historyMode(chatId) {
+      return modeOf(await loadSettings(chatId));
+    },
+
+    async setHistoryMode(chatId, mode, by) {
+      if (!deps.chatSettings) throw new Error("chat settings are not available");
+      await deps.chatSettings.setHistoryMode(chatId, mode === "member" ? mode : null, by);
     },
 
     async modelChoice(chatId) {

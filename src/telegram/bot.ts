@@ -22,6 +22,7 @@ import { createStopFeature } from "./features/stop.ts";
 import { createMigrateFeature } from "./features/migrate.ts";
 import { createSystemFeature } from "./features/system.ts";
 import { createModelFeature } from "./features/model.ts";
+import { createModeFeature } from "./features/mode.ts";
 import { createExportFeature } from "./features/export.ts";
 import { createUsageFeature } from "./features/usage.ts";
 import { createClearFeature } from "./features/clear.ts";
@@ -95,6 +96,7 @@ export function createBot(deps: BotDependencies): ParleyBot {
   bot.use(createMigrateFeature({ dialogue, logger }));
   bot.use(createSystemFeature({ dialogue, settings, logger }));
   bot.use(createModelFeature({ dialogue, settings, logger }));
+  bot.use(createModeFeature({ dialogue, settings, logger }));
   bot.use(createExportFeature({ dialogue }));
   bot.use(
     createChatFeature({

@@ -1,4 +1,5 @@
 import type { Context } from "grammy";
+import type { Place } from "../dialogue/conversation.ts";
 import type { Turn } from "../inbox/turn.ts";
 
 /** grammY's context, plus the inbox row the update came from (set for every update the inbox runs). */
@@ -18,3 +19,11 @@ export const settingsRequester = (ctx: ParleyContext) => ({
 
 /** A button pressed longer than `seconds` after the bot sent its message. */
 export const buttonExpired = (ctx: ParleyContext, seconds: number) => Date.now() / 1000 - (ctx.callbackQuery?.message?.date ?? 0) > seconds;
+
+/** Where the update was written, as memory sees it: the chat, its forum topic, who wrote. */
+export const placeOf = (ctx: ParleyContext): Place => ({
+  chatId: ctx.chat?.id ?? 0,
+  topicId: ctx.msg?.is_topic_message ? ctx.msg.message_thread_id : undefined,
+  userId: ctx.from?.id ?? 0,
+  isGroup: (ctx.chat?.type ?? "private") !== "private",
+});

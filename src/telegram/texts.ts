@@ -23,8 +23,8 @@ export const texts = {
   help:
     "Here's what I can do:\n\n" +
     "• Write anything: I answer and remember the conversation of this chat.\n" +
-    "• In groups, mention me or reply to one of my messages.\n\n" +
-    "Commands:\n/start: introduction\n/help: this message\n/clear: forget this conversation and start over\n/cancel: stop the answer being written\n/system: show or set this chat's instructions to the model\n/model: choose the model for this chat\n/export: this chat's history as a file\n" +
+    "• In groups, mention me or reply to one of my messages. Each forum topic has its own conversation.\n\n" +
+    "Commands:\n/start: introduction\n/help: this message\n/clear: forget this conversation and start over\n/cancel: stop the answer being written\n/system: show or set this chat's instructions to the model\n/model: choose the model for this chat\n/mode: in groups, one shared conversation or one per member\n/export: this chat's history as a file\n" +
     "/usage: what you've used today and this month\n/forget: erase everything you've written to me, for good",
   cleared: (count: number) =>
     count === 0
@@ -40,6 +40,16 @@ export const texts = {
   modelOnlyOne: (current: string) => `This bot offers one model: ${current}.`,
   modelSet: (model: string) => `Done: this chat now uses ${model}.`,
   modelGone: "That model is no longer offered. Send /model again.",
+  modeName: (mode: "shared" | "member") => (mode === "shared" ? "One history for the group" : "One history per member"),
+  modeAsk: (current: "shared" | "member") =>
+    current === "shared"
+      ? "This group shares one conversation with me: everyone sees the same memory. Choose:"
+      : "I keep a separate conversation with each member of this group. Choose:",
+  modeSet: (mode: "shared" | "member") =>
+    mode === "shared"
+      ? "Done: this group shares one conversation with me again."
+      : "Done: from now on I keep a separate conversation with each member here (each can /clear their own). The shared one is kept for when you switch back.",
+  modePrivate: "/mode is for groups: a private chat has one conversation.",
   exportEmpty: "There's nothing to export: this chat's history is empty.",
   exportCaption: (count: number) => `This chat's history: ${count} message${count === 1 ? "" : "s"} (the same as JSON below).`,
   undoClear: "↩️ Undo",
@@ -123,7 +133,7 @@ export const texts = {
   forgetNo: "Cancel",
   forgetDone: (count: number) => `Done: I've erased ${plural(count, "message")} for good.`,
   forgetCancelled: "Cancelled: nothing was erased.",
-  forgetNotYours: "This button belongs to someone else.",
+  notYourButton: "This button belongs to someone else.",
   forgetExpired: "This button has expired. Send /forget again.",
 } as const;
 
@@ -135,6 +145,7 @@ export const COMMANDS = [
   { command: "retry", description: "Answer my last message again" },
   { command: "system", description: "Show or set this chat's instructions to the model" },
   { command: "model", description: "Choose the model for this chat" },
+  { command: "mode", description: "Groups: one shared conversation, or one per member" },
   { command: "export", description: "Send this chat's history as a file" },
   { command: "usage", description: "What you've used today and this month" },
   { command: "forget", description: "Erase everything you've written, for good" },

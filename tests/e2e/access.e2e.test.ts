@@ -216,13 +216,17 @@ test("every log line of a turn carries the update id, whatever the turn did", as
   await say(stranger.chat, stranger.user, "now?");
   await say(stranger.chat, stranger.user, "answer me");
   const updates = world.tg.allUpdates.slice(-4).map((u) => u.update_id);
-  const lines = bot.stdout.split("\n").filter(Boolean).map((l) => JSON.parse(l) as { msg: string; updateId?: number });
+  const kinds = ["refused: the user is not allowed", "access changed", "model call failed", "answered"];
+  const linesNow = () => bot.stdout.split("\n").filter(Boolean).map((l) => JSON.parse(l) as { msg: string; updateId?: number });
+  // Logs reach stdout asynchronously: the last line may come a moment after the reply.
+  await world.tg.waitFor(() => kinds.every((msg) => linesNow().some((l) => l.msg === msg && updates.includes(l.updateId!))), "the turns' log lines");
+  const lines = linesNow();
   const ofTurns = (msg: string) => lines.filter((l) => l.msg === msg && updates.includes(l.updateId!));
-  for (const msg of ["refused: the user is not allowed", "access changed", "model call failed", "answered"]) {
+  for (const msg of kinds) {
     expect(ofTurns(msg), msg).toHaveLength(1);
   }
   // And no line of those kinds lacks one.
-  for (const msg of ["refused: the user is not allowed", "access changed", "model call failed", "answered"]) {
+  for (const msg of kinds) {
     expect(lines.filter((l) => l.msg === msg && l.updateId === undefined), msg).toEqual([]);
   }
 });

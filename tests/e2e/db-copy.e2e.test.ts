@@ -8,7 +8,7 @@ import { afterEach, describe, expect, test } from "vitest";
 import { createDatabase } from "../../src/db/connection.ts";
 import { createAccessRepository } from "../../src/db/access.repository.ts";
 import { createInboxRepository } from "../../src/db/inbox.repository.ts";
-import { createMessageRepository } from "../../src/db/message.repository.ts";
+import { createMessageRepository, wholeChat } from "../../src/db/message.repository.ts";
 import { migrate } from "../helpers/audit.ts";
 import { npmRun } from "../helpers/bot-process.ts";
 import { createTempPglite, createTempPostgres, TEST_DATABASE_URL, type TestStore } from "../helpers/stores.ts";
@@ -33,11 +33,11 @@ async function filledPglite(): Promise<TestStore> {
       await inbox.ingest([{ updateId: i, chatId: chats[i % 2]!.id, threadId: null, messageId: i, payload: { update_id: i } }]);
       await db.updateTable("inbox").set({ state: "working", lease_owner: "o", lease_until: sql<Date>`now() + interval '1 minute'` }).where("update_id", "=", BigInt(i)).execute();
       await messages.recordTurn({
-        updateId: i, owner: "o", chat: chats[i % 2]!, user, content: `question ${i} — “quoted” \\ 🎉`, telegramMessageId: i,
+        updateId: i, owner: "o", chat: chats[i % 2]!, conversation: "", user, content: `question ${i} — “quoted” \\ 🎉`, telegramMessageId: i,
         result: { answer: `answer ${i}`, usage: { model: "m", promptTokens: 10 * i, completionTokens: i, estimated: i % 2 === 0 } },
       });
     }
-    await messages.clearHistory(42);
+    await messages.clearHistory(wholeChat(42));
     await inbox.ingest([{ updateId: 7, chatId: 42, threadId: null, messageId: 7, payload: { update_id: 7, message: { text: "waiting ✉️" } } }]);
     await createAccessRepository(db).setRule("@ann", true, 1);
   } finally {

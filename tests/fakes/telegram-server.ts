@@ -26,6 +26,7 @@ export interface TgChat {
   id: number;
   type: "private" | "group" | "supergroup";
   title?: string;
+  is_forum?: boolean;
   first_name?: string;
 }
 
@@ -47,6 +48,8 @@ export interface BotMessage {
   replyTo?: number;
   /** A rich message (Bot API 10.1): `text` holds its Markdown, which Telegram renders itself. */
   rich?: boolean;
+  /** The forum topic it was sent to (message_thread_id). */
+  threadId?: number;
   /** Inline keyboard buttons (text and callback data), row by row; gone once an edit drops them. */
   buttons?: Array<Array<{ text: string; callback_data: string }>>;
   sentAt: number;
@@ -184,6 +187,8 @@ export class FakeTelegram {
   readonly drafts: Draft[] = [];
   /** Administrators of each group, as getChatAdministrators reports them (tests set them). */
   readonly chatAdmins = new Map<number, number[]>();
+  /** Forum topics the users wrote in, per chat (a topic exists once a message was written in it). */
+  private readonly forumTopics = new Map<number, Set<number>>();
   /** Callback queries sent and not answered yet (Telegram wants answerCallbackQuery for each). */
   readonly openCallbackQueries = new Map<string, { from: TgUser; answer?: { text?: string; show_alert?: boolean } }>();
   readonly answeredCallbackQueries: Array<{ id: string; text?: string; show_alert?: boolean }> = [];
@@ -262,6 +267,12 @@ export class FakeTelegram {
 
   /** Delivers an update object as it is (e.g. the same update twice). */
   pushUpdate(update: Record<string, unknown>, updateId = this.nextUpdateId++): number {
+    const message = (update.message ?? update.edited_message) as { chat?: TgChat & { is_forum?: boolean }; message_thread_id?: number; is_topic_message?: boolean } | undefined;
+    if (message?.chat?.is_forum && message.is_topic_message && message.message_thread_id !== undefined) {
+      const topics = this.forumTopics.get(message.chat.id) ?? new Set<number>();
+      topics.add(message.message_thread_id);
+      this.forumTopics.set(message.chat.id, topics);
+    }
     this.allUpdates.push({ ...update, update_id: updateId });
     if (this.webhook) {
       this.webhookQueue.push({ ...update, update_id: updateId });
@@ -598,6 +609,8 @@ export class FakeTelegram {
         if (file.content.length === 0) return bad("file must be non-empty");
         if (file.content.length > 50 * 1024 * 1024) return { ok: false, error_code: 413, description: "Request Entity Too Large" };
         if (p.caption !== undefined && String(p.caption).length > 1024) return bad("message caption is too long");
+        const markupProblem = this.validateMarkup(p);
+        if (markupProblem) return bad(markupProblem);
         const chatId = Number(p.chat_id);
         const messageId = this.allocateMessageId(chatId);
         this.documents.push({ chatId, fileName: file.fileName ?? "file", content: file.content, ...(p.caption === undefined ? {} : { caption: String(p.caption) }) });
@@ -642,6 +655,7 @@ export class FakeTelegram {
       ...content,
       editCount: 0,
       ...(replyTo === undefined ? {} : { replyTo }),
+      ...(p.message_thread_id === undefined ? {} : { threadId: Number(p.message_thread_id) }),
       ...(buttons ? { buttons } : {}),
       sentAt: Date.now(),
       editedAt: [],
@@ -668,6 +682,8 @@ export class FakeTelegram {
 
   /** Telegram's checks on an inline keyboard: 1-64 bytes of callback data, a text on every button. */
   private validateMarkup(p: Record<string, unknown>): string | undefined {
+    // Telegram refuses a thread that is not a topic of that forum.
+    if (p.message_thread_id !== undefined && !this.forumTopics.get(Number(p.chat_id))?.has(Number(p.message_thread_id))) return "message thread not found";
     if (p.reply_markup === undefined) return undefined;
     const rows = (p.reply_markup as { inline_keyboard?: unknown }).inline_keyboard;
     if (!Array.isArray(rows)) return "can't parse reply keyboard markup JSON object";

@@ -176,6 +176,23 @@ for (const store of STORES) {
       expect(await inbox.finishMany([])).toEqual([]);
     });
 
+    test("a paste's pieces: pending lists the chat's waiting updates; absorb merges them into the held one, or does nothing without the lease", async () => {
+      await inbox.ingest([update(1, 10), update(2, 10), update(3, 20), update(4, 10)]);
+      const [head] = await inbox.claim("me", 1, LEASE_MS);
+      expect((await inbox.pending(10, 1, 10)).map((p) => Number(p.updateId))).toEqual([1, 2, 4]);
+      expect((await inbox.pending(10, 2, 1)).map((p) => Number(p.updateId))).toEqual([2]);
+      expect((await inbox.pending(10, 1, 10))[1]!.receivedAt).toBeInstanceOf(Date);
+      expect(await inbox.absorb(head!.updateId, "someone else", { merged: true }, [2])).toBe(false);
+      expect(await db.selectFrom("inbox").select("state").where("update_id", "=", BigInt(2)).executeTakeFirstOrThrow()).toEqual({ state: "received" });
+      expect(await inbox.absorb(head!.updateId, "me", { update_id: 1, merged: true }, [2, 4])).toBe(true);
+      const rows = await db.selectFrom("inbox").select(["update_id", "state", "payload", "error"]).orderBy("update_id").execute();
+      expect(rows.map((r) => [Number(r.update_id), r.state, r.error])).toEqual([[1, "working", null], [2, "done", "merged"], [3, "received", null], [4, "done", "merged"]]);
+      expect(rows[0]!.payload).toEqual({ update_id: 1, merged: true });
+      // The merged row runs on; nothing of its chat is waiting behind it.
+      await inbox.finish(head!.updateId, "me", "done");
+      expect(ids(await inbox.claim("me", 10, LEASE_MS))).toEqual([3]);
+    });
+
     test("releaseAllLeases (one-process store, at start) makes every turn claimable again", async () => {
       await inbox.ingest([update(1, 10), update(2, 20)]);
       await inbox.claim("crashed", 10, LEASE_MS);

@@ -8,6 +8,7 @@ import type { Database } from "../../src/db/database.ts";
 import { createInboxRepository, type InboxRepository } from "../../src/db/inbox.repository.ts";
 import {
   createMessageRepository,
+  wholeChat,
   type ChatInfo,
   type MessageRepository,
   type TurnResult,
@@ -43,7 +44,7 @@ for (const store of STORES) {
       chat: ChatInfo,
       content: string,
       result: TurnResult = { answer: `re: ${content}` },
-      options: { user?: UserInfo; messageId?: number | bigint } = {},
+      options: { user?: UserInfo; messageId?: number | bigint; conversation?: string } = {},
     ) => {
       const id = updateId++;
       await inbox.ingest([{ updateId: id, chatId: chat.id, threadId: null, messageId: null, payload: { update_id: id } }]);
@@ -52,6 +53,7 @@ for (const store of STORES) {
         updateId: id,
         owner: OWNER,
         chat,
+        conversation: options.conversation ?? "",
         user: options.user ?? alice,
         content,
         telegramMessageId: options.messageId ?? telegramId++,
@@ -67,7 +69,7 @@ for (const store of STORES) {
       await db.insertInto("messages").values({ chat_id: chat.id, user_id: user?.id ?? null, role: user ? "user" : "assistant", content }).execute();
     };
     const history = (chatId: number | bigint, maxMessages = 100, maxChars = 1_000_000) =>
-      repo.recentHistory(chatId, { maxMessages, maxChars });
+      repo.recentHistory(wholeChat(chatId), { maxMessages, maxChars });
 
     test("records a turn: the chat, the user, their message and the answer after it, 64-bit ids as bigint", async () => {
       const chat = newChat();
@@ -89,7 +91,7 @@ for (const store of STORES) {
       const id = updateId++;
       await inbox.ingest([{ updateId: id, chatId: chat.id, threadId: null, messageId: null, payload: {} }]);
       await db.updateTable("inbox").set({ state: "working", lease_owner: "someone-else", lease_until: sql<Date>`now() + interval '1 minute'` }).where("update_id", "=", BigInt(id)).execute();
-      const recorded = await repo.recordTurn({ updateId: id, owner: OWNER, chat, user: alice, content: "late", telegramMessageId: telegramId++, result: { answer: "late answer" } });
+      const recorded = await repo.recordTurn({ updateId: id, owner: OWNER, chat, conversation: "", user: alice, content: "late", telegramMessageId: telegramId++, result: { answer: "late answer" } });
       expect(recorded).toBeNull();
       expect(await db.selectFrom("messages").select("id").where("chat_id", "=", BigInt(chat.id)).execute()).toEqual([]);
       expect(await db.selectFrom("chats").select("id").where("id", "=", BigInt(chat.id)).execute()).toEqual([]);
@@ -157,10 +159,10 @@ for (const store of STORES) {
       const ids = [await leased(answered), await leased(failed), await leased(duplicate), await leased(lost, "someone-else")];
       const renamed = { ...alice, firstName: "Alicia" }; // the same user in two turns: the later one's name is kept
       const results = await repo.recordTurns([
-        { updateId: ids[0]!, owner: OWNER, chat: answered, user: alice, content: "q1", telegramMessageId: 1, result: { answer: "a1" } },
-        { updateId: ids[1]!, owner: OWNER, chat: failed, user: renamed, content: "q2", telegramMessageId: 1, result: { failed: "timeout" } },
-        { updateId: ids[2]!, owner: OWNER, chat: duplicate, user: bob, content: "seen before", telegramMessageId: 5, result: { answer: "again" } },
-        { updateId: ids[3]!, owner: OWNER, chat: lost, user: bob, content: "q4", telegramMessageId: 1, result: { answer: "a4" } },
+        { updateId: ids[0]!, owner: OWNER, chat: answered, conversation: "", user: alice, content: "q1", telegramMessageId: 1, result: { answer: "a1" } },
+        { updateId: ids[1]!, owner: OWNER, chat: failed, conversation: "", user: renamed, content: "q2", telegramMessageId: 1, result: { failed: "timeout" } },
+        { updateId: ids[2]!, owner: OWNER, chat: duplicate, conversation: "", user: bob, content: "seen before", telegramMessageId: 5, result: { answer: "again" } },
+        { updateId: ids[3]!, owner: OWNER, chat: lost, conversation: "", user: bob, content: "q4", telegramMessageId: 1, result: { answer: "a4" } },
       ]);
       expect(results[0]?.answerId).toBeTypeOf("bigint");
       expect(results.slice(1)).toEqual([{ answerId: null }, { answerId: null }, null]);
@@ -184,14 +186,14 @@ for (const store of STORES) {
       const chats = [newChat(), newChat(), newChat(), newChat()];
       for (const [i, chat] of chats.entries()) for (let k = 0; k < 4; k++) await seed(chat, `chat ${i} message ${k} ${"x".repeat(k * 10)}`);
       const requests = [
-        { chatId: chats[2]!.id, budget: { maxMessages: 2, maxChars: 1_000 } },
-        { chatId: chats[0]!.id, budget: { maxMessages: 10, maxChars: 60 } },
-        { chatId: chats[3]!.id, budget: { maxMessages: 0, maxChars: 1_000 } },
-        { chatId: newChat().id, budget: { maxMessages: 10, maxChars: 1_000 } },
-        { chatId: chats[1]!.id, budget: { maxMessages: 10, maxChars: 10_000 } },
+        { where: wholeChat(chats[2]!.id), budget: { maxMessages: 2, maxChars: 1_000 } },
+        { where: wholeChat(chats[0]!.id), budget: { maxMessages: 10, maxChars: 60 } },
+        { where: wholeChat(chats[3]!.id), budget: { maxMessages: 0, maxChars: 1_000 } },
+        { where: wholeChat(newChat().id), budget: { maxMessages: 10, maxChars: 1_000 } },
+        { where: wholeChat(chats[1]!.id), budget: { maxMessages: 10, maxChars: 10_000 } },
       ];
       const together = await repo.recentHistories(requests);
-      const alone = await Promise.all(requests.map((r) => repo.recentHistory(r.chatId, r.budget)));
+      const alone = await Promise.all(requests.map((r) => repo.recentHistory(r.where, r.budget)));
       expect(together).toEqual(alone);
       expect(together.map((h) => h.length)).toEqual([2, 1, 0, 0, 4]);
       expect(together[0]!.map((m) => m.content)).toEqual([`chat 2 message 2 ${"x".repeat(20)}`, `chat 2 message 3 ${"x".repeat(30)}`]);
@@ -288,12 +290,12 @@ for (const store of STORES) {
     test("/clear soft-deletes the live history and keeps the rows", async () => {
       const chat = newChat();
       await turn(chat, "one", { answer: "two" });
-      expect((await repo.clearHistory(chat.id)).count).toBe(2);
+      expect((await repo.clearHistory(wholeChat(chat.id))).count).toBe(2);
       expect(await history(chat.id)).toEqual([]);
       const rows = await db.selectFrom("messages").select(["content", "deleted_at"]).where("chat_id", "=", BigInt(chat.id)).execute();
       expect(rows).toHaveLength(2);
       for (const row of rows) expect(row.deleted_at).toBeInstanceOf(Date);
-      expect((await repo.clearHistory(chat.id)).count).toBe(0);
+      expect((await repo.clearHistory(wholeChat(chat.id))).count).toBe(0);
       await turn(chat, "three", { answer: "four" });
       expect((await history(chat.id)).map((m) => m.content)).toEqual(["three", "four"]);
     });
@@ -302,11 +304,11 @@ for (const store of STORES) {
       const chat = newChat();
       const other = newChat();
       await turn(chat, "old", { answer: "old answer" });
-      const earlier = await repo.clearHistory(chat.id); // an earlier /clear: stays cleared
+      const earlier = await repo.clearHistory(wholeChat(chat.id)); // an earlier /clear: stays cleared
       await turn(chat, "one", { answer: "two" });
       await turn(other, "elsewhere", { answer: "x" });
-      const cleared = await repo.clearHistory(chat.id);
-      await repo.clearHistory(other.id);
+      const cleared = await repo.clearHistory(wholeChat(chat.id));
+      await repo.clearHistory(wholeChat(other.id));
       expect(cleared.mark).toMatch(/^\d{16}$/);
       expect(cleared.mark).not.toBe(earlier.mark);
       await turn(chat, "after", { answer: "after answer" }); // written after the /clear
@@ -314,6 +316,30 @@ for (const store of STORES) {
       expect((await history(chat.id)).map((m) => m.content)).toEqual(["one", "two", "after", "after answer"]);
       expect(await history(other.id)).toEqual([]); // another chat's /clear at the same moment is its own
       expect(await repo.restoreCleared(chat.id, cleared.mark)).toBe(0);
+    });
+
+    test("one chat, several conversations (forum topics, members): each reads, clears, retries and exports its own", async () => {
+      const group = newChat("supergroup");
+      const topic = { chatId: group.id, conversation: "t7" };
+      const shared = wholeChat(group.id);
+      await turn(group, "in the general topic", { answer: "general answer" });
+      await turn(group, "in topic 7", { answer: "topic answer" }, { conversation: "t7" });
+      await turn(group, "Bob in topic 7, his own", { answer: "bob's answer" }, { conversation: "t7/u502", user: bob });
+      expect((await repo.recentHistory(topic, { maxMessages: 10, maxChars: 10_000 })).map((m) => m.content)).toEqual(["in topic 7", "topic answer"]);
+      expect((await repo.recentHistory(shared, { maxMessages: 10, maxChars: 10_000 })).map((m) => m.content)).toEqual(["in the general topic", "general answer"]);
+      expect((await repo.latestAnswered(topic))!.content).toBe("in topic 7");
+      expect((await repo.liveMessages({ chatId: group.id, conversation: "t7/u502" })).map((m) => m.content)).toEqual(["Bob in topic 7, his own", "bob's answer"]);
+      // A retry's new answer stays in its question's conversation.
+      const { updateId: retryId } = await turn(group, "unused", { failed: "x" });
+      await db.updateTable("inbox").set({ state: "working", lease_owner: OWNER, lease_until: sql<Date>`now() + interval '1 minute'` }).where("update_id", "=", BigInt(retryId)).execute();
+      await repo.recordRetry({ updateId: retryId, owner: OWNER, turn: (await repo.latestAnswered(topic))!, userId: alice.id, result: { answer: "topic answer, again" } });
+      expect((await repo.recentHistory(topic, { maxMessages: 10, maxChars: 10_000 })).map((m) => m.content)).toEqual(["in topic 7", "topic answer, again"]);
+      expect((await repo.clearHistory(topic)).count).toBe(2);
+      expect(await repo.liveMessages(topic)).toEqual([]);
+      expect((await repo.liveMessages(shared)).map((m) => m.content)).toEqual(["in the general topic", "general answer", "unused"]); // untouched
+      expect(await repo.liveMessages({ chatId: group.id, conversation: "t7/u502" })).toHaveLength(2);
+      // An edit says which conversation the message is in.
+      expect(await repo.editUserMessage(group.id, (await db.selectFrom("messages").select("telegram_message_id").where("content", "=", "Bob in topic 7, his own").executeTakeFirstOrThrow()).telegram_message_id!, "edited")).toMatchObject({ conversation: "t7/u502" });
     });
 
     test("a group upgraded to a supergroup: its history moves to the new id, once", async () => {
@@ -334,14 +360,15 @@ for (const store of STORES) {
     test("an edited message: content, char_length and edited_at change; unknown or deleted messages are left alone", async () => {
       const chat = newChat();
       await turn(chat, "short", { answer: "ok" }, { messageId: 77 });
-      const id = await repo.editUserMessage(chat.id, 77, "a longer text 👋");
-      expect(typeof id).toBe("bigint");
+      const edited = await repo.editUserMessage(chat.id, 77, "a longer text 👋");
+      expect(edited).toEqual({ id: expect.any(BigInt), conversation: "" });
+      const id = edited?.id;
       const row = await db.selectFrom("messages").select(["content", "char_length", "edited_at"]).where("id", "=", id!).executeTakeFirstOrThrow();
       expect(row.content).toBe("a longer text 👋");
       expect(row.char_length).toBe(15);
       expect(row.edited_at).toBeInstanceOf(Date);
       expect(await repo.editUserMessage(chat.id, 78, "never stored")).toBeNull();
-      await repo.clearHistory(chat.id);
+      await repo.clearHistory(wholeChat(chat.id));
       expect(await repo.editUserMessage(chat.id, 77, "after clear")).toBeNull();
     });
 
@@ -351,7 +378,7 @@ for (const store of STORES) {
       await seed(first, "first-1");
       await seed(second, "second-1", bob);
       await seed(first, "first-2");
-      await repo.clearHistory(second.id);
+      await repo.clearHistory(wholeChat(second.id));
       expect((await history(first.id)).map((m) => m.content)).toEqual(["first-1", "first-2"]);
       expect(await history(second.id)).toEqual([]);
     });
@@ -366,7 +393,7 @@ for (const store of STORES) {
       ]);
     });
 
-    test("the history query is served by the live-history index, even when other chats are newer", async () => {
+    test("the history query is served by the conversation history index, even when other chats are newer", async () => {
       // The trap: this chat's rows are old, another chat's are newer. Walking the primary key
       // backwards would read all of those first; the history index goes straight to this chat.
       const chat = newChat();
@@ -385,7 +412,7 @@ for (const store of STORES) {
         sql: `explain ${query!.sql}`,
       });
       const text = plan.rows.map((r) => r["QUERY PLAN"]).join("\n");
-      expect(text).toContain("messages_live_history_idx");
+      expect(text).toContain("messages_conversation_history_idx");
       expect(text).not.toMatch(/Seq Scan on messages|messages_pkey/);
     });
   });

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { createAccessRepository } from "../../src/db/access.repository.ts";
 import type { Database } from "../../src/db/database.ts";
 import { createInboxRepository, type InboxRepository } from "../../src/db/inbox.repository.ts";
-import { createMessageRepository, type ChatInfo, type MessageRepository, type TurnResult, type UserInfo } from "../../src/db/message.repository.ts";
+import { createMessageRepository, wholeChat, type ChatInfo, type MessageRepository, type TurnResult, type UserInfo } from "../../src/db/message.repository.ts";
 import { createUsageRepository, type UsageRepository } from "../../src/db/usage.repository.ts";
 import { openMigrated, STORES } from "../helpers/stores.ts";
 
@@ -42,7 +42,7 @@ for (const store of STORES) {
       return id;
     };
     const input = (id: number, chat: ChatInfo, user: UserInfo, content: string, result: TurnResult, messageId = telegramId++) => ({
-      updateId: id, owner: OWNER, chat, user, content, telegramMessageId: messageId, result,
+      updateId: id, owner: OWNER, chat, conversation: "", user, content, telegramMessageId: messageId, result,
     });
     const turn = async (chat: ChatInfo, user: UserInfo, content: string, result: TurnResult = { answer: `re: ${content}` }) =>
       messages.recordTurn(input(await lease(), chat, user, content, result));
@@ -115,10 +115,10 @@ for (const store of STORES) {
       const jo = newUser("Jo");
       const al = newUser("Al");
       const chat = newChat();
-      expect(await messages.latestAnswered(chat.id)).toBeNull();
+      expect(await messages.latestAnswered(wholeChat(chat.id))).toBeNull();
       await turn(chat, jo, "first", { answer: "a1" });
       await turn(chat, jo, "second", { answer: "a2" });
-      const latest = (await messages.latestAnswered(chat.id))!;
+      const latest = (await messages.latestAnswered(wholeChat(chat.id)))!;
       expect(latest).toMatchObject({ content: "second", userId: BigInt(jo.id), authorName: "Jo" });
       const id = await lease();
       const stored = await messages.recordRetry({ updateId: id, owner: OWNER, turn: latest, userId: al.id, result: { answer: "a2, better", usage: usageOf("m9", 30, 3) } });
@@ -129,16 +129,16 @@ for (const store of STORES) {
         ["a2", false, latest.questionId],
         ["a2, better", true, latest.questionId],
       ]);
-      expect((await messages.latestAnswered(chat.id))!.answerId).toBe(stored!.answerId);
+      expect((await messages.latestAnswered(wholeChat(chat.id)))!.answerId).toBe(stored!.answerId);
       expect((await usage.ofUser(al.id)).today).toEqual({ messages: 1, promptTokens: 30, completionTokens: 3 });
       const row = await db.selectFrom("inbox").select(["state", "user_message_id", "answer_id"]).where("update_id", "=", BigInt(id)).executeTakeFirstOrThrow();
       expect(row).toEqual({ state: "answered", user_message_id: latest.questionId, answer_id: stored!.answerId });
       // A failure changes no message and ends the row; a lost lease writes nothing.
       const failed = await lease();
-      expect(await messages.recordRetry({ updateId: failed, owner: OWNER, turn: (await messages.latestAnswered(chat.id))!, userId: al.id, result: { failed: "timeout" } })).toEqual({ answerId: null });
+      expect(await messages.recordRetry({ updateId: failed, owner: OWNER, turn: (await messages.latestAnswered(wholeChat(chat.id)))!, userId: al.id, result: { failed: "timeout" } })).toEqual({ answerId: null });
       expect((await db.selectFrom("inbox").select("state").where("update_id", "=", BigInt(failed)).executeTakeFirstOrThrow()).state).toBe("failed");
       expect(await messages.recordRetry({ updateId: failed, owner: OWNER, turn: latest, userId: al.id, result: { answer: "late" } })).toBeNull();
-      expect((await messages.latestAnswered(chat.id))!.answerId).toBe(stored!.answerId);
+      expect((await messages.latestAnswered(wholeChat(chat.id)))!.answerId).toBe(stored!.answerId);
     });
 
     test("access rules: set, changed, listed in the order they were last changed", async () => {
@@ -163,7 +163,7 @@ for (const store of STORES) {
       await turn(group, eve, "group secret");
       await turn(group, fay, "fay's question");
       await turn(group, eve, "failed one", { failed: "timeout" });
-      await messages.clearHistory(privateChat.id); // soft-deleted rows go too
+      await messages.clearHistory(wholeChat(privateChat.id)); // soft-deleted rows go too
       const erased = await messages.forgetUser(eve.id);
       expect(erased).toBe(5); // 3 questions, 2 answers
       const left = await db.selectFrom("messages").select("content").where("chat_id", "in", [BigInt(privateChat.id), BigInt(group.id)]).orderBy("id").execute();
@@ -185,8 +185,8 @@ for (const store of STORES) {
       for (const i of [1, 2, 3]) await turn(old, gus, `old ${i}`);
       await turn(recent, gus, "recent");
       await turn(live, gus, "live");
-      await messages.clearHistory(old.id);
-      await messages.clearHistory(recent.id);
+      await messages.clearHistory(wholeChat(old.id));
+      await messages.clearHistory(wholeChat(recent.id));
       await db.updateTable("messages").set({ deleted_at: sql<Date>`now() - interval '40 days'` }).where("chat_id", "=", BigInt(old.id)).execute();
       await db.updateTable("messages").set({ deleted_at: sql<Date>`now() - interval '10 days'` }).where("chat_id", "=", BigInt(recent.id)).execute();
       const count = async (chat: ChatInfo) => Number((await db.selectFrom("messages").select((eb) => eb.fn.countAll().as("n")).where("chat_id", "=", BigInt(chat.id)).executeTakeFirstOrThrow()).n);

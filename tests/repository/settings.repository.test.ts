@@ -23,17 +23,20 @@ for (const store of STORES) {
       await settings.setSystemPrompt(3, "Talk like a poet.", 11);
       expect((await settings.ofChats([3, 2, 1, 3])).map((s) => s.systemPrompt)).toEqual(["Talk like a poet.", null, "Be brief.", "Talk like a poet."]);
       await settings.setSystemPrompt(1, null, 10);
-      expect(await settings.ofChats([1])).toEqual([{ systemPrompt: null, model: null }]);
+      expect(await settings.ofChats([1])).toEqual([{ systemPrompt: null, model: null, historyMode: null }]);
       const row = await db.selectFrom("chat_settings").select(["updated_by"]).where("chat_id", "=", 3n).executeTakeFirstOrThrow();
       expect(row.updated_by).toBe(11n);
     });
 
-    test("a chat's model and its instructions are set apart: setting one leaves the other", async () => {
+    test("a chat's model, instructions and history mode are set apart: setting one leaves the others", async () => {
       await settings.setSystemPrompt(7, "Be kind.", 1);
       await settings.setModel(7, "big-model", 2);
-      expect(await settings.ofChats([7, 8])).toEqual([{ systemPrompt: "Be kind.", model: "big-model" }, { systemPrompt: null, model: null }]);
+      await settings.setHistoryMode(7, "member", 3);
+      expect(await settings.ofChats([7, 8])).toEqual([{ systemPrompt: "Be kind.", model: "big-model", historyMode: "member" }, { systemPrompt: null, model: null, historyMode: null }]);
       await settings.setModel(7, null, 2);
-      expect(await settings.ofChats([7])).toEqual([{ systemPrompt: "Be kind.", model: null }]);
+      expect(await settings.ofChats([7])).toEqual([{ systemPrompt: "Be kind.", model: null, historyMode: "member" }]);
+      await settings.setHistoryMode(7, null, 3);
+      expect(await settings.ofChats([7])).toEqual([{ systemPrompt: "Be kind.", model: null, historyMode: null }]);
     });
 
     test("a group's settings follow it to its supergroup, unless the supergroup has its own", async () => {

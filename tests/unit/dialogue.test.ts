@@ -42,7 +42,7 @@ function memoryRepository(overrides: Partial<MessageRepository> = {}) {
       return Promise.all(inputs.map((input) => repository.recordTurn(input)));
     },
     recentHistories(requests) {
-      return Promise.all(requests.map((r) => repository.recentHistory(r.chatId, r.budget)));
+      return Promise.all(requests.map((r) => repository.recentHistory(r.where, r.budget)));
     },
     async clearHistory() {
       return { count: 0, mark: "0" };

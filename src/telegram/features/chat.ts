@@ -188,13 +188,14 @@ async function answerTurn(ctx: ParleyContext, deps: ChatDependencies, generate: 
   }
 }
 
-/** The turn's part of a dialogue request: which inbox row, which chat, who asks. */
-const requestOf = (turn: Turn, chat: Chat, user: User) => ({
+/** The turn's part of a dialogue request: which inbox row, which chat (and topic), who asks. */
+const requestOf = (ctx: ParleyContext, turn: Turn, chat: Chat, user: User) => ({
   updateId: turn.updateId,
   owner: turn.owner,
   chat: { id: chat.id, type: chat.type, title: "title" in chat ? (chat.title ?? null) : null },
   user: { id: user.id, username: user.username ?? null, firstName: user.first_name, lastName: user.last_name ?? null },
   isGroup: chat.type !== "private",
+  topicId: ctx.msg?.is_topic_message ? ctx.msg.message_thread_id : undefined,
 });
 
 export function createChatFeature(deps: ChatDependencies): Composer<ParleyContext> {
@@ -204,7 +205,7 @@ export function createChatFeature(deps: ChatDependencies): Composer<ParleyContex
   feature.command("retry", async (ctx) => {
     const { chat, from, turn } = ctx;
     if (!from || !turn) return;
-    return answerTurn(ctx, deps, (onText, stop) => deps.dialogue.retry(requestOf(turn, chat, from), onText, deps.abortTurns, stop));
+    return answerTurn(ctx, deps, (onText, stop) => deps.dialogue.retry(requestOf(ctx, turn, chat, from), onText, deps.abortTurns, stop));
   });
 
   // An edited message: its stored turn takes the new text; if the chat's latest answer answers
@@ -221,7 +222,7 @@ export function createChatFeature(deps: ChatDependencies): Composer<ParleyContex
       deps.logger.info({ chatId: chat.id, stored, regenerate: latest }, "a message was edited");
       if (!latest) return;
     }
-    return answerTurn(ctx, deps, (onText, stop) => deps.dialogue.retry(requestOf(turn, chat, from), onText, deps.abortTurns, stop));
+    return answerTurn(ctx, deps, (onText, stop) => deps.dialogue.retry(requestOf(ctx, turn, chat, from), onText, deps.abortTurns, stop));
   });
 
   feature.on(["message:text", "message:caption"], async (ctx, next) => {
@@ -235,7 +236,7 @@ export function createChatFeature(deps: ChatDependencies): Composer<ParleyContex
     if (!turn) throw new Error("a message reached the chat feature outside the inbox");
     return answerTurn(ctx, deps, (onText, stop) =>
       deps.dialogue.reply(
-        { ...requestOf(turn, chat, from), text: sanitizeText(text), telegramMessageId: msg.message_id },
+        { ...requestOf(ctx, turn, chat, from), text: sanitizeText(text), telegramMessageId: msg.message_id },
         onText,
         deps.abortTurns,
         stop,

@@ -1,5 +1,5 @@
 import { Composer, InlineKeyboard } from "grammy";
-import { buttonExpired, quoteInGroups, settingsRequester, type ParleyContext } from "../context.ts";
+import { buttonExpired, placeOf, quoteInGroups, settingsRequester, type ParleyContext } from "../context.ts";
 import type { Logger } from "pino";
 import type { SettingsPolicy } from "../../access/chat-admins.ts";
 import type { DialogueService } from "../../dialogue/dialogue.service.ts";
@@ -24,21 +24,27 @@ export function createClearFeature({ dialogue, logger, settings }: ClearDependen
   const mayChange = (ctx: ParleyContext) => settings.mayChange(settingsRequester(ctx));
 
   feature.command("clear", async (ctx) => {
-    if (!(await mayChange(ctx))) return ctx.reply(texts.groupAdminsOnly, quoteInGroups(ctx));
     let cleared: { count: number; mark: string };
+    let own = false;
     try {
-      cleared = await dialogue.clear(ctx.chat.id);
+      // A group that keeps one history per member lets each clear their own; a shared one is the admins'.
+      own = ctx.chat.type !== "private" && (await dialogue.historyMode(ctx.chat.id)) === "member";
+      if (!own && !(await mayChange(ctx))) return ctx.reply(texts.groupAdminsOnly, quoteInGroups(ctx));
+      cleared = await dialogue.clear(placeOf(ctx));
     } catch (error) {
       logger.error({ err: error, chatId: ctx.chat.id }, "could not clear the history");
       return ctx.reply(texts.storageUnavailable);
     }
     logger.info({ chatId: ctx.chat.id, cleared: cleared.count }, "history cleared");
     if (cleared.count === 0) return ctx.reply(texts.cleared(0));
-    return ctx.reply(texts.cleared(cleared.count), { reply_markup: new InlineKeyboard().text(texts.undoClear, `undo:${cleared.mark}`) });
+    return ctx.reply(texts.cleared(cleared.count), { reply_markup: new InlineKeyboard().text(texts.undoClear, `undo:${cleared.mark}${own ? `:${ctx.from?.id ?? 0}` : ""}`) });
   });
 
-  feature.callbackQuery(/^undo:(\d{1,20})$/, async (ctx) => {
-    if (!ctx.chat || !(await mayChange(ctx))) return ctx.answerCallbackQuery({ text: texts.groupAdminsOnly, show_alert: true });
+  // "undo:<mark>", or "undo:<mark>:<user id>" for a member's own history: theirs alone to undo.
+  feature.callbackQuery(/^undo:(\d{1,20})(?::(\d{1,20}))?$/, async (ctx) => {
+    const owner = ctx.match[2];
+    if (owner !== undefined && String(ctx.from.id) !== owner) return ctx.answerCallbackQuery({ text: texts.notYourButton, show_alert: true });
+    if (!ctx.chat || (owner === undefined && !(await mayChange(ctx)))) return ctx.answerCallbackQuery({ text: texts.groupAdminsOnly, show_alert: true });
     if (buttonExpired(ctx, UNDO_WITHIN_S)) {
       await ctx.editMessageText(texts.undoExpired);
       return ctx.answerCallbackQuery();

@@ -1,6 +1,6 @@
 import { Composer, InputFile } from "grammy";
 import type { DialogueService } from "../../dialogue/dialogue.service.ts";
-import type { ParleyContext } from "../context.ts";
+import { placeOf, type ParleyContext } from "../context.ts";
 import { exportJson, exportMarkdown } from "../export.ts";
 import { texts } from "../texts.ts";
 
@@ -8,7 +8,7 @@ import { texts } from "../texts.ts";
 export function createExportFeature({ dialogue }: { dialogue: DialogueService }): Composer<ParleyContext> {
   const feature = new Composer<ParleyContext>();
   feature.command("export", async (ctx) => {
-    const messages = await dialogue.exportHistory(ctx.chat.id);
+    const messages = await dialogue.exportHistory(placeOf(ctx));
     if (messages.length === 0) return ctx.reply(texts.exportEmpty);
     const at = new Date();
     const title = "title" in ctx.chat && ctx.chat.title ? ctx.chat.title : `Chat with ${ctx.from?.first_name ?? "you"}`;

@@ -23,7 +23,7 @@ export function createForgetFeature({ dialogue, logger }: { dialogue: DialogueSe
 
   feature.callbackQuery(/^forget:(yes|no):(\d+)$/, async (ctx) => {
     const [, answer, owner] = ctx.match;
-    if (String(ctx.from.id) !== owner) return ctx.answerCallbackQuery({ text: texts.forgetNotYours, show_alert: true });
+    if (String(ctx.from.id) !== owner) return ctx.answerCallbackQuery({ text: texts.notYourButton, show_alert: true });
     if (buttonExpired(ctx, CONFIRM_WITHIN_S)) {
       await ctx.editMessageText(texts.forgetExpired);
       return ctx.answerCallbackQuery();

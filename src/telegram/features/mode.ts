@@ -1,0 +1,36 @@
+import { Composer, InlineKeyboard } from "grammy";
+import type { Logger } from "pino";
+import type { SettingsPolicy } from "../../access/chat-admins.ts";
+import type { HistoryMode } from "../../dialogue/conversation.ts";
+import type { DialogueService } from "../../dialogue/dialogue.service.ts";
+import { quoteInGroups, settingsRequester, type ParleyContext } from "../context.ts";
+import { texts } from "../texts.ts";
+
+const MODES: readonly HistoryMode[] = ["shared", "member"];
+
+/**
+ * /mode: whether a group shares one history (the default) or keeps one per member. A chat
+ * setting, for the group's admins; each history is kept and comes back with its mode.
+ */
+export function createModeFeature({ dialogue, settings, logger }: { dialogue: DialogueService; settings: SettingsPolicy; logger: Logger }): Composer<ParleyContext> {
+  const feature = new Composer<ParleyContext>();
+  const keyboard = (current: HistoryMode) =>
+    InlineKeyboard.from(MODES.map((mode) => [InlineKeyboard.text(`${mode === current ? "✅ " : ""}${texts.modeName(mode)}`, `mode:${mode}`)]));
+
+  feature.command("mode", async (ctx) => {
+    if (ctx.chat.type === "private") return ctx.reply(texts.modePrivate);
+    const current = await dialogue.historyMode(ctx.chat.id);
+    return ctx.reply(texts.modeAsk(current), { ...quoteInGroups(ctx), reply_markup: keyboard(current) });
+  });
+
+  feature.callbackQuery(/^mode:(shared|member)$/, async (ctx) => {
+    if (!ctx.chat || ctx.chat.type === "private") return ctx.answerCallbackQuery();
+    if (!(await settings.mayChange(settingsRequester(ctx)))) return ctx.answerCallbackQuery({ text: texts.groupAdminsOnly, show_alert: true });
+    const mode = ctx.match[1] as HistoryMode;
+    await dialogue.setHistoryMode(ctx.chat.id, mode, ctx.from.id);
+    logger.info({ chatId: ctx.chat.id, mode }, "group history mode chosen");
+    await ctx.editMessageText(texts.modeSet(mode));
+    return ctx.answerCallbackQuery();
+  });
+  return feature;
+}
