@@ -24,6 +24,7 @@ import { ALLOWED_UPDATES, toIncoming } from "./inbox/updates.ts";
 import { withBatchedEnds } from "./inbox/batched.ts";
 import { createGenerationStops, stopRequestOf } from "./inbox/stops.ts";
 import { createInboxWorker, type InboxWorker } from "./inbox/worker.ts";
+import { createPasteMerger } from "./inbox/paste.ts";
 import { createLlmClient } from "./llm/client.ts";
 import { createLogContext, type LogContext, type Logger } from "./logger.ts";
 import { createMetrics } from "./ops/metrics.ts";
@@ -147,6 +148,7 @@ export function createApp(config: Config, { logger, onFatal, logContext = create
         retention = createRetention({ repository: messages, days: config.retentionDays, logger });
         retention.start();
       }
+      const paste = createPasteMerger({ inbox, owner, windowMs: config.inbox.pasteMergeMs, logger });
       worker = createInboxWorker({
         inbox,
         owner,
@@ -154,7 +156,7 @@ export function createApp(config: Config, { logger, onFatal, logContext = create
         maxConcurrent: config.inbox.maxConcurrentTurns,
         logger,
         logContext,
-        handle: (row) => parley.handle(row, inbox, owner, () => worker?.wake()),
+        handle: async (row) => parley.handle(await paste.merge(row), inbox, owner, () => worker?.wake()),
       });
 
       // One HTTP server for health, metrics and (in webhook mode) the webhook.

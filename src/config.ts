@@ -41,7 +41,8 @@ export interface Config {
   telegram: { token: string; apiRoot: string; webhook: WebhookConfig | null; richMessages: "auto" | "off" };
   http: { host: string; port: number };
   /** all: receive updates and work them; worker: only work the inbox (another instance receives). */
-  inbox: { role: "all" | "worker"; leaseMs: number; maxConcurrentTurns: number };
+  /** pasteMergeMs: a long paste's pieces this close together are one turn (0: off). */
+  inbox: { role: "all" | "worker"; leaseMs: number; maxConcurrentTurns: number; pasteMergeMs: number };
   /** model: the default; models: those a chat may choose with /model (the default first). */
   openai: { apiKey: string; baseURL: string; model: string; models: string[]; timeoutMs: number; maxRetries: number };
   dialogue: { systemPrompt: string; historyMaxMessages: number; historyMaxChars: number };
@@ -166,6 +167,7 @@ const schema = databaseSchema.extend({
   INSTANCE_ROLE: optional(z.enum(["all", "worker"], { error: "must be all or worker" }).default("all")),
   TURN_LEASE_SECONDS: intSetting(1, 600, 15),
   MAX_CONCURRENT_TURNS: intSetting(1, 100_000, 1000),
+  PASTE_MERGE_MS: intSetting(0, 10_000, 1500),
   OPENAI_API_KEY: optional(z.string().optional()),
   OPENAI_BASE_URL: optional(httpUrl("an OpenAI-compatible API").default(OFFICIAL_OPENAI)),
   OPENAI_MODEL: optional(z.string().default("gpt-4o-mini")),
@@ -253,7 +255,7 @@ export function parseConfig(env: Environment): Config {
           : null,
     },
     http: { host: v.HTTP_HOST, port: v.HTTP_PORT },
-    inbox: { role: v.INSTANCE_ROLE, leaseMs: v.TURN_LEASE_SECONDS * 1000, maxConcurrentTurns: v.MAX_CONCURRENT_TURNS },
+    inbox: { role: v.INSTANCE_ROLE, leaseMs: v.TURN_LEASE_SECONDS * 1000, maxConcurrentTurns: v.MAX_CONCURRENT_TURNS, pasteMergeMs: v.PASTE_MERGE_MS },
     openai: {
       // Local servers (Ollama, vLLM) accept any key, but the SDK insists on a non-empty one.
       apiKey: v.OPENAI_API_KEY ?? NO_API_KEY,

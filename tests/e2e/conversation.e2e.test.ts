@@ -31,7 +31,7 @@ describe("a conversation", () => {
   test("registers its commands and greets on /start and /help", async () => {
     const alice = person("Alice");
     const commands = world.tg.callsOf("setMyCommands")[0]?.params.commands as Array<{ command: string }>;
-    expect(commands.map((c) => c.command)).toEqual(["start", "help", "clear", "cancel", "retry", "system", "model", "export", "usage", "forget"]);
+    expect(commands.map((c) => c.command)).toEqual(["start", "help", "clear", "cancel", "retry", "system", "model", "mode", "export", "usage", "forget"]);
 
     world.tg.userSends(alice.chat, alice.user, "/start");
     expect((await answerIn(alice.chat.id, "Hi, Alice!")).text).toMatch(/remembers our conversation/);
@@ -101,6 +101,24 @@ describe("a conversation", () => {
     world.tg.userSends(heidi.chat, heidi.user, "And me?");
     await answerIn(heidi.chat.id, "Echo: And me?");
     expect(contents(world.ai.requestsAbout("And me?")[0]!.messages.slice(1, 2))).toEqual(["user:I am Heidi"]);
+  });
+
+  test("a long paste Telegram cut into pieces is one turn: one request with the whole text, one answer, one message in the history", async () => {
+    const paz = person("Paz");
+    // Pieces near the limit (the paste and its echo must fit the history budget of 16 000 characters).
+    const pieces = ["α".repeat(3_800), "β".repeat(3_800), "and that is the end of my paste"];
+    for (const piece of pieces) world.tg.userSends(paz.chat, paz.user, piece);
+    await answerIn(paz.chat.id, "end of my paste");
+    const whole = pieces.join("\n");
+    expect(world.ai.requests.filter((r) => r.messages.some((m) => typeof m.content === "string" && /[αβ]/.test(m.content)))).toHaveLength(1);
+    expect(lastUserTextOf("end of my paste")).toBe(whole);
+    world.tg.userSends(paz.chat, paz.user, "Summarise it");
+    await answerIn(paz.chat.id, "Echo: Summarise it");
+    expect(contents(world.ai.requestsAbout("Summarise it")[0]!.messages.slice(1)).map((c) => c.slice(0, 30))).toEqual([
+      `user:${whole.slice(0, 25)}`,
+      `assistant:Echo: ${whole.slice(0, 14)}`,
+      "user:Summarise it",
+    ]);
   });
 
   test("Undo under a /clear brings the conversation back, exactly as it was", async () => {
