@@ -5,7 +5,7 @@
 import { randomUUID } from "node:crypto";
 import { Api, GrammyError } from "grammy";
 import { sql } from "kysely";
-import type { Update } from "grammy/types";
+import type { LanguageCode, Update } from "grammy/types";
 import { createAccessService } from "./access/access.service.ts";
 import { createRetention, type Retention } from "./access/retention.ts";
 import { createUsageService } from "./access/usage.service.ts";
@@ -31,7 +31,7 @@ import { createMetrics } from "./ops/metrics.ts";
 import { createBot, createPlainApi } from "./telegram/bot.ts";
 import { observeApi } from "./telegram/observe.ts";
 import { createPoller, type Poller } from "./telegram/polling.ts";
-import { COMMANDS } from "./telegram/texts.ts";
+import { createLanguages } from "./telegram/i18n.ts";
 
 /** Turns still waiting for the model this long into a shutdown are cancelled (and run again later). */
 const SHUTDOWN_GRACE_MS = 7_000;
@@ -111,6 +111,7 @@ export function createApp(config: Config, { logger, onFatal, logContext = create
       }
 
       const messages = createMessageRepository(db);
+      const languages = createLanguages();
       const dialogue = createDialogueService({
         repository: messages,
         llm: createLlmClient(config.openai),
@@ -143,6 +144,7 @@ export function createApp(config: Config, { logger, onFatal, logContext = create
         metrics,
         richMessages: config.telegram.richMessages,
         stops,
+        languages,
       });
       if (config.retentionDays !== null) {
         retention = createRetention({ repository: messages, days: config.retentionDays, logger });
@@ -172,9 +174,12 @@ export function createApp(config: Config, { logger, onFatal, logContext = create
 
       let receiving = "nothing (worker only)";
       if (config.inbox.role === "all") {
-        await parley.bot.api.setMyCommands(COMMANDS).catch((error: unknown) => {
-          logger.warn({ err: error }, "could not register the command list");
-        });
+        // The command menu in each language the bot speaks (the default one for everyone else).
+        for (const [i, locale] of languages.locales.entries()) {
+          await parley.bot.api.setMyCommands(languages.textsFor(locale).commands, i === 0 ? undefined : { language_code: locale as LanguageCode }).catch((error: unknown) => {
+            logger.warn({ err: error, locale }, "could not register the command list");
+          });
+        }
         if (webhook) {
           await parley.bot.api.setWebhook(webhook.url, {
             secret_token: webhook.secret,
@@ -184,7 +189,7 @@ export function createApp(config: Config, { logger, onFatal, logContext = create
           receiving = `webhook on ${config.http.host}:${port}${webhook.path}`;
         } else {
           await parley.bot.api.deleteWebhook(); // long polling cannot coexist with a webhook
-          const current = createPoller({ api: createPlainApi(token, apiRoot, telegramApi.transformer, 45), ingest, allowedUpdates: ALLOWED_UPDATES, logger });
+          const current = createPoller({ api: createPlainApi(token, apiRoot, telegramApi.transformer, 45), ingest, allowedUpdates: ALLOWED_UPDATES, logger, languages });
           poller = current;
           current.run().catch((error: unknown) => {
             const reason =

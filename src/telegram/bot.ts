@@ -10,6 +10,7 @@ import type { ClaimedUpdate, InboxRepository } from "../db/inbox.repository.ts";
 import type { Metrics } from "../ops/metrics.ts";
 import type { DialogueService } from "../dialogue/dialogue.service.ts";
 import type { GenerationStops } from "../inbox/stops.ts";
+import type { Languages } from "./i18n.ts";
 import { createTurn, type Turn } from "../inbox/turn.ts";
 import type { ParleyContext } from "./context.ts";
 import { deliveryRetryMs, logBotError } from "./errors.ts";
@@ -48,6 +49,8 @@ export interface BotDependencies {
   stops: GenerationStops;
   /** TELEGRAM_RICH_MESSAGES: auto (while the server has them) or off. */
   richMessages: "auto" | "off";
+  /** What the bot says, in each user's language. */
+  languages: Languages;
   previewIntervalMs?: number;
   draftIntervalMs?: number;
 }
@@ -78,6 +81,7 @@ export function createBot(deps: BotDependencies): ParleyBot {
   const turns = new Map<number, Turn>();
   bot.use((ctx, next) => {
     ctx.turn = turns.get(ctx.update.update_id);
+    ctx.texts = deps.languages.textsFor(ctx.from?.language_code);
     return next();
   });
   const { access, usage, logger, dialogue, metrics } = deps;

@@ -1,9 +1,13 @@
 import type { Context } from "grammy";
 import type { Place } from "../dialogue/conversation.ts";
 import type { Turn } from "../inbox/turn.ts";
+import type { Texts } from "./texts.ts";
 
-/** grammY's context, plus the inbox row the update came from (set for every update the inbox runs). */
-export type ParleyContext = Context & { turn?: Turn };
+/**
+ * grammY's context, plus the inbox row the update came from (set for every update the inbox runs)
+ * and what the bot says, in the language of the user the update is from.
+ */
+export type ParleyContext = Context & { turn?: Turn; texts: Texts };
 
 /** Reply options that quote the user's message in groups (so it is clear whom a reply is for). */
 export const quoteInGroups = (ctx: ParleyContext): { reply_parameters?: { message_id: number } } =>

@@ -1,11 +1,13 @@
 import type { ExportedMessage } from "../db/message.repository.ts";
+import type { Texts } from "./texts.ts";
 
-/** A chat's history as a Markdown document a person can read. */
-export function exportMarkdown(messages: readonly ExportedMessage[], chatTitle: string, at: Date): string {
-  const lines = [`# ${chatTitle}`, "", `Exported from Parley on ${at.toISOString().slice(0, 16).replace("T", " ")} UTC: ${messages.length} messages.`, ""];
+/** A chat's history as a Markdown document a person can read, in the reader's language. */
+export function exportMarkdown(messages: readonly ExportedMessage[], chatTitle: string, at: Date, texts: Pick<Texts, "exportDocument">): string {
+  const words = texts.exportDocument;
+  const lines = [`# ${chatTitle}`, "", words.header(at.toISOString().slice(0, 16).replace("T", " "), messages.length), ""];
   for (const m of messages) {
-    const who = m.role === "assistant" ? `Parley${m.model ? ` (${m.model})` : ""}` : (m.author ?? "User");
-    const notes = [...(m.interrupted ? ["stopped"] : []), ...(m.inContext ? [] : ["not answered"])];
+    const who = m.role === "assistant" ? `Parley${m.model ? ` (${m.model})` : ""}` : (m.author ?? words.user);
+    const notes = [...(m.interrupted ? [words.stopped] : []), ...(m.inContext ? [] : [words.notAnswered])];
     lines.push(`## ${who}, ${m.createdAt.toISOString().slice(0, 19).replace("T", " ")}${notes.length ? ` (${notes.join(", ")})` : ""}`, "", m.content, "");
   }
   return lines.join("\n");

@@ -6,7 +6,7 @@
 import { GrammyError, type Api } from "grammy";
 import type { Update } from "grammy/types";
 import { createOutageLog, type Logger } from "../logger.ts";
-import { texts } from "./texts.ts";
+import type { Languages } from "./i18n.ts";
 
 export interface PollerOptions {
   /** An Api without auto-retry: this loop decides how to wait. */
@@ -15,6 +15,8 @@ export interface PollerOptions {
   ingest(updates: Update[]): Promise<void>;
   allowedUpdates: readonly string[];
   logger: Logger;
+  /** Who is told their message waits is told in their language. */
+  languages: Languages;
   /** Pause between two attempts while Telegram or the database is unreachable. */
   retryMs?: number;
   /** Long-poll timeout of getUpdates. */
@@ -47,7 +49,7 @@ export function createPoller(options: PollerOptions): Poller {
       const chat = update.message?.chat;
       if (chat?.type !== "private" || told.has(chat.id)) continue;
       told.add(chat.id);
-      api.sendMessage(chat.id, texts.storageDelayed).catch(() => undefined);
+      api.sendMessage(chat.id, options.languages.textsFor(update.message?.from?.language_code).storageDelayed).catch(() => undefined);
     }
   };
 

@@ -30,8 +30,13 @@ const contents = (messages: { role: string; content: string }[]) => messages.map
 describe("a conversation", () => {
   test("registers its commands and greets on /start and /help", async () => {
     const alice = person("Alice");
-    const commands = world.tg.callsOf("setMyCommands")[0]?.params.commands as Array<{ command: string }>;
+    const [english, russian] = world.tg.callsOf("setMyCommands");
+    const commands = english!.params.commands as Array<{ command: string }>;
     expect(commands.map((c) => c.command)).toEqual(["start", "help", "clear", "cancel", "retry", "system", "model", "mode", "export", "usage", "forget"]);
+    // The same menu for Russian-speaking users, in Russian; the English one is everyone else's.
+    expect(english!.params.language_code).toBeUndefined();
+    expect(russian).toMatchObject({ ok: true, params: { language_code: "ru" } });
+    expect((russian!.params.commands as Array<{ command: string; description: string }>).find((c) => c.command === "clear")!.description).toBe("Забыть этот разговор и начать заново");
 
     world.tg.userSends(alice.chat, alice.user, "/start");
     expect((await answerIn(alice.chat.id, "Hi, Alice!")).text).toMatch(/remembers our conversation/);
@@ -39,6 +44,21 @@ describe("a conversation", () => {
     expect((await answerIn(alice.chat.id, "Commands:")).text).toContain("/clear");
     // Commands are not conversation: the model never saw them.
     expect(world.ai.requests.filter((r) => r.messages.some((m) => m.content.includes("/start") || m.content.includes("/help")))).toEqual([]);
+  });
+
+  test("speaks the user's language: Russian to a Russian-speaking user, English to others", async () => {
+    const olga = person("Ольга");
+    olga.user.language_code = "ru";
+    world.tg.userSends(olga.chat, olga.user, "/start");
+    expect((await answerIn(olga.chat.id, "Привет, Ольга!")).text).toMatch(/помнит наш разговор/);
+    world.tg.userSends(olga.chat, olga.user, "Запомни: 21");
+    await answerIn(olga.chat.id, "Echo: Запомни: 21");
+    world.tg.userSends(olga.chat, olga.user, "/clear");
+    expect((await answerIn(olga.chat.id, "Готово")).text).toBe("Готово: я забыл наш разговор (2 сообщения). Начнём заново.");
+    const hans = person("Hans");
+    hans.user.language_code = "de";
+    world.tg.userSends(hans.chat, hans.user, "/cancel");
+    expect((await answerIn(hans.chat.id, "answer")).text).toBe("There's no answer being written right now.");
   });
 
   test("two people chat at once, each with a memory of their own", async () => {

@@ -20,6 +20,7 @@ export interface TgUser {
   first_name: string;
   username?: string;
   is_bot?: boolean;
+  language_code?: string;
 }
 
 export interface TgChat {
@@ -546,7 +547,18 @@ export class FakeTelegram {
         this.webhook = null;
         for (const update of this.webhookQueue.splice(0)) this.updates.push(update);
         return { ok: true, result: true };
-      case "setMyCommands":
+      case "setMyCommands": {
+        // As Telegram checks them: at most 100 commands of 1-32 lower-case letters, digits and
+        // underscores, descriptions of 1-256 characters, a two-letter ISO 639-1 language or none.
+        const commands = p.commands as Array<{ command?: unknown; description?: unknown }> | undefined;
+        if (!Array.isArray(commands) || commands.length > 100) return bad("commands must be an array of at most 100 BotCommand");
+        for (const c of commands) {
+          if (typeof c.command !== "string" || !/^[a-z0-9_]{1,32}$/.test(c.command)) return bad("BOT_COMMAND_INVALID");
+          if (typeof c.description !== "string" || c.description.length < 1 || c.description.length > 256) return bad("command description is invalid");
+        }
+        if (p.language_code !== undefined && !/^[a-z]{2}$/.test(String(p.language_code))) return bad("LANG_CODE_INVALID");
+        return { ok: true, result: true };
+      }
       case "sendChatAction":
         return { ok: true, result: true };
       case "sendMessage": {

@@ -7,7 +7,7 @@ import { ConfigError, parseConfig, parseUserSubject, type AccessConfig } from ".
 import type { AccessRepository, AccessRule } from "../../src/db/access.repository.ts";
 import type { UsageRepository } from "../../src/db/usage.repository.ts";
 import { createLogger } from "../../src/logger.ts";
-import { timeUntil } from "../../src/telegram/texts.ts";
+import { createLanguages } from "../../src/telegram/i18n.ts";
 
 const valid = { TELEGRAM_BOT_TOKEN: "123456:ABC-def_ghi", OPENAI_API_KEY: "sk-test" };
 const logger = createLogger({ level: "silent", secrets: [] });
@@ -185,9 +185,12 @@ describe("daily limits", () => {
 
   test("the reset time is told as the user would read it", () => {
     expect(nextUtcMidnight(new Date("2026-12-31T23:59:00Z"))).toEqual(new Date("2027-01-01T00:00:00Z"));
-    expect(timeUntil(new Date("2026-11-24T00:00:00Z"), new Date("2026-11-23T20:48:30Z"))).toBe("3 h 12 min");
-    expect(timeUntil(new Date("2026-11-24T00:00:00Z"), new Date("2026-11-23T23:59:59Z"))).toBe("1 min");
-    expect(timeUntil(new Date("2026-11-24T00:00:00Z"), new Date("2026-11-23T22:00:00Z"))).toBe("2 h");
+    const { textsFor } = createLanguages();
+    const resetIn = (now: string, language = "en") => textsFor(language).overLimit("daily_messages", 20, new Date("2026-11-24T00:00:00Z"), new Date(now));
+    expect(resetIn("2026-11-23T20:48:30Z")).toBe("You've reached today's limit of 20 messages. It resets at 00:00 UTC, in 3 h 12 min.");
+    expect(resetIn("2026-11-23T23:59:59Z")).toMatch(/in 1 min\.$/);
+    expect(resetIn("2026-11-23T22:00:00Z")).toMatch(/in 2 h\.$/);
+    expect(resetIn("2026-11-23T20:48:30Z", "ru")).toBe("Вы исчерпали дневной лимит: 20 сообщений. Он обновится в 00:00 UTC, через 3 ч 12 мин.");
   });
 });
 

@@ -55,7 +55,7 @@ describe("parseConfig", () => {
     expect(parseConfig(valid)).toMatchObject({
       telegram: { webhook: null },
       http: { host: "127.0.0.1", port: 8080 },
-      inbox: { role: "all", leaseMs: 15_000, maxConcurrentTurns: 1000 },
+      inbox: { role: "all", leaseMs: 15_000, maxConcurrentTurns: 1000, pasteMergeMs: 1500 },
     });
     const config = parseConfig({
       ...valid,
@@ -68,6 +68,7 @@ describe("parseConfig", () => {
       DATABASE_URL: "postgres://db/parley",
       TURN_LEASE_SECONDS: "5",
       MAX_CONCURRENT_TURNS: "200",
+      PASTE_MERGE_MS: "0",
     });
     expect(config.telegram.webhook).toEqual({
       url: "https://bot.example.com/telegram/hook",
@@ -76,7 +77,7 @@ describe("parseConfig", () => {
       maxConnections: 80,
     });
     expect(config.http).toEqual({ host: "0.0.0.0", port: 0 });
-    expect(config.inbox).toEqual({ role: "worker", leaseMs: 5_000, maxConcurrentTurns: 200 });
+    expect(config.inbox).toEqual({ role: "worker", leaseMs: 5_000, maxConcurrentTurns: 200, pasteMergeMs: 0 });
     expect(secretsOf(config)).toContain("s3cret_Token-1");
   });
 

@@ -1,6 +1,7 @@
 import { describe, expect, test } from "vitest";
 import type { ExportedMessage } from "../../src/db/message.repository.ts";
 import { exportJson, exportMarkdown } from "../../src/telegram/export.ts";
+import { createLanguages } from "../../src/telegram/i18n.ts";
 
 const at = new Date("2026-11-23T10:00:00Z");
 const message = (over: Partial<ExportedMessage>): ExportedMessage => ({
@@ -20,6 +21,7 @@ describe("export", () => {
       [message({ inContext: false, content: "lost?" }), message({ role: "assistant", author: null, content: "half", interrupted: true, model: "m1" })],
       "Team",
       at,
+      createLanguages().textsFor("en"),
     );
     expect(md).toBe(
       [

@@ -4,7 +4,6 @@ import type { AccessService } from "../../access/access.service.ts";
 import type { Metrics } from "../../ops/metrics.ts";
 import { isCommand, promptOf } from "./chat.ts";
 import type { ParleyContext } from "../context.ts";
-import { texts } from "../texts.ts";
 
 export interface AccessGateDependencies {
   access: AccessService;
@@ -38,9 +37,9 @@ export function createAccessGate({ access, logger, metrics }: AccessGateDependen
     if (!user || !actsOn(ctx) || (await access.isAllowed(user))) return next();
     metrics.turnRefused("not_allowed");
     logger.info({ userId: user.id }, "refused: the user is not allowed");
-    if (ctx.callbackQuery) return ctx.answerCallbackQuery({ text: texts.notAllowed(user.id), show_alert: true });
+    if (ctx.callbackQuery) return ctx.answerCallbackQuery({ text: ctx.texts.notAllowed(user.id), show_alert: true });
     const inGroup = ctx.chat?.type !== "private";
-    return ctx.reply(texts.notAllowed(user.id), inGroup && ctx.msg ? { reply_parameters: { message_id: ctx.msg.message_id } } : {});
+    return ctx.reply(ctx.texts.notAllowed(user.id), inGroup && ctx.msg ? { reply_parameters: { message_id: ctx.msg.message_id } } : {});
   });
   return gate;
 }

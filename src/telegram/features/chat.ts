@@ -10,7 +10,7 @@ import { deliveryRetryMs } from "../errors.ts";
 import { createLiveReply, type LiveReply } from "../live-reply.ts";
 import type { RichSupport } from "../rich.ts";
 import type { GenerationStops } from "../../inbox/stops.ts";
-import { texts } from "../texts.ts";
+import type { Texts } from "../texts.ts";
 
 export interface ChatDependencies {
   dialogue: DialogueService;
@@ -82,7 +82,7 @@ async function deliverFailure(live: LiveReply, notice: string, turn: Turn): Prom
   await live.fail(notice).catch(() => undefined); // best effort: the notice is not retried
 }
 
-function noticeFor(outcome: ReplyOutcome & { kind: "llm_failed" | "empty_answer" }): string {
+function noticeFor(texts: Texts, outcome: ReplyOutcome & { kind: "llm_failed" | "empty_answer" }): string {
   if (outcome.kind === "empty_answer") return texts.emptyAnswer;
   return outcome.partial.trim() ? texts.interrupted : texts.llmFailure(outcome.failure);
 }
@@ -134,7 +134,7 @@ async function answerTurn(ctx: ParleyContext, deps: ChatDependencies, generate: 
     if (!verdict.ok) {
       deps.metrics.turnRefused(verdict.limit);
       deps.logger.info({ userId: from.id, limit: verdict.limit }, "refused: daily limit reached");
-      await ctx.reply(texts.overLimit(verdict.limit, verdict.max, verdict.resetsAt, new Date()), quoteInGroups(ctx));
+      await ctx.reply(ctx.texts.overLimit(verdict.limit, verdict.max, verdict.resetsAt, new Date()), quoteInGroups(ctx));
       return;
     }
   }
@@ -165,14 +165,14 @@ async function answerTurn(ctx: ParleyContext, deps: ChatDependencies, generate: 
   switch (outcome.kind) {
     case "answer":
       // A stopped answer is shown as it was, marked (the mark is not stored: `interrupted` is).
-      return deliverAnswer(live, outcome.interrupted ? `${outcome.text}\n\n${texts.stoppedMark}` : outcome.text, turn, deps.logger);
+      return deliverAnswer(live, outcome.interrupted ? `${outcome.text}\n\n${ctx.texts.stoppedMark}` : outcome.text, turn, deps.logger);
     case "stopped":
-      return deliverFailure(live, texts.stoppedBeforeText, turn);
+      return deliverFailure(live, ctx.texts.stoppedBeforeText, turn);
     case "llm_failed":
     case "empty_answer":
-      return deliverFailure(live, noticeFor(outcome), turn);
+      return deliverFailure(live, noticeFor(ctx.texts, outcome), turn);
     case "nothing_to_retry":
-      await live.fail(texts.nothingToRetry);
+      await live.fail(ctx.texts.nothingToRetry);
       return turn.done();
     case "cancelled":
       await live.cancel();
@@ -230,7 +230,7 @@ export function createChatFeature(deps: ChatDependencies): Composer<ParleyContex
     const isGroup = ctx.chat.type !== "private";
     const text = promptOf(ctx.msg, ctx.me, isGroup);
     if (text === null) return; // group chatter that is not for the bot
-    if (text === "") return ctx.reply(texts.help);
+    if (text === "") return ctx.reply(ctx.texts.help);
     const { chat, from, msg } = ctx;
     const turn = ctx.turn;
     if (!turn) throw new Error("a message reached the chat feature outside the inbox");

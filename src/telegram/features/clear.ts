@@ -3,7 +3,6 @@ import { buttonExpired, placeOf, quoteInGroups, settingsRequester, type ParleyCo
 import type { Logger } from "pino";
 import type { SettingsPolicy } from "../../access/chat-admins.ts";
 import type { DialogueService } from "../../dialogue/dialogue.service.ts";
-import { texts } from "../texts.ts";
 
 export interface ClearDependencies {
   dialogue: DialogueService;
@@ -29,29 +28,29 @@ export function createClearFeature({ dialogue, logger, settings }: ClearDependen
     try {
       // A group that keeps one history per member lets each clear their own; a shared one is the admins'.
       own = ctx.chat.type !== "private" && (await dialogue.historyMode(ctx.chat.id)) === "member";
-      if (!own && !(await mayChange(ctx))) return ctx.reply(texts.groupAdminsOnly, quoteInGroups(ctx));
+      if (!own && !(await mayChange(ctx))) return ctx.reply(ctx.texts.groupAdminsOnly, quoteInGroups(ctx));
       cleared = await dialogue.clear(placeOf(ctx));
     } catch (error) {
       logger.error({ err: error, chatId: ctx.chat.id }, "could not clear the history");
-      return ctx.reply(texts.storageUnavailable);
+      return ctx.reply(ctx.texts.storageUnavailable);
     }
     logger.info({ chatId: ctx.chat.id, cleared: cleared.count }, "history cleared");
-    if (cleared.count === 0) return ctx.reply(texts.cleared(0));
-    return ctx.reply(texts.cleared(cleared.count), { reply_markup: new InlineKeyboard().text(texts.undoClear, `undo:${cleared.mark}${own ? `:${ctx.from?.id ?? 0}` : ""}`) });
+    if (cleared.count === 0) return ctx.reply(ctx.texts.cleared(0));
+    return ctx.reply(ctx.texts.cleared(cleared.count), { reply_markup: new InlineKeyboard().text(ctx.texts.undoClear, `undo:${cleared.mark}${own ? `:${ctx.from?.id ?? 0}` : ""}`) });
   });
 
   // "undo:<mark>", or "undo:<mark>:<user id>" for a member's own history: theirs alone to undo.
   feature.callbackQuery(/^undo:(\d{1,20})(?::(\d{1,20}))?$/, async (ctx) => {
     const owner = ctx.match[2];
-    if (owner !== undefined && String(ctx.from.id) !== owner) return ctx.answerCallbackQuery({ text: texts.notYourButton, show_alert: true });
-    if (!ctx.chat || (owner === undefined && !(await mayChange(ctx)))) return ctx.answerCallbackQuery({ text: texts.groupAdminsOnly, show_alert: true });
+    if (owner !== undefined && String(ctx.from.id) !== owner) return ctx.answerCallbackQuery({ text: ctx.texts.notYourButton, show_alert: true });
+    if (!ctx.chat || (owner === undefined && !(await mayChange(ctx)))) return ctx.answerCallbackQuery({ text: ctx.texts.groupAdminsOnly, show_alert: true });
     if (buttonExpired(ctx, UNDO_WITHIN_S)) {
-      await ctx.editMessageText(texts.undoExpired);
+      await ctx.editMessageText(ctx.texts.undoExpired);
       return ctx.answerCallbackQuery();
     }
     const restored = await dialogue.undoClear(ctx.chat.id, ctx.match[1]!);
     logger.info({ chatId: ctx.chat.id, restored }, "clear undone");
-    await ctx.editMessageText(texts.undone(restored));
+    await ctx.editMessageText(ctx.texts.undone(restored));
     return ctx.answerCallbackQuery();
   });
   return feature;

@@ -2,7 +2,6 @@ import { Composer, InlineKeyboard } from "grammy";
 import type { Logger } from "pino";
 import type { DialogueService } from "../../dialogue/dialogue.service.ts";
 import { buttonExpired, quoteInGroups, type ParleyContext } from "../context.ts";
-import { texts } from "../texts.ts";
 
 /** A confirmation button works this long after /forget. */
 const CONFIRM_WITHIN_S = 10 * 60;
@@ -16,25 +15,25 @@ export function createForgetFeature({ dialogue, logger }: { dialogue: DialogueSe
   feature.command("forget", (ctx) => {
     if (!ctx.from) return;
     const keyboard = new InlineKeyboard()
-      .text(texts.forgetYes, `forget:yes:${ctx.from.id}`)
-      .text(texts.forgetNo, `forget:no:${ctx.from.id}`);
-    return ctx.reply(texts.forgetAsk, { reply_markup: keyboard, ...quoteInGroups(ctx) });
+      .text(ctx.texts.forgetYes, `forget:yes:${ctx.from.id}`)
+      .text(ctx.texts.forgetNo, `forget:no:${ctx.from.id}`);
+    return ctx.reply(ctx.texts.forgetAsk, { reply_markup: keyboard, ...quoteInGroups(ctx) });
   });
 
   feature.callbackQuery(/^forget:(yes|no):(\d+)$/, async (ctx) => {
     const [, answer, owner] = ctx.match;
-    if (String(ctx.from.id) !== owner) return ctx.answerCallbackQuery({ text: texts.notYourButton, show_alert: true });
+    if (String(ctx.from.id) !== owner) return ctx.answerCallbackQuery({ text: ctx.texts.notYourButton, show_alert: true });
     if (buttonExpired(ctx, CONFIRM_WITHIN_S)) {
-      await ctx.editMessageText(texts.forgetExpired);
+      await ctx.editMessageText(ctx.texts.forgetExpired);
       return ctx.answerCallbackQuery();
     }
     if (answer === "no") {
-      await ctx.editMessageText(texts.forgetCancelled);
+      await ctx.editMessageText(ctx.texts.forgetCancelled);
       return ctx.answerCallbackQuery();
     }
     const erased = await dialogue.forget(ctx.from.id);
     logger.info({ userId: ctx.from.id, erased }, "erased a user's messages (/forget)");
-    await ctx.editMessageText(texts.forgetDone(erased));
+    await ctx.editMessageText(ctx.texts.forgetDone(erased));
     return ctx.answerCallbackQuery();
   });
   return feature;

@@ -4,7 +4,7 @@ import type { SettingsPolicy } from "../../access/chat-admins.ts";
 import type { HistoryMode } from "../../dialogue/conversation.ts";
 import type { DialogueService } from "../../dialogue/dialogue.service.ts";
 import { quoteInGroups, settingsRequester, type ParleyContext } from "../context.ts";
-import { texts } from "../texts.ts";
+import type { Texts } from "../texts.ts";
 
 const MODES: readonly HistoryMode[] = ["shared", "member"];
 
@@ -14,22 +14,22 @@ const MODES: readonly HistoryMode[] = ["shared", "member"];
  */
 export function createModeFeature({ dialogue, settings, logger }: { dialogue: DialogueService; settings: SettingsPolicy; logger: Logger }): Composer<ParleyContext> {
   const feature = new Composer<ParleyContext>();
-  const keyboard = (current: HistoryMode) =>
+  const keyboard = (texts: Texts, current: HistoryMode) =>
     InlineKeyboard.from(MODES.map((mode) => [InlineKeyboard.text(`${mode === current ? "✅ " : ""}${texts.modeName(mode)}`, `mode:${mode}`)]));
 
   feature.command("mode", async (ctx) => {
-    if (ctx.chat.type === "private") return ctx.reply(texts.modePrivate);
+    if (ctx.chat.type === "private") return ctx.reply(ctx.texts.modePrivate);
     const current = await dialogue.historyMode(ctx.chat.id);
-    return ctx.reply(texts.modeAsk(current), { ...quoteInGroups(ctx), reply_markup: keyboard(current) });
+    return ctx.reply(ctx.texts.modeAsk(current), { ...quoteInGroups(ctx), reply_markup: keyboard(ctx.texts, current) });
   });
 
   feature.callbackQuery(/^mode:(shared|member)$/, async (ctx) => {
     if (!ctx.chat || ctx.chat.type === "private") return ctx.answerCallbackQuery();
-    if (!(await settings.mayChange(settingsRequester(ctx)))) return ctx.answerCallbackQuery({ text: texts.groupAdminsOnly, show_alert: true });
+    if (!(await settings.mayChange(settingsRequester(ctx)))) return ctx.answerCallbackQuery({ text: ctx.texts.groupAdminsOnly, show_alert: true });
     const mode = ctx.match[1] as HistoryMode;
     await dialogue.setHistoryMode(ctx.chat.id, mode, ctx.from.id);
     logger.info({ chatId: ctx.chat.id, mode }, "group history mode chosen");
-    await ctx.editMessageText(texts.modeSet(mode));
+    await ctx.editMessageText(ctx.texts.modeSet(mode));
     return ctx.answerCallbackQuery();
   });
   return feature;

@@ -3,7 +3,6 @@ import type { Logger } from "pino";
 import type { SettingsPolicy } from "../../access/chat-admins.ts";
 import type { DialogueService } from "../../dialogue/dialogue.service.ts";
 import { settingsRequester, type ParleyContext } from "../context.ts";
-import { texts } from "../texts.ts";
 
 /**
  * /model: a keyboard of the models the operator allows (OPENAI_MODELS); the choice is the chat's.
@@ -17,20 +16,20 @@ export function createModelFeature({ dialogue, settings, logger }: { dialogue: D
 
   feature.command("model", async (ctx) => {
     const { models, current } = await dialogue.modelChoice(ctx.chat.id);
-    if (models.length < 2) return ctx.reply(texts.modelOnlyOne(current));
-    return ctx.reply(texts.modelAsk(current), { reply_markup: keyboard(models, current) });
+    if (models.length < 2) return ctx.reply(ctx.texts.modelOnlyOne(current));
+    return ctx.reply(ctx.texts.modelAsk(current), { reply_markup: keyboard(models, current) });
   });
 
   feature.callbackQuery(/^model:(\d{1,3})$/, async (ctx) => {
     if (!ctx.chat) return ctx.answerCallbackQuery();
-    if (!(await settings.mayChange(settingsRequester(ctx)))) return ctx.answerCallbackQuery({ text: texts.groupAdminsOnly, show_alert: true });
+    if (!(await settings.mayChange(settingsRequester(ctx)))) return ctx.answerCallbackQuery({ text: ctx.texts.groupAdminsOnly, show_alert: true });
     const { models } = await dialogue.modelChoice(ctx.chat.id);
     const model = models[Number(ctx.match[1])];
     if (model === undefined || !(await dialogue.setModel(ctx.chat.id, model, ctx.from.id))) {
-      return ctx.answerCallbackQuery({ text: texts.modelGone, show_alert: true });
+      return ctx.answerCallbackQuery({ text: ctx.texts.modelGone, show_alert: true });
     }
     logger.info({ chatId: ctx.chat.id, model }, "chat model chosen");
-    await ctx.editMessageText(texts.modelSet(model));
+    await ctx.editMessageText(ctx.texts.modelSet(model));
     return ctx.answerCallbackQuery({ text: model });
   });
   return feature;

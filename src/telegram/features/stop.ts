@@ -1,7 +1,6 @@
 import { Composer } from "grammy";
 import type { DialogueService } from "../../dialogue/dialogue.service.ts";
 import { quoteInGroups, type ParleyContext } from "../context.ts";
-import { texts } from "../texts.ts";
 
 /**
  * The stop button and /cancel, when their own turn comes. They acted already when they arrived
@@ -13,7 +12,7 @@ export function createStopFeature({ dialogue }: { dialogue: DialogueService }): 
   feature.on("stopped_message_generation", () => undefined);
   feature.command("cancel", async (ctx) => {
     if (await dialogue.stoppedRecently(ctx.chat.id, 60_000)) return;
-    return ctx.reply(texts.nothingToStop, quoteInGroups(ctx));
+    return ctx.reply(ctx.texts.nothingToStop, quoteInGroups(ctx));
   });
   return feature;
 }

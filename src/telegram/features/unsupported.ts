@@ -1,6 +1,5 @@
 import { Composer } from "grammy";
 import type { ParleyContext } from "../context.ts";
-import { texts } from "../texts.ts";
 
 /**
  * What is left after the other features: unknown commands and non-text messages (stickers,
@@ -9,7 +8,7 @@ import { texts } from "../texts.ts";
 export function createUnsupportedFeature(): Composer<ParleyContext> {
   const feature = new Composer<ParleyContext>();
   const privateChat = feature.chatType("private");
-  privateChat.on("message:text", (ctx) => ctx.reply(texts.unknownCommand));
-  privateChat.on("message", (ctx) => ctx.reply(texts.nonText));
+  privateChat.on("message:text", (ctx) => ctx.reply(ctx.texts.unknownCommand));
+  privateChat.on("message", (ctx) => ctx.reply(ctx.texts.nonText));
   return feature;
 }

@@ -2,7 +2,6 @@ import { Composer } from "grammy";
 import type { AccessService } from "../../access/access.service.ts";
 import type { UsageService } from "../../access/usage.service.ts";
 import { quoteInGroups, type ParleyContext } from "../context.ts";
-import { texts } from "../texts.ts";
 
 /** /usage: your own answers and tokens today and this month; an admin in private also sees everyone's. */
 export function createUsageFeature({ usage, access }: { usage: UsageService; access: AccessService }): Composer<ParleyContext> {
@@ -11,8 +10,8 @@ export function createUsageFeature({ usage, access }: { usage: UsageService; acc
     if (!ctx.from) return;
     const admin = access.isAdmin(ctx.from.id);
     const mine = await usage.ofUser(ctx.from.id);
-    await ctx.reply(texts.usage(mine, usage.limits, admin), quoteInGroups(ctx));
-    if (admin && ctx.chat.type === "private") await ctx.reply(texts.usageEveryone(await usage.everyone()));
+    await ctx.reply(ctx.texts.usage(mine, usage.limits, admin), quoteInGroups(ctx));
+    if (admin && ctx.chat.type === "private") await ctx.reply(ctx.texts.usageEveryone(await usage.everyone()));
   });
   return feature;
 }

@@ -1,0 +1,154 @@
+# Everything Parley says on its own, in English (the default). Variables are filled in by
+# src/telegram/texts.ts; numbers are formatted for the language.
+
+start =
+    Hi{ $name ->
+        [none] {""}
+       *[other] , { $name }
+    }! I'm Parley, an AI assistant that remembers our conversation.
+
+    Just write to me. I keep the context of this chat, even after I restart. Send /clear to make me forget it and start over, or /help to see what I can do.
+help =
+    Here's what I can do:
+
+    • Write anything: I answer and remember the conversation of this chat.
+    • In groups, mention me or reply to one of my messages. Each forum topic has its own conversation.
+
+    Commands:
+    /start: introduction
+    /help: this message
+    /clear: forget this conversation and start over
+    /cancel: stop the answer being written
+    /retry: answer my last message again
+    /system: show or set this chat's instructions to the model
+    /model: choose the model for this chat
+    /mode: in groups, one shared conversation or one per member
+    /export: this chat's history as a file
+    /usage: what you've used today and this month
+    /forget: erase everything you've written to me, for good
+
+messages = { $count ->
+    [one] { $count } message
+   *[other] { $count } messages
+}
+answers = { $count ->
+    [one] { $count } answer
+   *[other] { $count } answers
+}
+tokens = { $count ->
+    [one] { $count } token
+   *[other] { $count } tokens
+}
+time-until = { $hours ->
+    [0] { $minutes } min
+   *[other] { $hours } h{ $minutes ->
+        [0] {""}
+       *[other] {" "}{ $minutes } min
+    }
+}
+
+cleared-nothing = There was nothing to forget: we're starting fresh.
+cleared = Done: I've forgotten our conversation ({ $messages }). Let's start over.
+undo-clear = ↩️ Undo
+undone = Undone: I remember our conversation again ({ $messages }).
+undo-expired = This Undo button has expired: the conversation stays cleared.
+
+system-show-custom = This chat's instructions:
+system-show-default = The default instructions (this chat has none of its own):
+system-show-how = /system <text> sets this chat's own (they stay after /clear); /system reset goes back to the default.
+system-set = Done: I'll follow these instructions in this chat from now on, even after /clear.
+system-reset = Done: this chat uses the default instructions again.
+system-too-long = Those instructions are too long: at most { $max } characters, please.
+
+model-ask = This chat uses { $current }. Choose a model:
+model-only-one = This bot offers one model: { $current }.
+model-set = Done: this chat now uses { $model }.
+model-gone = That model is no longer offered. Send /model again.
+
+mode-name-shared = One history for the group
+mode-name-member = One history per member
+mode-ask-shared = This group shares one conversation with me: everyone sees the same memory. Choose:
+mode-ask-member = I keep a separate conversation with each member of this group. Choose:
+mode-set-shared = Done: this group shares one conversation with me again.
+mode-set-member = Done: from now on I keep a separate conversation with each member here (each can /clear their own). The shared one is kept for when you switch back.
+mode-private = /mode is for groups: a private chat has one conversation.
+
+export-empty = There's nothing to export: this chat's history is empty.
+export-caption = This chat's history: { $messages } (the same as JSON below).
+export-title-private = Chat with { $name }
+export-you = you
+export-header = Exported from Parley on { $at } UTC: { $messages }.
+export-user = User
+export-stopped = stopped
+export-not-answered = not answered
+
+unknown-command = I don't know that command. /help lists what I can do.
+non-text = I can only read text messages for now. Please send me your question as text.
+storage-unavailable = Sorry, my memory (the database) is unavailable right now, so I couldn't take your message. Please try again in a minute.
+storage-delayed = My memory (the database) is unavailable for a moment. I've got your message and will answer as soon as it's back.
+empty-answer = The model returned an empty answer. Please try rephrasing your message.
+llm-timeout = The model took too long to answer. Please try again.
+llm-rate-limited = The model is busy right now (rate limited). Please try again in a minute.
+llm-unavailable = I can't reach the model right now. Please try again in a moment.
+llm-context-too-long = Our conversation has grown too long for the model. Send /clear to start over, then ask again.
+llm-misconfigured = I can't use the model: the bot is misconfigured. The operator has been told in the logs.
+llm-rejected = The model refused this request. Please try rephrasing your message.
+llm-cancelled = I'm restarting and had to stop this answer. Please send your message again in a moment.
+llm-unknown = Something went wrong while I was answering. Please try again.
+interrupted = ⚠️ My answer was cut off. Please try again.
+stopped-mark = _⏹ Stopped_
+stopped-before-text = ⏹ Stopped before I wrote anything.
+nothing-to-stop = There's no answer being written right now.
+nothing-to-retry = There's no answer to try again yet: ask me something first.
+
+not-allowed = Sorry, this bot is private. If you know its operator, send them your Telegram user id: { $userId }
+admin-only = Only the bot's administrators can do that.
+admin-private-only = Please send admin commands in a private chat with me.
+group-admins-only = Only this group's administrators can do that.
+access-usage = Usage: /{ $command } <user id or @username>, for example /{ $command } 123456789 or /{ $command } @name
+access-allowed = { $subject } may now talk to me.
+access-allowed-everyone = { $subject } may now talk to me. (I'm open to everyone anyway, because ALLOWED_USERS is not limited.)
+access-denied = { $subject } may no longer talk to me.
+access-open = Access: open to everyone (except anyone denied below).
+access-closed = Access: only the users listed below.
+access-admins = Admins (ADMIN_USERS): { $list }
+access-from-settings = Allowed by the settings (ALLOWED_USERS): { $list }
+access-rules = Set with /allow and /deny (these win over the settings):
+access-no-rules = Nobody was allowed or denied with /allow or /deny yet.
+none = none
+nobody = nobody
+someone = someone
+
+over-limit = You've reached today's limit of { $limit }. It resets at 00:00 UTC, in { $in }.
+usage-mine =
+    Your usage
+    Today: { $today }
+    This month: { $month }
+usage-line = { $answers }, { $tokens }
+usage-exempt = Daily limits don't apply to you (admin).
+usage-caps = Daily limit: { $caps } used. Days are counted in UTC.
+usage-cap-messages = { $used } of { $max } messages
+usage-cap-tokens = { $used } of { $max } tokens
+usage-nobody = Nobody has used the bot this month.
+usage-everyone = Everyone this month (today / month):
+usage-everyone-row = { $who } ({ $userId }): { $todayTokens } / { $monthTokens } tokens, { $todayAnswers } / { $monthAnswers } answers
+
+forget-ask = This erases everything you ever wrote to me, in every chat, and my answers to it, for good. It can't be undone. (/clear only starts this chat over.)
+forget-yes = Erase everything
+forget-no = Cancel
+forget-done = Done: I've erased { $messages } for good.
+forget-cancelled = Cancelled: nothing was erased.
+not-your-button = This button belongs to someone else.
+forget-expired = This button has expired. Send /forget again.
+
+command-start = Introduction
+command-help = What I can do
+command-clear = Forget this conversation and start over
+command-cancel = Stop the answer being written
+command-retry = Answer my last message again
+command-system = Show or set this chat's instructions to the model
+command-model = Choose the model for this chat
+command-mode = Groups: one shared conversation, or one per member
+command-export = Send this chat's history as a file
+command-usage = What you've used today and this month
+command-forget = Erase everything you've written, for good
