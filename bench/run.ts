@@ -14,6 +14,7 @@ import { createDatabase } from "../src/db/connection.ts";
 import { createMigrator, migrateToLatest } from "../src/db/migrations.ts";
 import { createTempPostgres, openMigrated, STORES } from "../tests/helpers/stores.ts";
 import { createWorld, person } from "../tests/helpers/world.ts";
+import { lastUserText } from "../tests/fakes/openai-server.ts";
 import { benchBotTurns, benchInbox, type Figure } from "./durable.ts";
 import { parseReport, renderTable, type Previous, type Row } from "./report.ts";
 
@@ -155,6 +156,22 @@ async function benchBotProcess(): Promise<void> {
     const turns = chats.length * perChat;
     show({ what: `end-to-end turns (20 chats × ${perChat}, instant model)`, result: `${(turns / seconds).toFixed(0)} turns/s`, target: "≥ 20 turns/s", ok: turns / seconds >= 20 });
     record(`bot process (PGlite) after ${turns} turns, resident memory`, rssMb(bot.pid!), "MB", 400, 0);
+    // How soon a private chat sees the answer being written: the first draft after the model's first
+    // words (the rest follows 1 s later, so the draft cannot wait for the whole answer).
+    const firstWordsAt = new Map<string, number>();
+    world.ai.afterChunk = async (request, i) => {
+      if (i === 0) firstWordsAt.set(lastUserText(request), Date.now());
+    };
+    world.ai.respondWith(() => ({ kind: "answer", chunks: ["The first words of the answer,", " and the rest of it."], chunkDelayMs: 1_000 }));
+    const waits: number[] = [];
+    for (const [i, { chat, user }] of chats.slice(0, 10).entries()) {
+      world.tg.userSends(chat, user, `draft ${i}`);
+      await world.tg.waitFor(() => world.tg.drafts.some((d) => d.chatId === chat.id) && firstWordsAt.has(`draft ${i}`), `the draft of chat ${i}`, 10_000);
+      waits.push(world.tg.drafts.find((d) => d.chatId === chat.id)!.at - firstWordsAt.get(`draft ${i}`)!);
+      await world.tg.waitFor(() => world.tg.messagesIn(chat.id).length === perChat + 1, `the answer of chat ${i}`, 10_000);
+    }
+    world.ai.reset();
+    record("private chat: first draft after the model's first words, p95 (10 answers)", percentile(waits, 95), "ms", 300, 0);
     await bot.stop();
     if (databaseUrl) {
       const store = await createTempPostgres();
