@@ -4,7 +4,13 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { FakeOpenAI } from "../fakes/openai-server.ts";
 import { FakeTelegram, type TgChat, type TgUser } from "../fakes/telegram-server.ts";
+import { createDatabase } from "../../src/db/connection.ts";
+import { createMigrator, migrateToLatest } from "../../src/db/migrations.ts";
 import { BotProcess } from "./bot-process.ts";
+import { createTempPostgres, TEST_DATABASE_URL, type TestStore } from "./stores.ts";
+
+/** The stores an end-to-end suite runs on: the embedded one always, PostgreSQL when TEST_DATABASE_URL is set. */
+export const E2E_STORES: ReadonlyArray<"pglite" | "postgres"> = ["pglite", ...(TEST_DATABASE_URL ? (["postgres"] as const) : [])];
 
 export const OPENAI_KEY = "sk-test-9f8e7d6c5b4a-secret";
 
@@ -18,7 +24,15 @@ export interface World {
   close(): Promise<void>;
 }
 
-export async function createWorld(): Promise<World> {
+/** A world whose bots use `store`: PGlite in the data directory, or a new migrated PostgreSQL database (dropped on close). */
+export async function createWorld(store: "pglite" | "postgres" = "pglite"): Promise<World> {
+  let postgres: TestStore | undefined;
+  if (store === "postgres") {
+    postgres = await createTempPostgres();
+    const db = createDatabase(postgres.config);
+    await migrateToLatest(createMigrator(db)).finally(() => db.destroy());
+  }
+  const databaseUrl: Record<string, string> = postgres ? { DATABASE_URL: (postgres.config as { url: string }).url } : {};
   const tg = await new FakeTelegram().start();
   const ai = await new FakeOpenAI().start();
   const dataDir = mkdtempSync(path.join(tmpdir(), "parley-e2e-"));
@@ -33,6 +47,7 @@ export async function createWorld(): Promise<World> {
     PGLITE_DATA_DIR: path.join(dataDir, "pglite"),
     HTTP_PORT: "0", // every bot serves health and metrics; tests run many at once
     LOG_LEVEL: "debug",
+    ...databaseUrl,
     ...extra,
   });
   return {
@@ -52,6 +67,7 @@ export async function createWorld(): Promise<World> {
       await tg.close();
       await ai.close();
       rmSync(dataDir, { recursive: true, force: true });
+      await postgres?.drop();
     },
   };
 }
