@@ -32,6 +32,9 @@ import { createBot, createPlainApi } from "./telegram/bot.ts";
 import { observeApi } from "./telegram/observe.ts";
 import { createPoller, type Poller } from "./telegram/polling.ts";
 import { createLanguages } from "./telegram/i18n.ts";
+import { createFileDownloader } from "./telegram/files.ts";
+import { createMediaService } from "./media/media.service.ts";
+import { createTranscriber } from "./llm/transcribe.ts";
 
 /** Turns still waiting for the model this long into a shutdown are cancelled (and run again later). */
 const SHUTDOWN_GRACE_MS = 7_000;
@@ -112,6 +115,13 @@ export function createApp(config: Config, { logger, onFatal, logContext = create
 
       const messages = createMessageRepository(db);
       const languages = createLanguages();
+      const { token, apiRoot, webhook } = config.telegram;
+      const media = createMediaService({
+        download: createFileDownloader({ api: createPlainApi(token, apiRoot, telegramApi.transformer), token, apiRoot }),
+        transcriber: createTranscriber({ ...config.media.transcribe, apiKey: config.openai.apiKey, timeoutMs: config.openai.timeoutMs, maxRetries: config.openai.maxRetries }),
+        documentMaxChars: config.media.documentMaxChars,
+        logger,
+      });
       const dialogue = createDialogueService({
         repository: messages,
         llm: createLlmClient(config.openai),
@@ -120,8 +130,10 @@ export function createApp(config: Config, { logger, onFatal, logContext = create
         metrics,
         chatSettings: createSettingsRepository(db),
         models: config.openai.models,
+        media,
+        vision: config.media.vision,
+        historyMaxImages: config.media.historyMaxImages,
       });
-      const { token, apiRoot, webhook } = config.telegram;
       // Checked once, without retries: a wrong token or an unreachable API fails start-up at once.
       const botInfo = await new Api(token, { apiRoot }).getMe();
       botUsername = botInfo.username;
@@ -145,6 +157,8 @@ export function createApp(config: Config, { logger, onFatal, logContext = create
         richMessages: config.telegram.richMessages,
         stops,
         languages,
+        media,
+        imageMaxSide: config.media.imageMaxSide,
       });
       if (config.retentionDays !== null) {
         retention = createRetention({ repository: messages, days: config.retentionDays, logger });

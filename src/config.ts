@@ -46,6 +46,14 @@ export interface Config {
   /** model: the default; models: those a chat may choose with /model (the default first). */
   openai: { apiKey: string; baseURL: string; model: string; models: string[]; timeoutMs: number; maxRetries: number };
   dialogue: { systemPrompt: string; historyMaxMessages: number; historyMaxChars: number };
+  /** Photos, voice and documents: what the model sees and hears, and how much of a file it reads. */
+  media: {
+    vision: "auto" | "on" | "off";
+    historyMaxImages: number;
+    imageMaxSide: number;
+    documentMaxChars: number;
+    transcribe: { baseURL: string; model: string };
+  };
   database: DatabaseConfig;
   access: AccessConfig;
   /** Per-user daily limits (UTC days); null means unlimited. */
@@ -174,6 +182,12 @@ const schema = databaseSchema.extend({
   OPENAI_MODELS: optional(z.string().optional()),
   OPENAI_TIMEOUT_SECONDS: intSetting(1, 600, 60),
   OPENAI_MAX_RETRIES: intSetting(0, 5, 1),
+  OPENAI_VISION: optional(z.enum(["auto", "on", "off"], { error: "must be auto, on or off" }).default("auto")),
+  OPENAI_TRANSCRIBE_MODEL: optional(z.string().default("whisper-1")),
+  OPENAI_TRANSCRIBE_BASE_URL: optional(httpUrl("an OpenAI-compatible API for transcriptions").optional()),
+  HISTORY_MAX_IMAGES: intSetting(0, 20, 3),
+  IMAGE_MAX_SIDE: intSetting(90, 10_000, 1280),
+  DOCUMENT_MAX_CHARS: intSetting(100, 2_000_000, 12_000),
   SYSTEM_PROMPT: optional(z.string().optional()),
   HISTORY_MAX_MESSAGES: intSetting(1, 1000, 40),
   HISTORY_MAX_CHARS: intSetting(200, 2_000_000, 16_000),
@@ -270,6 +284,13 @@ export function parseConfig(env: Environment): Config {
       systemPrompt: v.SYSTEM_PROMPT ?? (v.TELEGRAM_RICH_MESSAGES === "off" ? DEFAULT_SYSTEM_PROMPT_CLASSIC : DEFAULT_SYSTEM_PROMPT),
       historyMaxMessages: v.HISTORY_MAX_MESSAGES,
       historyMaxChars: v.HISTORY_MAX_CHARS,
+    },
+    media: {
+      vision: v.OPENAI_VISION,
+      historyMaxImages: v.HISTORY_MAX_IMAGES,
+      imageMaxSide: v.IMAGE_MAX_SIDE,
+      documentMaxChars: v.DOCUMENT_MAX_CHARS,
+      transcribe: { baseURL: v.OPENAI_TRANSCRIBE_BASE_URL?.replace(/\/+$/, "") ?? baseURL, model: v.OPENAI_TRANSCRIBE_MODEL },
     },
     database: toDatabaseConfig(v),
     access: toAccessConfig(v.ALLOWED_USERS, v.ADMIN_USERS, v.GROUP_SETTINGS_BY),

@@ -52,6 +52,27 @@ export interface MessagesTable {
   edited_at: Nullable<Date | string>;
   /** Which history of the chat: "" its own, "t<topic>" a forum topic's, "u<user>" a member's (see dialogue/conversation.ts). */
   conversation: ColumnType<string, string | undefined, string>;
+  /** What a user turn was: text, or a file whose text (caption, transcript, contents) is `content`. */
+  kind: ColumnType<MessageKind, MessageKind | undefined, MessageKind>;
+}
+
+export type MessageKind = "text" | AttachmentKind;
+export type AttachmentKind = "photo" | "voice" | "audio" | "video_note" | "document";
+
+/** A file of a stored turn, by Telegram's reference (the bytes are not kept). */
+export interface AttachmentsTable {
+  id: GeneratedAlways<bigint>;
+  message_id: Int8;
+  kind: AttachmentKind;
+  file_id: string;
+  file_unique_id: string;
+  mime_type: Nullable<string>;
+  file_size: ColumnType<bigint | null, bigint | number | null | undefined, bigint | number | null>;
+  width: Nullable<number>;
+  height: Nullable<number>;
+  duration: Nullable<number>;
+  file_name: Nullable<string>;
+  created_at: Generated<Date>;
 }
 
 /** A chat's own settings, kept through /clear. */
@@ -126,4 +147,5 @@ export interface Database {
   access_rules: AccessRulesTable;
   usage_daily: UsageDailyTable;
   chat_settings: ChatSettingsTable;
+  attachments: AttachmentsTable;
 }

@@ -1,5 +1,5 @@
 import { sql, type Kysely, type Transaction } from "kysely";
-import type { Database, MessageRole } from "./database.ts";
+import type { AttachmentKind, Database, MessageKind, MessageRole } from "./database.ts";
 
 type Id = number | bigint;
 
@@ -16,9 +16,26 @@ export interface UserInfo {
   lastName: string | null;
 }
 
+/** A file of a turn, by Telegram's reference. */
+export interface Attachment {
+  kind: AttachmentKind;
+  fileId: string;
+  fileUniqueId: string;
+  mimeType: string | null;
+  fileSize: number | null;
+  width: number | null;
+  height: number | null;
+  duration: number | null;
+  fileName: string | null;
+}
+
 export interface HistoryMessage {
   id: bigint;
   role: MessageRole;
+  /** What a user turn was (text, photo, voice…): content is its text. */
+  kind: MessageKind;
+  /** The turn's file (a photo, a voice note, a document), if it had one. */
+  attachment: Attachment | null;
   content: string;
   charLength: number;
   userId: bigint | null;
@@ -45,6 +62,8 @@ export interface HistoryBudget {
 export interface AnsweredTurn {
   questionId: bigint;
   answerId: bigint;
+  kind: MessageKind;
+  attachment: Attachment | null;
   content: string;
   userId: bigint | null;
   authorName: string | null;
@@ -62,6 +81,8 @@ export interface RetryInput {
 /** A message as /export gives it. */
 export interface ExportedMessage {
   role: MessageRole;
+  kind: MessageKind;
+  attachment: Attachment | null;
   author: string | null;
   content: string;
   createdAt: Date;
@@ -91,6 +112,9 @@ export interface TurnInput {
   conversation: string;
   user: UserInfo;
   content: string;
+  /** A turn with a file: what it was, and the file (its text is `content`). Default: text. */
+  kind?: MessageKind;
+  attachment?: Attachment | null;
   telegramMessageId: Id;
   result: TurnResult;
 }
@@ -154,6 +178,16 @@ export interface MessageRepository {
 
 type Executor = Kysely<Database> | Transaction<Database>;
 
+/**
+ * The attachment of the message `alias` (as an Attachment), or null. Text turns (nearly all) have
+ * none and are not looked up: CASE evaluates the subquery only for the others.
+ */
+const attachmentOf = (alias: string) => sql<Attachment | null>`case when ${sql.ref(`${alias}.kind`)} <> 'text' then (
+    select jsonb_build_object('kind', a.kind, 'fileId', a.file_id, 'fileUniqueId', a.file_unique_id, 'mimeType', a.mime_type,
+      'fileSize', a.file_size, 'width', a.width, 'height', a.height, 'duration', a.duration, 'fileName', a.file_name)
+    from attachments a where a.message_id = ${sql.ref(`${alias}.id`)} order by a.id limit 1
+  ) end`;
+
 export function createMessageRepository(db: Executor): MessageRepository {
   const repository: MessageRepository = {
     async recordTurn(input) {
@@ -182,10 +216,11 @@ export function createMessageRepository(db: Executor): MessageRepository {
             ${column(answerOf)}::text[], ${column((t) => ("failed" in t.result ? t.result.failed : null))}::text[],
             ${column((t) => usageOf(t)?.model ?? null)}::text[], ${column((t) => usageOf(t)?.promptTokens ?? null)}::int[],
             ${column((t) => usageOf(t)?.completionTokens ?? null)}::int[], ${column((t) => usageOf(t)?.estimated ?? null)}::bool[],
-            ${column((t) => "answer" in t.result && t.result.interrupted === true)}::bool[]
+            ${column((t) => "answer" in t.result && t.result.interrupted === true)}::bool[],
+            ${column((t) => t.kind ?? "text")}::text[], ${column((t) => (t.attachment ? JSON.stringify(t.attachment) : null))}::jsonb[]
           ) with ordinality as i(update_id, owner, chat_id, chat_type, chat_title, conversation, user_id, username, first_name,
                                  last_name, content, telegram_message_id, answer, error, model, prompt_tokens,
-                                 completion_tokens, usage_estimated, interrupted, ord)
+                                 completion_tokens, usage_estimated, interrupted, kind, attachment, ord)
         ), owned as (
           select i.* from input i
           join inbox on inbox.update_id = i.update_id and inbox.lease_owner = i.owner and inbox.state = 'working'
@@ -204,8 +239,8 @@ export function createMessageRepository(db: Executor): MessageRepository {
           where (users.username, users.first_name, users.last_name)
             is distinct from (excluded.username, excluded.first_name, excluded.last_name)
         ), question as (
-          insert into messages (chat_id, conversation, user_id, role, content, telegram_message_id, in_context)
-          select chat_id, conversation, user_id, 'user', content, telegram_message_id, answer is not null from owned order by ord
+          insert into messages (chat_id, conversation, user_id, role, kind, content, telegram_message_id, in_context)
+          select chat_id, conversation, user_id, 'user', kind, content, telegram_message_id, answer is not null from owned order by ord
           on conflict (chat_id, telegram_message_id) where telegram_message_id is not null do nothing
           returning id, chat_id, telegram_message_id
         ), answer as (
@@ -215,6 +250,15 @@ export function createMessageRepository(db: Executor): MessageRepository {
           where o.answer is not null
           order by o.ord
           returning id, reply_to_id
+        ), attachment as (
+          -- the turn's file (a failed turn's too: it is kept, out of context, like its text)
+          insert into attachments (message_id, kind, file_id, file_unique_id, mime_type, file_size, width, height, duration, file_name)
+          select q.id, f.kind, f."fileId", f."fileUniqueId", f."mimeType", f."fileSize", f.width, f.height, f.duration, f."fileName"
+          from owned o
+          join question q on q.chat_id = o.chat_id and q.telegram_message_id = o.telegram_message_id
+          cross join lateral jsonb_to_record(o.attachment) as f(kind text, "fileId" text, "fileUniqueId" text, "mimeType" text,
+            "fileSize" bigint, width int, height int, duration int, "fileName" text)
+          where o.attachment is not null
         ), usage as (
           -- one row per user, UTC day and model; a user answered in two chats at once adds both.
           -- Only turns whose message was stored now count (a duplicate inserts no question).
@@ -265,20 +309,22 @@ export function createMessageRepository(db: Executor): MessageRepository {
         ord: number;
         id: bigint;
         role: MessageRole;
+        kind: MessageKind;
+        attachment: Attachment | null;
         content: string;
         char_length: number;
         user_id: bigint | null;
         created_at: Date;
         first_name: string | null;
       }>`
-        select r.ord::int as ord, m.id, m.role, m.content, m.char_length, m.user_id, m.created_at, u.first_name
+        select r.ord::int as ord, m.id, m.role, m.kind, ${attachmentOf("m")} as attachment, m.content, m.char_length, m.user_id, m.created_at, u.first_name
         from unnest(${asked.map((a) => String(a.where.chatId))}::bigint[], ${asked.map((a) => a.where.conversation)}::text[],
                     ${asked.map((a) => a.budget.maxMessages)}::int[], ${asked.map((a) => a.budget.maxChars)}::int[])
              with ordinality as r(chat_id, conversation, max_messages, max_chars, ord)
         cross join lateral (
           select newest.*, sum(newest.char_length) over (order by newest.created_at desc, newest.id desc) as running_chars
           from (
-            select id, user_id, role, content, char_length, created_at from messages
+            select id, user_id, role, kind, content, char_length, created_at from messages
             where chat_id = r.chat_id and conversation = r.conversation and deleted_at is null and in_context
             order by created_at desc, id desc
             limit r.max_messages
@@ -292,6 +338,8 @@ export function createMessageRepository(db: Executor): MessageRepository {
         histories[asked[r.ord - 1]!.index]!.push({
           id: r.id,
           role: r.role,
+          kind: r.kind,
+          attachment: r.attachment,
           content: r.content,
           charLength: r.char_length,
           userId: r.user_id,
@@ -380,7 +428,7 @@ export function createMessageRepository(db: Executor): MessageRepository {
         .selectFrom("messages as a")
         .innerJoin("messages as q", "q.id", "a.reply_to_id")
         .leftJoin("users as u", "u.id", "q.user_id")
-        .select(["q.id as question_id", "a.id as answer_id", "q.content", "q.user_id", "u.first_name"])
+        .select(["q.id as question_id", "a.id as answer_id", "q.kind", attachmentOf("q").as("attachment"), "q.content", "q.user_id", "u.first_name"])
         .where("a.chat_id", "=", BigInt(chatId))
         .where("a.conversation", "=", conversation)
         .where("a.role", "=", "assistant")
@@ -390,7 +438,7 @@ export function createMessageRepository(db: Executor): MessageRepository {
         .orderBy("a.id", "desc")
         .limit(1)
         .executeTakeFirst();
-      return row ? { questionId: row.question_id, answerId: row.answer_id, content: row.content, userId: row.user_id, authorName: row.first_name } : null;
+      return row ? { questionId: row.question_id, answerId: row.answer_id, kind: row.kind, attachment: row.attachment, content: row.content, userId: row.user_id, authorName: row.first_name } : null;
     },
 
     async recordRetry({ updateId, owner, turn, userId, result }) {
@@ -454,7 +502,7 @@ export function createMessageRepository(db: Executor): MessageRepository {
       const rows = await db
         .selectFrom("messages as m")
         .leftJoin("users as u", "u.id", "m.user_id")
-        .select(["m.role", "u.first_name", "u.username", "m.content", "m.created_at", "m.in_context", "m.interrupted", "m.model"])
+        .select(["m.role", "m.kind", attachmentOf("m").as("attachment"), "u.first_name", "u.username", "m.content", "m.created_at", "m.in_context", "m.interrupted", "m.model"])
         .where("m.chat_id", "=", BigInt(chatId))
         .where("m.conversation", "=", conversation)
         .where("m.deleted_at", "is", null)
@@ -463,6 +511,8 @@ export function createMessageRepository(db: Executor): MessageRepository {
         .execute();
       return rows.map((r) => ({
         role: r.role,
+        kind: r.kind,
+        attachment: r.attachment,
         author: r.role === "user" ? (r.first_name ?? (r.username ? `@${r.username}` : null)) : null,
         content: r.content,
         createdAt: r.created_at,

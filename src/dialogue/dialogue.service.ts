@@ -1,11 +1,13 @@
 import type { Logger } from "pino";
-import type { ChatInfo, ConversationRef, ExportedMessage, HistoryBudget, HistoryMessage, MessageRepository, TurnInput, TurnResult, UserInfo } from "../db/message.repository.ts";
+import type { MessageKind } from "../db/database.ts";
+import type { MediaFailure, MediaService } from "../media/media.service.ts";
+import type { Attachment, ChatInfo, ConversationRef, ExportedMessage, HistoryBudget, HistoryMessage, MessageRepository, TurnInput, TurnResult, UserInfo } from "../db/message.repository.ts";
 import { batchWhileBusy } from "../db/batch.ts";
 import type { ChatSettings, SettingsRepository } from "../db/settings.repository.ts";
 import { retryWrite } from "../db/retry.ts";
 import { conversationKey, type HistoryMode, type Place } from "./conversation.ts";
 import type { Metrics } from "../ops/metrics.ts";
-import { classifyLlmError, estimateUsage, type ChatTurn, type LlmClient, type LlmFailure, type TokenUsage } from "../llm/client.ts";
+import { classifyLlmError, estimateUsage, type ChatTurn, type ContentPart, type LlmClient, type LlmFailure, type TokenUsage } from "../llm/client.ts";
 
 export interface DialogueSettings {
   systemPrompt: string;
@@ -25,11 +27,24 @@ export interface UserTurn {
   isGroup: boolean;
   /** Written in a forum topic: the topic's own history. */
   topicId?: number | undefined;
+  /** A turn with a file (photo, voice, document): what it was, and the file; `text` is its text. */
+  kind?: MessageKind;
+  attachment?: Attachment | null;
 }
 
 export type ReplyOutcome =
   /** Stored (with the user's message) and ready to deliver; interrupted: the user stopped it there. */
-  | { kind: "answer"; text: string; interrupted?: boolean }
+  | {
+      kind: "answer";
+      text: string;
+      interrupted?: boolean;
+      /** The model got the turn's photo as a placeholder (it takes no images): tell the chat, once. */
+      imagesUnseen?: boolean;
+    }
+  /** The turn's own image could not be downloaded: recorded as failed. */
+  | { kind: "image_failed" }
+  /** The turn's file could not be read (too big, not downloadable, no speech…): recorded as failed. */
+  | { kind: "media_failed"; failure: MediaFailure }
   /** The user stopped the answer before any text: recorded as failed ("stopped"). */
   | { kind: "stopped" }
   /** /retry in a chat with no answer to regenerate. */
@@ -57,6 +72,11 @@ export interface DialogueService {
   clear(place: Place): Promise<{ count: number; mark: string }>;
   /** Undoes the /clear that `mark` names: its messages are the chat's memory again. Returns how many. */
   undoClear(chatId: number, mark: string): Promise<number>;
+  /**
+   * A turn whose file could not become text: the message is stored (its caption, and the file's
+   * reference), out of the model's context, and the inbox row ends as failed, in one statement.
+   */
+  failMedia(turn: UserTurn, failure: MediaFailure): Promise<ReplyOutcome>;
   /**
    * /retry: the chat's latest answered message is answered again, with the history before it; the
    * new answer replaces the old one (soft-deleted). The request carries the asking user and chat.
@@ -99,20 +119,49 @@ export interface DialogueDependencies {
   chatSettings?: SettingsRepository;
   /** The models a chat may choose (/model), the default first. Default: the client's model alone. */
   models?: readonly string[];
+  /** Photos for the model (downloaded again by file_id); without it, photos are placeholders. */
+  media?: Pick<MediaService, "imageUrl">;
+  /** OPENAI_VISION: auto (images until the model refuses them), on, off. Default auto. */
+  vision?: "auto" | "on" | "off";
+  /** Images of at most this many of the newest photo turns go to the model (HISTORY_MAX_IMAGES). */
+  historyMaxImages?: number;
 }
 
 const nameFor = (isGroup: boolean, name: string | null, content: string) =>
   isGroup && name ? `${name}: ${content}` : content;
 
-/** The model's input: the system prompt, the history, and the message being answered. */
-export function toChatTurns(systemPrompt: string, history: HistoryMessage[], turn: Pick<UserTurn, "text" | "isGroup" | "user">): ChatTurn[] {
+/** How the model is told what a turn was when it gets the turn's text alone. */
+const LABELS: Partial<Record<MessageKind, string>> = { photo: "[photo]", voice: "[voice message]", audio: "[audio]", video_note: "[video message]" };
+
+/** A user turn as the model reads it: its text (labelled by kind), and its image when it has one. */
+function userContent(isGroup: boolean, name: string | null, kind: MessageKind, text: string, image: string | undefined): ChatTurn["content"] {
+  const label = image === undefined ? LABELS[kind] : undefined;
+  const body = nameFor(isGroup, name, [label, text].filter((part) => part).join(" "));
+  if (image === undefined) return body;
+  const parts: ContentPart[] = body.trim() ? [{ type: "text", text: body }] : [];
+  return [...parts, { type: "image_url", image_url: { url: image } }];
+}
+
+/** The key of the turn being answered in the images map (history turns go by message id). */
+export const CURRENT_TURN = "turn";
+
+/**
+ * The model's input: the system prompt, the history, and the message being answered. `images`
+ * holds the data URLs of the turns whose photo the model sees (by message id, or CURRENT_TURN).
+ */
+export function toChatTurns(
+  systemPrompt: string,
+  history: HistoryMessage[],
+  turn: Pick<UserTurn, "text" | "isGroup" | "user" | "kind">,
+  images: ReadonlyMap<bigint | typeof CURRENT_TURN, string> = new Map(),
+): ChatTurn[] {
   return [
     { role: "system", content: systemPrompt },
     ...history.map((m): ChatTurn => ({
       role: m.role,
-      content: m.role === "user" ? nameFor(turn.isGroup, m.authorName, m.content) : m.content,
+      content: m.role === "user" ? userContent(turn.isGroup, m.authorName, m.kind, m.content, images.get(m.id)) : m.content,
     })),
-    { role: "user", content: nameFor(turn.isGroup, turn.user.firstName, turn.text) },
+    { role: "user", content: userContent(turn.isGroup, turn.user.firstName, turn.kind ?? "text", turn.text, images.get(CURRENT_TURN)) },
   ];
 }
 
@@ -162,12 +211,47 @@ export function createDialogueService(deps: DialogueDependencies): DialogueServi
           conversation,
           user: turn.user,
           content: turn.text,
+          kind: turn.kind ?? "text",
+          attachment: turn.attachment ?? null,
           telegramMessageId: turn.telegramMessageId,
           result,
         }),
       STORE_RETRY_MS,
       (error, attempt) => log.warn({ err: error, attempt }, "could not store the turn; retrying"),
     );
+
+  const vision = deps.vision ?? "auto";
+  const maxImages = deps.historyMaxImages ?? 3;
+  /** Models that refused an image (OPENAI_VISION=auto): they get placeholders from then on. */
+  const textOnlyModels = new Set<string>();
+  const toldImagesUnseen = new Set<string>();
+
+  /**
+   * The images the model sees: the photos of the newest `maxImages` photo turns, the one being
+   * answered first, downloaded again by file_id. A history photo that cannot be had goes as a
+   * placeholder; the turn's own photo failing fails the turn ("failed").
+   */
+  const imagesFor = async (turn: UserTurn, history: HistoryMessage[], model: string, log: Logger) => {
+    const images = new Map<bigint | typeof CURRENT_TURN, string>();
+    const media = deps.media;
+    if (!media || vision === "off" || (vision === "auto" && textOnlyModels.has(model)) || maxImages === 0) return images;
+    const wanted: Array<[bigint | typeof CURRENT_TURN, Attachment]> = [];
+    if (turn.kind === "photo" && turn.attachment) wanted.push([CURRENT_TURN, turn.attachment]);
+    for (const m of [...history].reverse()) {
+      if (wanted.length >= maxImages) break;
+      if (m.kind === "photo" && m.attachment) wanted.push([m.id, m.attachment]);
+    }
+    const urls = await Promise.all(wanted.map(([, attachment]) => media.imageUrl(attachment).catch((error: unknown) => error)));
+    for (const [i, [key]] of wanted.entries()) {
+      const url = urls[i];
+      if (typeof url === "string") images.set(key, url);
+      else if (key === CURRENT_TURN) {
+        log.warn({ reason: url instanceof Error ? url.message : String(url) }, "could not download the photo being answered");
+        return "failed" as const;
+      } else log.info({ messageId: String(key) }, "an earlier photo could not be downloaded again; the model gets a placeholder");
+    }
+    return images;
+  };
 
   /** Stores a turn's result in its conversation; null: this instance no longer holds the turn. */
   type Store = (result: TurnResult, log: Logger, conversation: string) => Promise<{ answerId: bigint | null } | null>;
@@ -232,16 +316,34 @@ export function createDialogueService(deps: DialogueDependencies): DialogueServi
     const startedAt = performance.now();
     let firstTextMs: number | undefined;
     let reported: TokenUsage | undefined;
-    const turns = toChatTurns(chat.systemPrompt ?? settings.systemPrompt, history, turn);
     const model = modelFor(chat);
+    const systemPrompt = chat.systemPrompt ?? settings.systemPrompt;
+    const images = await imagesFor(turn, history, model, log);
+    if (images === "failed") return finish(store, { failed: "image_download" }, { kind: "image_failed" }, log);
+    let turns = toChatTurns(systemPrompt, history, turn, images);
+    let imagesUnseen = turn.kind === "photo" && !images.has(CURRENT_TURN);
     try {
       const aborts = [signal, stop].filter((s): s is AbortSignal => s !== undefined);
       const combined = aborts.length > 1 ? AbortSignal.any(aborts) : aborts[0];
-      for await (const delta of llm.stream(turns, combined, (usage) => (reported = usage), model)) {
-        answer += delta;
-        if (answer.trim() === "") continue;
-        firstTextMs ??= Math.round(performance.now() - startedAt);
-        onText(answer);
+      const ask = async () => {
+        for await (const delta of llm.stream(turns, combined, (usage) => (reported = usage), model)) {
+          answer += delta;
+          if (answer.trim() === "") continue;
+          firstTextMs ??= Math.round(performance.now() - startedAt);
+          onText(answer);
+        }
+      };
+      try {
+        await ask();
+      } catch (error) {
+        // OPENAI_VISION=auto: a model that refuses images is asked again with the text alone, and
+        // from then on gets no images.
+        if (!(vision === "auto" && images.size > 0 && answer === "" && classifyLlmError(error).failure === "images_unsupported")) throw error;
+        log.warn({ model }, "the model takes no images: it gets photos as placeholders from now on");
+        textOnlyModels.add(model);
+        turns = toChatTurns(systemPrompt, history, turn);
+        imagesUnseen = turn.kind === "photo";
+        await ask();
       }
     } catch (error) {
       if (stop?.aborted && !signal?.aborted) {
@@ -271,7 +373,10 @@ export function createDialogueService(deps: DialogueDependencies): DialogueServi
       return finish(store, { failed: "empty_answer" }, { kind: "empty_answer" }, log);
     }
     const usage = { model, ...(reported ?? estimateUsage(turns, answer)), estimated: reported === undefined };
-    const outcome = await finish(store, { answer, usage }, { kind: "answer", text: answer }, log);
+    // A chat is told once (per model, while the process runs) that its photos are not seen.
+    const tell = imagesUnseen && !toldImagesUnseen.has(`${place.chatId}:${model}`);
+    if (tell) toldImagesUnseen.add(`${place.chatId}:${model}`);
+    const outcome = await finish(store, { answer, usage }, { kind: "answer", text: answer, ...(tell ? { imagesUnseen: true } : {}) }, log);
     // One line per turn for operators: sizes and timings, never the conversation itself.
     if (outcome.kind === "answer") {
       metrics?.turnEnded("answered");
@@ -299,6 +404,19 @@ export function createDialogueService(deps: DialogueDependencies): DialogueServi
       return respond(turn, (result, log, conversation) => record(turn, conversation, result, log), onText, signal, stop);
     },
 
+    async failMedia(turn, failure) {
+      const log = logger.child({ chatId: turn.chat.id });
+      let conversation: string;
+      try {
+        conversation = (await conversationOf(placeOf(turn))).conversation;
+      } catch (error) {
+        log.error({ err: error }, "database unavailable while storing a turn");
+        return { kind: "storage_unavailable" };
+      }
+      metrics?.turnEnded("failed", failure);
+      return finish((result, l) => record(turn, conversation, result, l), { failed: failure }, { kind: "media_failed", failure }, log);
+    },
+
     async retry(request, onText, signal, stop) {
       const latest = await repository.latestAnswered(await conversationOf(placeOf(request)));
       if (!latest) return { kind: "nothing_to_retry" };
@@ -306,6 +424,8 @@ export function createDialogueService(deps: DialogueDependencies): DialogueServi
       const turn: UserTurn = {
         ...request,
         text: latest.content,
+        kind: latest.kind,
+        attachment: latest.attachment,
         telegramMessageId: 0,
         user: latest.userId === null ? request.user : { ...request.user, id: latest.userId, firstName: latest.authorName },
       };

@@ -1,9 +1,16 @@
 import OpenAI from "openai";
 
+/** A part of a user turn the model reads: text, or an image (a data: URL). */
+export type ContentPart = { type: "text"; text: string } | { type: "image_url"; image_url: { url: string } };
+
 export interface ChatTurn {
   role: "system" | "user" | "assistant";
-  content: string;
+  content: string | ContentPart[];
 }
+
+/** The text of a turn, images left out. */
+export const textOf = (content: ChatTurn["content"]) =>
+  typeof content === "string" ? content : content.map((p) => (p.type === "text" ? p.text : "")).join("\n");
 
 export type LlmFailure =
   | "timeout"
@@ -12,6 +19,8 @@ export type LlmFailure =
   | "context_too_long"
   | "misconfigured"
   | "rejected"
+  /** The model does not take images (a text-only model asked with a photo). */
+  | "images_unsupported"
   | "cancelled"
   | "unknown";
 
@@ -51,8 +60,10 @@ export interface LlmClient {
  */
 export function estimateUsage(turns: readonly ChatTurn[], answer: string): TokenUsage {
   const tokens = (text: string) => Math.ceil([...text].length / 4);
+  // An image costs what a low-detail one does on OpenAI's models (85 tokens): a floor, not a price.
+  const images = (content: ChatTurn["content"]) => (typeof content === "string" ? 0 : content.filter((p) => p.type === "image_url").length * 85);
   return {
-    promptTokens: turns.reduce((sum, t) => sum + 4 + tokens(t.content), 3),
+    promptTokens: turns.reduce((sum, t) => sum + 4 + tokens(textOf(t.content)) + images(t.content), 3),
     completionTokens: tokens(answer),
   };
 }
@@ -68,6 +79,9 @@ export interface LlmOptions {
   timeoutMs: number;
   maxRetries: number;
 }
+
+/** How servers say a model takes no images (OpenAI, vLLM, Ollama, LiteLLM word it differently). */
+const IMAGES_UNSUPPORTED = /image|vision|multi-?modal/i;
 
 const CONTEXT_TOO_LONG = /context[_ ]length|context window|maximum context|too many tokens|prompt is too long|reduce the length/i;
 
@@ -88,6 +102,7 @@ export function classifyLlmError(error: unknown): LlmError {
     if (status === 408) return make("timeout");
     if (status === 401 || status === 403 || status === 404) return make("misconfigured");
     if (status !== undefined && status >= 500) return make("unavailable");
+    if ((status === 400 || status === 422) && IMAGES_UNSUPPORTED.test(text)) return make("images_unsupported");
     if (status !== undefined && status >= 400) return make("rejected");
     return make("unavailable"); // an error event inside the stream
   }
@@ -113,7 +128,7 @@ export function createLlmClient(options: LlmOptions): LlmClient {
   let askUsage = true;
   const create = (turns: ChatTurn[], signal: AbortSignal, model: string) =>
     openai.chat.completions.create(
-      { model, messages: turns, stream: true, ...(askUsage ? { stream_options: { include_usage: true } } : {}) },
+      { model, messages: turns as OpenAI.ChatCompletionMessageParam[], stream: true, ...(askUsage ? { stream_options: { include_usage: true } } : {}) },
       { signal },
     );
 

@@ -11,6 +11,7 @@ import type { Metrics } from "../ops/metrics.ts";
 import type { DialogueService } from "../dialogue/dialogue.service.ts";
 import type { GenerationStops } from "../inbox/stops.ts";
 import type { Languages } from "./i18n.ts";
+import type { MediaService } from "../media/media.service.ts";
 import { createTurn, type Turn } from "../inbox/turn.ts";
 import type { ParleyContext } from "./context.ts";
 import { deliveryRetryMs, logBotError } from "./errors.ts";
@@ -51,6 +52,9 @@ export interface BotDependencies {
   richMessages: "auto" | "off";
   /** What the bot says, in each user's language. */
   languages: Languages;
+  /** Photos, voice and documents. */
+  media: MediaService;
+  imageMaxSide: number;
   previewIntervalMs?: number;
   draftIntervalMs?: number;
 }
@@ -118,6 +122,8 @@ export function createBot(deps: BotDependencies): ParleyBot {
       isAdmin: access.isAdmin,
       metrics,
       stops: deps.stops,
+      media: deps.media,
+      imageMaxSide: deps.imageMaxSide,
     }),
   );
   bot.use(createUnsupportedFeature());

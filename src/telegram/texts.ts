@@ -1,6 +1,7 @@
 import type { AccessOverview } from "../access/access.service.ts";
 import type { UsageTotals, UsageRow, UserUsage } from "../db/usage.repository.ts";
 import type { LlmFailure } from "../llm/client.ts";
+import type { MediaFailure } from "../media/media.service.ts";
 
 /** A message of the locale files (src/telegram/locales/*.ftl), with its variables filled in. */
 export type Translate = (key: string, variables?: Record<string, string | number>) => string;
@@ -60,6 +61,9 @@ export function createTexts(t: Translate) {
     emptyAnswer: t("empty-answer"),
     llmFailure: (failure: LlmFailure) => t(`llm-${failure.replaceAll("_", "-")}`),
     interrupted: t("interrupted"),
+    mediaFailure: (failure: MediaFailure) => t(`media-${failure.replaceAll("_", "-")}`),
+    imagesUnseen: t("images-unseen"),
+    documentCut: (name: string, read: number, total: number) => t("document-cut", { name: name || "—", read, total }),
     stoppedMark: t("stopped-mark"),
     stoppedBeforeText: t("stopped-before-text"),
     nothingToStop: t("nothing-to-stop"),

@@ -219,7 +219,7 @@ test("every log line of a turn carries the update id, whatever the turn did", as
   const kinds = ["refused: the user is not allowed", "access changed", "model call failed", "answered"];
   const linesNow = () => bot.stdout.split("\n").filter(Boolean).map((l) => JSON.parse(l) as { msg: string; updateId?: number });
   // Logs reach stdout asynchronously: the last line may come a moment after the reply.
-  await world.tg.waitFor(() => kinds.every((msg) => linesNow().some((l) => l.msg === msg && updates.includes(l.updateId!))), "the turns' log lines");
+  for (const msg of kinds) await bot.waitForOutput(new RegExp(`"updateId":(${updates.join("|")})\\b[^\\n]*"msg":"${msg}"`));
   const lines = linesNow();
   const ofTurns = (msg: string) => lines.filter((l) => l.msg === msg && updates.includes(l.updateId!));
   for (const msg of kinds) {

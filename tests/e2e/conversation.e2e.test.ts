@@ -165,10 +165,10 @@ describe.each(E2E_STORES)("on %s", (store) => {
       ]);
     });
 
-    test("a photo's caption is a prompt, and a reply quotes what it replies to", async () => {
+    test("a video's caption is a prompt (the model is told what it came with), and a reply quotes what it replies to", async () => {
       const kim = person("Kim");
-      world.tg.userSendsOther(kim.chat, kim.user, { photo: [{ file_id: "f1", file_unique_id: "u1", width: 90, height: 90 }], caption: "Nice view?" });
-      await answerIn(kim.chat.id, "Echo: [photo] Nice view?");
+      world.tg.userSendsOther(kim.chat, kim.user, { video: { file_id: "f1", file_unique_id: "u1", width: 90, height: 90, duration: 4 }, caption: "Nice view?" });
+      await answerIn(kim.chat.id, "Echo: [video] Nice view?");
       const quoted = { message_id: 999, date: 0, chat: kim.chat, from: kim.user, text: "The meeting is at 10" };
       world.tg.userSends(kim.chat, kim.user, "Move it to 11", { reply_to_message: quoted });
       await answerIn(kim.chat.id, "Move it to 11");

@@ -206,13 +206,19 @@ describe("many chats, one chat", () => {
 });
 
 describe("odd input", () => {
-  test("stickers, photos and voice get a short friendly reply", async () => {
+  test("a sticker or a video gets a short hint; a photo or voice note Telegram cannot give the bot gets a clear reply", async () => {
     const { chat, user } = person("Sticky");
     world.tg.userSendsOther(chat, user, { sticker: { file_id: "s1", file_unique_id: "u1", type: "regular", width: 512, height: 512, is_animated: false, is_video: false } });
+    world.tg.userSendsOther(chat, user, { video: { file_id: "m1", file_unique_id: "u4", width: 90, height: 90, duration: 3 } });
     world.tg.userSendsOther(chat, user, { photo: [{ file_id: "p1", file_unique_id: "u2", width: 90, height: 90 }] });
     world.tg.userSendsOther(chat, user, { voice: { file_id: "v1", file_unique_id: "u3", duration: 2 } });
-    const messages = await world.tg.waitForChat(chat.id, (m) => m.length === 3, "three replies");
-    for (const m of messages) expect(m.text).toMatch(/only read text/);
+    const messages = await world.tg.waitForChat(chat.id, (m) => m.length === 4, "four replies");
+    expect(messages.map((m) => m.text)).toEqual([
+      "I read text, photos, voice messages and documents, but not this kind of message yet.",
+      "I read text, photos, voice messages and documents, but not this kind of message yet.",
+      "I couldn't download that file from Telegram. Please try sending it again.",
+      "I couldn't download that file from Telegram. Please try sending it again.",
+    ]);
     expect(world.ai.requests.filter((r) => r.messages.some((x) => x.content.includes("Sticky")))).toHaveLength(0);
   });
 

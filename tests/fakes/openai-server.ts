@@ -4,10 +4,33 @@
  */
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
+import { parseMultipart } from "./telegram-server.ts";
 
 export interface ChatMessage {
   role: string;
+  /** The text (a message sent as parts: its text parts, one per line). */
   content: string;
+  /** The images of a message sent as parts (their URLs, data: URLs here). */
+  images?: string[];
+}
+
+/** A message as the client sends it: text, or parts (text and images). */
+type WireContent = string | Array<{ type: string; text?: string; image_url?: { url?: string } }>;
+
+/** What OpenAI refuses in a message's parts, or undefined. */
+function invalidContent(content: WireContent): string | undefined {
+  if (typeof content === "string") return undefined;
+  if (!Array.isArray(content) || content.length === 0) return "Invalid type for 'messages.content': expected a string or a non-empty array.";
+  for (const part of content) {
+    if (part.type === "text" && typeof part.text === "string") continue;
+    if (part.type === "image_url" && typeof part.image_url?.url === "string") {
+      const url = part.image_url.url;
+      if (/^https?:\/\//.test(url) || /^data:image\/(jpeg|png|webp|gif);base64,[A-Za-z0-9+/]+=*$/.test(url)) continue;
+      return "Invalid image URL: expected a URL or a base64 data URL of a JPEG, PNG, WebP or GIF image.";
+    }
+    return `Invalid content part: ${JSON.stringify(part).slice(0, 80)}`;
+  }
+  return undefined;
 }
 
 export interface CompletionRequest {
@@ -47,6 +70,12 @@ export class FakeOpenAI {
    * usage), "ignore" (many local servers: no usage), "reject" (older servers: 400).
    */
   usage: "report" | "ignore" | "reject" = "report";
+  /** A model without vision: a request with an image is refused (400), as OpenAI's text models do. */
+  vision = true;
+  /** Transcriptions asked for (audio/transcriptions): the model, the file name and its bytes. */
+  readonly transcriptions: Array<{ model: string; fileName: string; bytes: Buffer }> = [];
+  /** What the speech recognizer hears; default: the audio's bytes read as text. A status fails it. */
+  transcribe: (bytes: Buffer) => string | { status: number } = (bytes) => bytes.toString("utf8");
   /** Runs after each streamed chunk is written: a test can kill the bot mid-stream here. */
   afterChunk?: (request: CompletionRequest, index: number) => Promise<void> | void;
   /** Requests whose connection the client closed before the answer was complete (an abort). */
@@ -87,6 +116,8 @@ export class FakeOpenAI {
 
   reset(): void {
     this.handler = echo;
+    this.vision = true;
+    this.transcribe = (bytes) => bytes.toString("utf8");
     this.afterChunk = undefined;
     this.maxInFlight = 0;
     this.usage = "report";
@@ -112,15 +143,36 @@ export class FakeOpenAI {
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const chunks: Buffer[] = [];
     for await (const chunk of req) chunks.push(chunk as Buffer);
+    if (req.method === "POST" && req.url?.endsWith("/audio/transcriptions")) return this.handleTranscription(req, Buffer.concat(chunks), res);
     if (req.method !== "POST" || !req.url?.endsWith("/chat/completions")) {
       res.writeHead(404, { "content-type": "application/json" });
       res.end(JSON.stringify({ error: { message: "not found" } }));
       return;
     }
-    const request = { ...(JSON.parse(Buffer.concat(chunks).toString("utf8")) as CompletionRequest), receivedAt: Date.now() };
-    const refuse = (message: string) => {
+    const wire = JSON.parse(Buffer.concat(chunks).toString("utf8")) as Omit<CompletionRequest, "messages"> & { messages: Array<{ role: string; content: WireContent }> };
+    const refuse = (message: string, param = "stream_options") => {
       res.writeHead(400, { "content-type": "application/json" });
-      res.end(JSON.stringify({ error: { message, type: "invalid_request_error", param: "stream_options", code: null } }));
+      res.end(JSON.stringify({ error: { message, type: "invalid_request_error", param, code: null } }));
+    };
+    for (const m of wire.messages) {
+      const problem = invalidContent(m.content);
+      if (problem) return refuse(problem, "messages");
+      if (!this.vision && typeof m.content !== "string" && m.content.some((p) => p.type === "image_url")) {
+        return refuse("Invalid content type. image_url is only supported by certain models.", "messages");
+      }
+    }
+    const request: CompletionRequest = {
+      ...wire,
+      messages: wire.messages.map((m) =>
+        typeof m.content === "string"
+          ? { role: m.role, content: m.content }
+          : {
+              role: m.role,
+              content: m.content.filter((p) => p.type === "text").map((p) => p.text).join("\n"),
+              images: m.content.filter((p) => p.type === "image_url").map((p) => p.image_url!.url!),
+            },
+      ),
+      receivedAt: Date.now(),
     };
     // What OpenAI itself refuses, and what an older server refuses.
     if (request.stream_options && !request.stream) return refuse("The 'stream_options' parameter is only allowed when 'stream' is enabled.");
@@ -142,6 +194,21 @@ export class FakeOpenAI {
     } finally {
       this.inFlight--;
     }
+  }
+
+  /** POST audio/transcriptions: multipart with the audio file and the model, as the SDK sends it. */
+  private handleTranscription(req: IncomingMessage, body: Buffer, res: ServerResponse): void {
+    const reply = (status: number, payload: unknown) => {
+      res.writeHead(status, { "content-type": "application/json" });
+      res.end(JSON.stringify(payload));
+    };
+    const { params, files } = parseMultipart(body, req.headers["content-type"] ?? "");
+    const file = files.get("file");
+    if (!file || typeof params.model !== "string") return reply(400, { error: { message: "'file' and 'model' are required", type: "invalid_request_error" } });
+    this.transcriptions.push({ model: params.model, fileName: file.fileName, bytes: file.content });
+    const heard = this.transcribe(file.content);
+    if (typeof heard !== "string") return reply(heard.status, { error: { message: "transcription failed", type: "fake_error" } });
+    reply(200, { text: heard });
   }
 
   private async play(script: Script, request: CompletionRequest, res: ServerResponse): Promise<void> {

@@ -99,7 +99,7 @@ export interface SentDocument {
  * multipart/form-data as grammY writes it: one part per parameter (objects as JSON), files as
  * parts of their own that parameters name with attach://<part>.
  */
-function parseMultipart(body: Buffer, contentType: string): { params: Record<string, unknown>; files: Map<string, { fileName: string; content: Buffer }> } {
+export function parseMultipart(body: Buffer, contentType: string): { params: Record<string, unknown>; files: Map<string, { fileName: string; content: Buffer }> } {
   const boundary = /boundary=(?:"([^"]+)"|([^;]+))/i.exec(contentType);
   if (!boundary) throw new Error("multipart body without a boundary");
   const delimiter = Buffer.from(`--${boundary[1] ?? boundary[2]}`);
@@ -188,6 +188,11 @@ export class FakeTelegram {
   readonly drafts: Draft[] = [];
   /** Administrators of each group, as getChatAdministrators reports them (tests set them). */
   readonly chatAdmins = new Map<number, number[]>();
+  /** Files users sent (addFile), by file_id. */
+  private readonly files = new Map<string, { file_id: string; file_unique_id: string; file_size: number; content: Buffer; path: string }>();
+  private nextFileId = 1;
+  /** The file paths the bot downloaded, in order. */
+  readonly fileDownloads: string[] = [];
   /** Forum topics the users wrote in, per chat (a topic exists once a message was written in it). */
   private readonly forumTopics = new Map<number, Set<number>>();
   /** Callback queries sent and not answered yet (Telegram wants answerCallbackQuery for each). */
@@ -429,7 +434,37 @@ export class FakeTelegram {
     for (const waiter of [...this.waiters]) if (waiter.check()) waiter.resolve();
   }
 
+  /**
+   * A file users sent, as Telegram keeps it: returns the ids a message carries. `size` is what
+   * Telegram says the file weighs (default: its length); over 20 MB, getFile refuses it.
+   */
+  addFile(content: Buffer, options: { size?: number } = {}): { file_id: string; file_unique_id: string; file_size: number } {
+    const n = this.nextFileId++;
+    const file = { file_id: `file-${n}-${"x".repeat(20)}`, file_unique_id: `uniq-${n}`, file_size: options.size ?? content.length };
+    this.files.set(file.file_id, { ...file, content, path: `documents/file_${n}` });
+    return file;
+  }
+
+  /** Forgets a file, as Telegram does with old ones: getFile then fails. */
+  expireFile(fileId: string): void {
+    this.files.delete(fileId);
+  }
+
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    // File downloads: GET /file/bot<token>/<file_path>, as getFile's file_path names them.
+    const download = /^\/file\/bot([^/]+)\/(.+)$/.exec(req.url?.split("?")[0] ?? "");
+    if (download && req.method === "GET") {
+      this.fileDownloads.push(download[2]!);
+      const file = download[1] === this.token ? [...this.files.values()].find((f) => f.path === download[2]) : undefined;
+      if (!file) {
+        res.writeHead(404, { "content-type": "application/json" });
+        res.end(JSON.stringify({ ok: false, error_code: 404, description: "Not Found" }));
+        return;
+      }
+      res.writeHead(200, { "content-type": "application/octet-stream", "content-length": file.content.length });
+      res.end(file.content);
+      return;
+    }
     const match = /^\/bot([^/]+)\/(\w+)$/.exec(req.url?.split("?")[0] ?? "");
     const chunks: Buffer[] = [];
     for await (const chunk of req) chunks.push(chunk as Buffer);
@@ -558,6 +593,12 @@ export class FakeTelegram {
         }
         if (p.language_code !== undefined && !/^[a-z]{2}$/.test(String(p.language_code))) return bad("LANG_CODE_INVALID");
         return { ok: true, result: true };
+      }
+      case "getFile": {
+        const file = this.files.get(String(p.file_id));
+        if (!file) return bad("wrong file_id or the file is temporarily unavailable");
+        if (file.file_size > 20 * 1024 * 1024) return bad("file is too big");
+        return { ok: true, result: { file_id: file.file_id, file_unique_id: file.file_unique_id, file_size: file.file_size, file_path: file.path } };
       }
       case "sendChatAction":
         return { ok: true, result: true };

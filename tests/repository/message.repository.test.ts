@@ -9,6 +9,8 @@ import { createInboxRepository, type InboxRepository } from "../../src/db/inbox.
 import {
   createMessageRepository,
   wholeChat,
+  type Attachment,
+  type TurnInput,
   type ChatInfo,
   type MessageRepository,
   type TurnResult,
@@ -44,7 +46,7 @@ for (const store of STORES) {
       chat: ChatInfo,
       content: string,
       result: TurnResult = { answer: `re: ${content}` },
-      options: { user?: UserInfo; messageId?: number | bigint; conversation?: string } = {},
+      options: { user?: UserInfo; messageId?: number | bigint; conversation?: string; kind?: TurnInput["kind"]; attachment?: Attachment } = {},
     ) => {
       const id = updateId++;
       await inbox.ingest([{ updateId: id, chatId: chat.id, threadId: null, messageId: null, payload: { update_id: id } }]);
@@ -54,6 +56,8 @@ for (const store of STORES) {
         owner: OWNER,
         chat,
         conversation: options.conversation ?? "",
+        ...(options.kind ? { kind: options.kind } : {}),
+        ...(options.attachment ? { attachment: options.attachment } : {}),
         user: options.user ?? alice,
         content,
         telegramMessageId: options.messageId ?? telegramId++,
@@ -70,6 +74,32 @@ for (const store of STORES) {
     };
     const history = (chatId: number | bigint, maxMessages = 100, maxChars = 1_000_000) =>
       repo.recentHistory(wholeChat(chatId), { maxMessages, maxChars });
+
+    test("a turn with a file: its attachment is stored by reference, comes with the history, /retry and /export, and goes with the message", async () => {
+      const chat = newChat();
+      const photo: Attachment = { kind: "photo", fileId: "AgAC-long-file-id", fileUniqueId: "AQAD-unique", mimeType: "image/jpeg", fileSize: 2_500_000_000, width: 1280, height: 960, duration: null, fileName: null };
+      await turn(chat, "What is this? 👀", { answer: "A cat." }, { kind: "photo", attachment: photo });
+      expect(await repo.latestAnswered(wholeChat(chat.id))).toMatchObject({ kind: "photo", attachment: photo, content: "What is this? 👀" });
+      const voice: Attachment = { ...photo, kind: "voice", fileId: "AwAC", fileUniqueId: "AgAD", mimeType: "audio/ogg", fileSize: 4_000, width: null, height: null, duration: 3 };
+      await turn(chat, "never heard", { failed: "transcription_failed" }, { kind: "voice", attachment: voice });
+      await turn(chat, "plain text", { answer: "ok" });
+      const read = await history(chat.id);
+      expect(read.map((m) => [m.kind, m.content, m.attachment])).toEqual([
+        ["photo", "What is this? 👀", photo], // 64-bit sizes and all
+        ["text", "A cat.", null],
+        ["text", "plain text", null],
+        ["text", "ok", null],
+      ]);
+      expect(read[0]!.charLength).toBe(15); // the caption's length (code points) only
+      expect((await repo.liveMessages(wholeChat(chat.id))).map((m) => m.attachment?.kind ?? null)).toEqual(["photo", null, "voice", null, null]);
+      const rows = await db.selectFrom("attachments").innerJoin("messages", "messages.id", "attachments.message_id").select(["attachments.kind", "messages.in_context"]).where("messages.chat_id", "=", BigInt(chat.id)).orderBy("attachments.id").execute();
+      expect(rows).toEqual([{ kind: "photo", in_context: true }, { kind: "voice", in_context: false }]); // a failed turn keeps its file
+      // Soft delete hides them with their messages; erasing the messages erases them.
+      await repo.clearHistory(wholeChat(chat.id));
+      expect(await history(chat.id)).toEqual([]);
+      expect(await repo.purgeDeleted(-1, 1_000)).toBeGreaterThanOrEqual(5);
+      expect(await db.selectFrom("attachments").select("id").where("file_unique_id", "in", ["AQAD-unique", "AgAD"]).execute()).toEqual([]);
+    });
 
     test("records a turn: the chat, the user, their message and the answer after it, 64-bit ids as bigint", async () => {
       const chat = newChat();

@@ -1,6 +1,6 @@
 import type { Message, UserFromGetMe } from "grammy/types";
 import { describe, expect, test } from "vitest";
-import { addressedText, promptOf, sanitizeText } from "../../src/telegram/features/chat.ts";
+import { addressedText, mediaPromptOf, promptOf, sanitizeText } from "../../src/telegram/features/chat.ts";
 
 const me = { id: 42, is_bot: true, first_name: "Parley", username: "parley_bot" } as UserFromGetMe;
 const message = (text: string, extra: Partial<Message.TextMessage> = {}) =>
@@ -46,13 +46,15 @@ describe("promptOf", () => {
     ({ message_id: 2, date: 0, chat: { id: 5, type: "private", first_name: "A" }, text, ...extra }) as unknown as Message;
   const ann = { id: 7, is_bot: false, first_name: "Ann" };
 
-  test("a caption is a prompt, marked with what it came with", () => {
-    const photo = { message_id: 2, date: 0, chat: { id: 5, type: "private" }, photo: [], caption: "what is this?" } as unknown as Message;
-    expect(promptOf(photo, me, false)).toBe("[photo] what is this?");
+  test("a caption is a prompt, marked with what it came with when the bot does not read that (a video); a file's own caption is its prompt", () => {
+    const video = { message_id: 2, date: 0, chat: { id: 5, type: "private" }, video: {}, caption: "what is this?" } as unknown as Message;
+    expect(promptOf(video, me, false)).toBe("[video] what is this?");
     const doc = { message_id: 2, date: 0, chat: { id: -1, type: "group" }, document: {}, caption: "@parley_bot summarize", caption_entities: [{ type: "mention", offset: 0, length: 11 }] } as unknown as Message;
-    expect(promptOf(doc, me, true)).toBe("[document] summarize");
+    expect(mediaPromptOf(doc, me, true)).toBe("summarize");
     const unaddressed = { ...doc, caption: "for the team", caption_entities: [] } as unknown as Message;
-    expect(promptOf(unaddressed, me, true)).toBeNull();
+    expect(mediaPromptOf(unaddressed, me, true)).toBeNull();
+    expect(mediaPromptOf({ ...unaddressed, caption: undefined, reply_to_message: { from: { id: me.id } } } as unknown as Message, me, true)).toBe("");
+    expect(mediaPromptOf({ ...unaddressed, caption: undefined } as unknown as Message, me, false)).toBe("");
   });
 
   test("a reply carries the text replied to as a quote: the selected part, else the whole message, never the bot's own", () => {

@@ -19,6 +19,8 @@ const turn: UserTurn = {
 const historyMessage = (role: HistoryMessage["role"], content: string, authorName: string | null = null): HistoryMessage => ({
   id: 1n,
   role,
+  kind: "text",
+  attachment: null,
   content,
   charLength: [...content].length,
   userId: null,

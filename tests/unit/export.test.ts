@@ -6,6 +6,8 @@ import { createLanguages } from "../../src/telegram/i18n.ts";
 const at = new Date("2026-11-23T10:00:00Z");
 const message = (over: Partial<ExportedMessage>): ExportedMessage => ({
   role: "user",
+  kind: "text",
+  attachment: null,
   author: "Ann",
   content: "hi",
   createdAt: at,

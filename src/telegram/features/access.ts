@@ -2,7 +2,8 @@ import { Composer } from "grammy";
 import type { Logger } from "pino";
 import type { AccessService } from "../../access/access.service.ts";
 import type { Metrics } from "../../ops/metrics.ts";
-import { isCommand, promptOf } from "./chat.ts";
+import { attachmentOf } from "../attachments.ts";
+import { isCommand, mediaPromptOf, promptOf } from "./chat.ts";
 import type { ParleyContext } from "../context.ts";
 
 export interface AccessGateDependencies {
@@ -21,8 +22,9 @@ function actsOn(ctx: ParleyContext): boolean {
     const target = /^\/\w+@(\w+)/.exec(message.text)?.[1];
     return target === undefined || target.toLowerCase() === ctx.me.username.toLowerCase();
   }
-  // What the chat feature would answer: a text or a caption that speaks to the bot.
-  return promptOf(message, ctx.me, true) !== null;
+  // What the chat feature would answer: a text or a caption that speaks to the bot, or a file
+  // that replies to it.
+  return promptOf(message, ctx.me, true) !== null || (attachmentOf(message, Infinity) !== null && mediaPromptOf(message, ctx.me, true) !== null);
 }
 
 /**

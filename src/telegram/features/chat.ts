@@ -11,6 +11,8 @@ import { createLiveReply, type LiveReply } from "../live-reply.ts";
 import type { RichSupport } from "../rich.ts";
 import type { GenerationStops } from "../../inbox/stops.ts";
 import type { Texts } from "../texts.ts";
+import type { MediaService } from "../../media/media.service.ts";
+import { attachmentOf } from "../attachments.ts";
 
 export interface ChatDependencies {
   dialogue: DialogueService;
@@ -33,6 +35,10 @@ export interface ChatDependencies {
   metrics: Pick<Metrics, "turnRefused">;
   /** The stop button and /cancel reach the answer being written through this. */
   stops: GenerationStops;
+  /** Photos, voice and documents become a turn's text (and image) through this. */
+  media: MediaService;
+  /** IMAGE_MAX_SIDE: the photo size sent to the model is the largest within this many pixels. */
+  imageMaxSide: number;
 }
 
 export const isCommand = (message: Pick<Message.TextMessage, "entities">) =>
@@ -89,7 +95,8 @@ function noticeFor(texts: Texts, outcome: ReplyOutcome & { kind: "llm_failed" | 
 
 /** The longest quote carried into a turn from the message replied to. */
 const QUOTE_MAX_CHARS = 1_000;
-const MEDIA_KINDS = ["photo", "video", "animation", "document", "audio", "voice", "video_note"] as const;
+/** Media the bot does not read yet: their caption is the prompt, marked with what it came with. */
+const UNREAD_MEDIA = ["video", "animation"] as const;
 
 /**
  * What the user asks, as the model should read it, or null when a group message is not for the
@@ -103,7 +110,7 @@ export function promptOf(message: Message, me: UserFromGetMe, isGroup: boolean):
   const entities = message.text !== undefined ? message.entities : message.caption_entities;
   let text = isGroup ? addressedText({ text: body, entities, reply_to_message: message.reply_to_message }, me) : body;
   if (text === null || text.trim() === "") return text;
-  const media = MEDIA_KINDS.find((kind) => kind in message);
+  const media = UNREAD_MEDIA.find((kind) => kind in message);
   if (message.text === undefined && media) text = `[${media.replace("_", " ")}] ${text}`;
   const replied = message.reply_to_message;
   const quoted = message.quote?.text ?? (replied && replied.from?.id !== me.id ? (replied.text ?? replied.caption) : undefined);
@@ -114,10 +121,31 @@ export function promptOf(message: Message, me: UserFromGetMe, isGroup: boolean):
   return text;
 }
 
+/**
+ * The prompt of a message with a file the bot reads (photo, voice, document…): its caption as
+ * promptOf gives it, or "" without one; null when a group message is not for the bot (a caption
+ * that does not mention it, and no reply to it).
+ */
+export function mediaPromptOf(message: Message, me: UserFromGetMe, isGroup: boolean): string | null {
+  if (message.caption !== undefined) {
+    const prompt = promptOf(message, me, isGroup);
+    if (prompt !== null || !isGroup) return prompt ?? "";
+  }
+  return isGroup && message.reply_to_message?.from?.id !== me.id ? null : "";
+}
+
 /** A draft id for a turn: non-zero and 31-bit, from its update id. */
 export const draftIdOf = (updateId: bigint) => Number(updateId % 2_147_483_646n) + 1;
 
-type Generate = (onText: (textSoFar: string) => void, stop: AbortSignal) => Promise<ReplyOutcome>;
+/** A turn's outcome, and what to show above its answer (the words heard in a voice note…). */
+type Generate = (onText: (textSoFar: string) => void, stop: AbortSignal) => Promise<ReplyOutcome & { before?: string }>;
+
+/** Markdown shown above an answer: a quote of what was heard, or a note about the file. */
+const HEARD_MAX_CHARS = 300;
+const quoteHeard = (heard: string) => {
+  const cut = heard.length > HEARD_MAX_CHARS ? `${heard.slice(0, HEARD_MAX_CHARS).trimEnd()}…` : heard;
+  return `${cut.split("\n").map((line, i) => `> ${i === 0 ? "🎤 " : ""}${line}`).join("\n")}\n\n`;
+};
 
 /**
  * One answer, from limit check to delivery: the daily limit, the live reply (a stored answer is
@@ -163,9 +191,15 @@ async function answerTurn(ctx: ParleyContext, deps: ChatDependencies, generate: 
     })
     .finally(stop.release);
   switch (outcome.kind) {
-    case "answer":
+    case "answer": {
       // A stopped answer is shown as it was, marked (the mark is not stored: `interrupted` is).
-      return deliverAnswer(live, outcome.interrupted ? `${outcome.text}\n\n${ctx.texts.stoppedMark}` : outcome.text, turn, deps.logger);
+      const before = `${outcome.before ?? ""}${outcome.imagesUnseen ? `_${ctx.texts.imagesUnseen}_\n\n` : ""}`;
+      return deliverAnswer(live, `${before}${outcome.text}${outcome.interrupted ? `\n\n${ctx.texts.stoppedMark}` : ""}`, turn, deps.logger);
+    }
+    case "media_failed":
+      return deliverFailure(live, ctx.texts.mediaFailure(outcome.failure), turn);
+    case "image_failed":
+      return deliverFailure(live, ctx.texts.mediaFailure("download_failed"), turn);
     case "stopped":
       return deliverFailure(live, ctx.texts.stoppedBeforeText, turn);
     case "llm_failed":
@@ -223,6 +257,28 @@ export function createChatFeature(deps: ChatDependencies): Composer<ParleyContex
       if (!latest) return;
     }
     return answerTurn(ctx, deps, (onText, stop) => deps.dialogue.retry(requestOf(ctx, turn, chat, from), onText, deps.abortTurns, stop));
+  });
+
+  // A photo, voice note, audio, video note or document: its text (the caption, the transcript,
+  // the document's text) is the turn, and a photo's image goes to the model with it.
+  feature.on(["message:photo", "message:document", "message:voice", "message:audio", "message:video_note"], async (ctx, next) => {
+    const attachment = attachmentOf(ctx.msg, deps.imageMaxSide);
+    const turn = ctx.turn;
+    if (!attachment || !turn) return next();
+    const { chat, from, msg } = ctx;
+    const caption = mediaPromptOf(msg, ctx.me, chat.type !== "private");
+    if (caption === null) return; // group chatter that is not for the bot
+    const request = { ...requestOf(ctx, turn, chat, from), text: sanitizeText(caption), telegramMessageId: msg.message_id, kind: attachment.kind, attachment };
+    return answerTurn(ctx, deps, async (onText, stop) => {
+      const prepared = await deps.media.prepare(attachment, request.text);
+      if (!prepared.ok) {
+        deps.logger.info({ kind: attachment.kind, failure: prepared.failure }, "a file could not be read");
+        return deps.dialogue.failMedia(request, prepared.failure);
+      }
+      const outcome = await deps.dialogue.reply({ ...request, text: sanitizeText(prepared.text) }, onText, deps.abortTurns, stop);
+      const before = prepared.heard ? quoteHeard(prepared.heard) : prepared.cut ? `_${ctx.texts.documentCut(attachment.fileName ?? "", prepared.cut.read, prepared.cut.total)}_\n\n` : undefined;
+      return before ? { ...outcome, before } : outcome;
+    });
   });
 
   feature.on(["message:text", "message:caption"], async (ctx, next) => {

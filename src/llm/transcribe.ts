@@ -1,0 +1,34 @@
+import OpenAI, { toFile } from "openai";
+import { classifyLlmError } from "./client.ts";
+
+export interface TranscriberOptions {
+  apiKey: string;
+  /** The OpenAI-compatible server's /v1 URL (OPENAI_TRANSCRIBE_BASE_URL, else OPENAI_BASE_URL). */
+  baseURL: string;
+  model: string;
+  timeoutMs: number;
+  maxRetries: number;
+}
+
+export interface Transcriber {
+  readonly server: string;
+  /** The speech in an audio file, as text. Throws LlmError (classified as for the chat model). */
+  transcribe(audio: Buffer, fileName: string, mimeType: string | undefined, signal?: AbortSignal): Promise<string>;
+}
+
+/** Speech to text through the OpenAI-compatible audio/transcriptions endpoint (Whisper and the like). */
+export function createTranscriber(options: TranscriberOptions): Transcriber {
+  const openai = new OpenAI({ apiKey: options.apiKey, baseURL: options.baseURL, timeout: options.timeoutMs, maxRetries: options.maxRetries });
+  return {
+    server: new URL(options.baseURL).host,
+    async transcribe(audio, fileName, mimeType, signal) {
+      try {
+        const file = await toFile(audio, fileName, mimeType ? { type: mimeType } : undefined);
+        const result = await openai.audio.transcriptions.create({ file, model: options.model, response_format: "json" }, { signal });
+        return result.text.trim();
+      } catch (error) {
+        throw classifyLlmError(error);
+      }
+    },
+  };
+}

@@ -1,0 +1,144 @@
+/**
+ * What the model gets from a file a user sent: a photo's image (downloaded again by file_id when
+ * needed), a voice note's transcript, a document's text. The bytes are never stored.
+ */
+import path from "node:path";
+import type { Attachment } from "../db/message.repository.ts";
+import type { Logger } from "../logger.ts";
+import type { Transcriber } from "../llm/transcribe.ts";
+import { FileDownloadError, type DownloadFile } from "./files.ts";
+
+/** Why a file could not become part of the conversation; each gets its own short reply. */
+export type MediaFailure = "too_big" | "download_failed" | "transcription_failed" | "nothing_heard" | "unsupported_file" | "unreadable_file";
+
+export type Prepared =
+  | {
+      ok: true;
+      /** The turn's text as stored and sent: the caption, the transcript, or the document's text. */
+      text: string;
+      /** A voice note's transcript, to show the user what was heard. */
+      heard?: string;
+      /** A document longer than DOCUMENT_MAX_CHARS: how much of it was read. */
+      cut?: { read: number; total: number };
+    }
+  | { ok: false; failure: MediaFailure };
+
+export interface MediaService {
+  /** The text a turn with this file stands for (photos: the caption; their image goes at model time). */
+  prepare(attachment: Attachment, caption: string): Promise<Prepared>;
+  /** The image as a data: URL for the model. Throws FileDownloadError. */
+  imageUrl(attachment: Attachment): Promise<string>;
+}
+
+export interface MediaDependencies {
+  download: DownloadFile;
+  /** Speech to text; without one, voice notes get "can't listen". */
+  transcriber: Transcriber | null;
+  /** A document's text is cut to this many characters (with a note). */
+  documentMaxChars: number;
+  logger: Logger;
+}
+
+/** Text formats read as they are: by MIME type, or else by file name. */
+const TEXT_TYPES = /^(text\/|application\/(json|xml|javascript|x-yaml|yaml|x-sh|sql|toml|x-toml|csv|x-ndjson|ld\+json|x-python|x-typescript))/;
+const TEXT_EXTENSIONS = new Set(
+  ("txt md markdown csv tsv json jsonl ndjson xml yaml yml toml ini cfg conf log sql sh bash zsh ps1 bat " +
+    "js mjs cjs ts tsx jsx py rb go rs java kt kts swift c h cc cpp hpp cs php pl lua r m scala dart vue svelte " +
+    "html htm css scss less tex rst adoc org env properties gradle dockerfile makefile").split(" "),
+);
+const isPdf = (a: Attachment) => a.mimeType === "application/pdf" || /\.pdf$/i.test(a.fileName ?? "");
+const isText = (a: Attachment) => {
+  if (a.mimeType && TEXT_TYPES.test(a.mimeType)) return true;
+  const name = (a.fileName ?? "").toLowerCase();
+  const extension = path.extname(name).slice(1) || name; // "Makefile", "Dockerfile"
+  return TEXT_EXTENSIONS.has(extension);
+};
+
+/** Bytes as UTF-8 text, or null for what is not text (invalid UTF-8, NUL bytes). */
+function decodeText(bytes: Buffer): string | null {
+  try {
+    const text = new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+    return text.includes("\u0000") ? null : text.replace(/^\uFEFF/, "");
+  } catch {
+    return null;
+  }
+}
+
+/** A PDF's text, page after page (unpdf: pdf.js for servers, loaded on the first PDF only). */
+async function pdfText(bytes: Buffer): Promise<string> {
+  const { extractText, getDocumentProxy } = await import("unpdf");
+  const { text } = await extractText(await getDocumentProxy(new Uint8Array(bytes)), { mergePages: true });
+  return text;
+}
+
+export function createMediaService(deps: MediaDependencies): MediaService {
+  const { download, logger } = deps;
+  const fetchFile = async (attachment: Attachment): Promise<Buffer | MediaFailure> => {
+    try {
+      return await download(attachment.fileId, attachment.fileSize);
+    } catch (error) {
+      if (error instanceof FileDownloadError && error.reason === "too_big") return "too_big";
+      logger.warn({ reason: error instanceof Error ? error.message : String(error), kind: attachment.kind }, "could not download a file");
+      return "download_failed";
+    }
+  };
+
+  const readDocument = async (attachment: Attachment, caption: string): Promise<Prepared> => {
+    const pdf = isPdf(attachment);
+    if (!pdf && !isText(attachment)) return { ok: false, failure: "unsupported_file" };
+    const bytes = await fetchFile(attachment);
+    if (typeof bytes === "string") return { ok: false, failure: bytes };
+    let text: string | null;
+    try {
+      text = pdf ? await pdfText(bytes) : decodeText(bytes);
+    } catch (error) {
+      logger.warn({ reason: error instanceof Error ? error.message : String(error) }, "could not read a PDF");
+      text = null;
+    }
+    if (text === null) return { ok: false, failure: pdf ? "unreadable_file" : "unsupported_file" };
+    text = text.replaceAll("\u0000", "").toWellFormed().trim();
+    if (text === "") return { ok: false, failure: "unreadable_file" }; // a scanned PDF, an empty file
+    const total = text.length;
+    const max = deps.documentMaxChars;
+    const cut = total > max ? { read: max, total } : undefined;
+    const body = cut ? `${text.slice(0, max)}\n[… the rest of the file (${total - max} more characters) was cut]` : text;
+    const header = `📄 ${attachment.fileName ?? "document"}`;
+    return { ok: true, text: `${header}\n\n${body}${caption ? `\n\n${caption}` : ""}`, ...(cut ? { cut } : {}) };
+  };
+
+  const listen = async (attachment: Attachment, caption: string): Promise<Prepared> => {
+    if (!deps.transcriber) return { ok: false, failure: "transcription_failed" };
+    const bytes = await fetchFile(attachment);
+    if (typeof bytes === "string") return { ok: false, failure: bytes };
+    let heard: string;
+    try {
+      const name = attachment.fileName ?? `${attachment.kind}.${attachment.kind === "video_note" ? "mp4" : "ogg"}`;
+      heard = await deps.transcriber.transcribe(bytes, name, attachment.mimeType ?? undefined);
+    } catch (error) {
+      logger.warn({ reason: error instanceof Error ? error.message : String(error), server: deps.transcriber.server }, "transcription failed");
+      return { ok: false, failure: "transcription_failed" };
+    }
+    if (heard === "") return { ok: false, failure: "nothing_heard" };
+    return { ok: true, text: caption ? `${heard}\n\n${caption}` : heard, heard };
+  };
+
+  return {
+    async prepare(attachment, caption) {
+      switch (attachment.kind) {
+        case "photo":
+          return { ok: true, text: caption };
+        case "voice":
+        case "audio":
+        case "video_note":
+          return listen(attachment, caption);
+        case "document":
+          return readDocument(attachment, caption);
+      }
+    },
+
+    async imageUrl(attachment) {
+      const bytes = await download(attachment.fileId, attachment.fileSize);
+      return `data:${attachment.mimeType ?? "image/jpeg"};base64,${bytes.toString("base64")}`;
+    },
+  };
+}
