@@ -104,6 +104,13 @@ describe("access", () => {
     world.tg.userSendsOther(group, stranger.user, { photo: [{ file_id: "p", file_unique_id: "u", width: 9, height: 9 }], caption: `@${BOT_USER.username} look`, caption_entities: [{ type: "mention", offset: 0, length: BOT_USER.username!.length + 1 }] });
     expect((await next).text).toContain(String(stranger.user.id));
     expect(world.ai.requestsAbout("look")).toEqual([]);
+    // So is a file that replies to the bot: a stranger's voice note is refused, never transcribed.
+    const refusal = world.tg.messagesIn(group.id)[0]!;
+    const third = world.tg.nextBotMessage(group.id);
+    const voice = { ...world.tg.addFile(Buffer.from("let me in")), duration: 1 };
+    world.tg.userSendsOther(group, stranger.user, { voice, reply_to_message: { message_id: refusal.messageId, date: 0, chat: group, from: BOT_USER, text: refusal.text } });
+    expect((await third).text).toContain(String(stranger.user.id));
+    expect(world.ai.transcriptions).toEqual([]);
 
     expect((await say(group, moe.user, `@${BOT_USER.username} remember 42`)).text).toBe("Echo: Moe: remember 42");
     const deniedReply = world.tg.nextBotMessage(group.id);

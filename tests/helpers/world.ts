@@ -18,6 +18,8 @@ export interface World {
   tg: FakeTelegram;
   ai: FakeOpenAI;
   dataDir: string;
+  /** The PostgreSQL database the bots use, if the world is on PostgreSQL. */
+  databaseUrl: string | undefined;
   /** Settings for a bot process in this world (PGlite in dataDir unless overridden). */
   env(extra?: Record<string, string>): Record<string, string>;
   startBot(extra?: Record<string, string>): Promise<BotProcess>;
@@ -54,6 +56,7 @@ export async function createWorld(store: "pglite" | "postgres" = "pglite"): Prom
     tg,
     ai,
     dataDir,
+    databaseUrl: databaseUrl.DATABASE_URL,
     env,
     async startBot(extra) {
       const bot = new BotProcess(env(extra));

@@ -249,6 +249,9 @@ export function createChatFeature(deps: ChatDependencies): Composer<ParleyContex
     const msg = ctx.editedMessage;
     if (!from || !turn) return;
     const isGroup = chat.type !== "private";
+    // A transcript's or a document's turn holds more than its caption: an edited caption must not replace it.
+    const attachment = attachmentOf(msg, deps.imageMaxSide);
+    if (attachment && attachment.kind !== "photo") return;
     const text = promptOf(msg, ctx.me, isGroup);
     if (!text) return;
     if (!turn.answer) {
