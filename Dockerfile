@@ -31,4 +31,4 @@ HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
   CMD ["node", "-e", "fetch(`http://127.0.0.1:${process.env.HTTP_PORT || 8080}/healthz`).then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
 # Exec form: node itself is PID 1 and gets `docker stop`'s SIGTERM (the bot handles it: it stops
 # taking updates, finishes the turns in flight and exits 0 within 10 s, Docker's default grace).
-CMD ["node", "src/main.ts"]
+CMD ["node", "--liftoff-only", "--max-semi-space-size=2", "src/main.ts"]

@@ -1,13 +1,17 @@
 import { PGlite } from "@electric-sql/pglite";
 import { Kysely, PGliteDialect, PostgresDialect, type Dialect } from "kysely";
-import { closeSync, mkdirSync, openSync, readFileSync, unlinkSync, writeSync } from "node:fs";
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, unlinkSync, writeSync } from "node:fs";
+import * as tar from "tar";
+import { createRequire } from "node:module";
+import path from "node:path";
 import { hostname } from "node:os";
 import pg from "pg";
 import type { DatabaseConfig } from "../config.ts";
 import type { Database } from "./database.ts";
+import { fileURLToPath } from "node:url";
 
 const INT8_OID = 20;
-const PGLITE_SHARED_BUFFERS = "32MB";
+const PGLITE_SHARED_BUFFERS = "8MB";
 /** int8 (bigint) as JS bigint: pg alone would return strings, PGlite returns bigint. */
 const parseInt8 = (value: string) => BigInt(value);
 
@@ -89,6 +93,45 @@ export function lockDataDir(dataDir: string): () => void {
   throw new StoreInUseError(`Could not lock the embedded store ${dataDir}.`);
 }
 
+/** The prepared embedded store (`npm run store:template`), and the PGlite version that made it. */
+export const PGLITE_TEMPLATE = fileURLToPath(new URL("./pglite-template.tar.gz", import.meta.url));
+export const PGLITE_TEMPLATE_INFO = fileURLToPath(new URL("./pglite-template.json", import.meta.url));
+
+/** The installed @electric-sql/pglite's version. */
+export function pgliteVersion(): string {
+  const require = createRequire(import.meta.url);
+  const main = require.resolve("@electric-sql/pglite");
+  let dir = path.dirname(main);
+  const isPglite = (d: string) => existsSync(path.join(d, "package.json")) && (JSON.parse(readFileSync(path.join(d, "package.json"), "utf8")) as { name?: string }).name === "@electric-sql/pglite";
+  while (!isPglite(dir) && path.dirname(dir) !== dir) dir = path.dirname(dir);
+  return (JSON.parse(readFileSync(path.join(dir, "package.json"), "utf8")) as { version: string }).version;
+}
+
+/**
+ * A new data directory is unpacked from the prepared store (if it was made by this PGlite) with
+ * node-tar, outside WebAssembly: PGlite then opens it as an existing store. initdb inside the bot's
+ * process took seconds and left hundreds of MB of WASM memory behind. Returns whether it unpacked;
+ * false leaves the directory to PGlite's initdb.
+ */
+export function unpackPgliteTemplate(dataDir: string): boolean {
+  if (existsSync(path.join(dataDir, "PG_VERSION"))) return false; // an existing store
+  let info: { pglite?: string };
+  try {
+    info = JSON.parse(readFileSync(PGLITE_TEMPLATE_INFO, "utf8")) as typeof info;
+  } catch {
+    return false;
+  }
+  if (info.pglite !== pgliteVersion()) return false;
+  // Into a fresh directory beside it, then renamed: a crash halfway leaves no half store behind.
+  const partial = `${dataDir.replace(/\/+$/, "")}.partial`;
+  rmSync(partial, { recursive: true, force: true });
+  mkdirSync(partial, { recursive: true });
+  tar.x({ file: PGLITE_TEMPLATE, cwd: partial, sync: true, preservePaths: false });
+  rmSync(dataDir, { recursive: true, force: true }); // empty (no PG_VERSION): nothing to lose
+  renameSync(partial, dataDir);
+  return true;
+}
+
 /** The dialect for either store: pg against a server, or the embedded PGlite on disk. */
 export function createDialect(config: DatabaseConfig, options: DialectOptions = {}): Dialect {
   if (config.kind === "postgres") {
@@ -116,6 +159,7 @@ export function createDialect(config: DatabaseConfig, options: DialectOptions = 
     pglite: () => {
       mkdirSync(config.dataDir, { recursive: true });
       const release = lockDataDir(config.dataDir);
+      unpackPgliteTemplate(config.dataDir);
       const pglite = new PGlite(config.dataDir, {
         parsers: { [INT8_OID]: parseInt8 },
         // PostgreSQL's server default (128MB) is sized for a shared server; inside the bot's own

@@ -7,7 +7,7 @@ import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync,
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterEach, beforeEach, expect, test } from "vitest";
-import { PROJECT_ROOT } from "../helpers/bot-process.ts";
+import { NODE_FLAGS, PROJECT_ROOT } from "../helpers/bot-process.ts";
 
 let dir: string;
 beforeEach(() => {
@@ -91,5 +91,6 @@ test("the image has what src/ imports: every package it uses is a production dep
   const dockerfile = readFileSync(path.join(PROJECT_ROOT, "Dockerfile"), "utf8");
   expect(dockerfile).toMatch(/^COPY src \.\/src$/m);
   expect(dockerfile).toMatch(/^COPY migrations \.\/migrations$/m);
-  expect(dockerfile).toMatch(/^CMD \["node", "src\/main\.ts"\]$/m);
+  // And runs it as `npm start` does: with the same V8 flags.
+  expect(dockerfile).toContain(`CMD ${JSON.stringify(["node", ...NODE_FLAGS, "src/main.ts"]).replaceAll(",", ", ")}`);
 });

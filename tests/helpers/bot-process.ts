@@ -3,12 +3,17 @@
  * a clean environment and a working directory of its own (so a developer's .env is not read).
  */
 import { spawn, type ChildProcess } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 
 export const PROJECT_ROOT = path.resolve(import.meta.dirname, "../..");
 export const MAIN = path.join(PROJECT_ROOT, "src/main.ts");
+/** The V8 flags `npm start` runs the bot with (package.json), read from there so the two agree. */
+export const NODE_FLAGS = (JSON.parse(readFileSync(path.join(PROJECT_ROOT, "package.json"), "utf8")) as { scripts: { start: string } }).scripts.start
+  .split(" ")
+  .filter((word) => word.startsWith("--"));
 
 export interface Exit {
   code: number | null;
@@ -23,7 +28,7 @@ export class BotProcess {
   private lineWaiters: Array<{ pattern: RegExp; resolve: () => void }> = [];
 
   constructor(env: Record<string, string>) {
-    this.child = spawn(process.execPath, [MAIN], {
+    this.child = spawn(process.execPath, [...NODE_FLAGS, MAIN], {
       cwd: mkdtempSync(path.join(tmpdir(), "parley-cwd-")),
       env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", ...env },
       stdio: ["ignore", "pipe", "pipe"],

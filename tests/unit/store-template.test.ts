@@ -1,0 +1,25 @@
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { afterEach, expect, test } from "vitest";
+import { PGLITE_TEMPLATE_INFO, pgliteVersion, unpackPgliteTemplate } from "../../src/db/connection.ts";
+
+const dirs: string[] = [];
+afterEach(() => {
+  for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+});
+
+test("the prepared embedded store was made by the installed PGlite (after an upgrade: npm run store:template)", () => {
+  expect(JSON.parse(readFileSync(PGLITE_TEMPLATE_INFO, "utf8"))).toEqual({ pglite: pgliteVersion() });
+});
+
+test("a new data directory is unpacked from it, whole, once; an existing store is never touched", () => {
+  const parent = mkdtempSync(path.join(tmpdir(), "parley-template-"));
+  dirs.push(parent);
+  const dataDir = path.join(parent, "pglite");
+  expect(unpackPgliteTemplate(dataDir)).toBe(true);
+  expect(readFileSync(path.join(dataDir, "PG_VERSION"), "utf8").trim()).toMatch(/^\d+$/);
+  expect(existsSync(path.join(dataDir, "base"))).toBe(true);
+  expect(existsSync(`${dataDir}.partial`)).toBe(false);
+  expect(unpackPgliteTemplate(dataDir)).toBe(false);
+});
