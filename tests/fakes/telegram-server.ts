@@ -164,6 +164,8 @@ export class FakeTelegram {
   readonly webhookDeliveries: WebhookDelivery[] = [];
   /** Times at which a getUpdates call was answered (not failed). */
   readonly polls: number[] = [];
+  /** When each getUpdates arrived (polls: when each was answered). */
+  readonly pollStarts: number[] = [];
   /** While true, every connection to the API is reset (a network outage): see setNetworkDown. */
   networkDown = false;
   /**
@@ -509,6 +511,7 @@ export class FakeTelegram {
         description: "Conflict: can't use getUpdates method while webhook is active; use deleteWebhook to delete the webhook first",
       };
     } else if (method === "getUpdates") {
+      this.pollStarts.push(Date.now());
       const updates = await this.getUpdates(params, req);
       if (this.networkDown || req.socket.destroyed) {
         req.socket.destroy();
