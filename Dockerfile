@@ -1,7 +1,15 @@
 # syntax=docker/dockerfile:1
 # Parley's image: `make up` (docker compose) builds and runs it beside PostgreSQL.
-# Node 24 runs the TypeScript sources as they are (type stripping): there is no build step,
-# only the production dependencies to install.
+# The bot runs built (dist/): Node could run the TypeScript as it is, but type stripping keeps
+# ~18 MB of compiler resident. The tools (migrate, db-copy) run from src/ as they are.
+
+FROM node:24-bookworm-slim AS build
+WORKDIR /app
+COPY package.json package-lock.json tsconfig.json tsconfig.build.json ./
+RUN npm ci --ignore-scripts
+COPY src ./src
+COPY migrations ./migrations
+RUN npm run build
 
 FROM node:24-bookworm-slim AS deps
 WORKDIR /app
@@ -21,6 +29,7 @@ COPY --from=deps /app/node_modules ./node_modules
 COPY package.json ./
 COPY src ./src
 COPY migrations ./migrations
+COPY --from=build /app/dist ./dist
 RUN mkdir -p /data && chown node:node /data
 # Not root. The image's `node` user (uid 1000) owns only /data.
 USER node
@@ -31,4 +40,4 @@ HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
   CMD ["node", "-e", "fetch(`http://127.0.0.1:${process.env.HTTP_PORT || 8080}/healthz`).then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
 # Exec form: node itself is PID 1 and gets `docker stop`'s SIGTERM (the bot handles it: it stops
 # taking updates, finishes the turns in flight and exits 0 within 10 s, Docker's default grace).
-CMD ["node", "--liftoff-only", "--max-semi-space-size=2", "src/main.ts"]
+CMD ["node", "--liftoff-only", "--max-semi-space-size=2", "dist/src/main.js"]

@@ -244,6 +244,25 @@ wire (each Sync or simple Query the bot sends), for 1 000 chats at once to an in
 one at a time. Turns that start or end while statements of their kind are running share one statement (group
 commit), so a burst costs a fraction of a round trip per turn and a lone turn 5 (ingest, claim, history,
 record, delivered). CPU is the bot process's utime + stime from /proc.
+
+## Footprint: what was tried, measured, kept (issue 9)
+
+Memory is the bot process's resident set from /proc (VmRSS; "peak" is VmHWM), from outside. Measured
+on this machine, one change at a time:
+
+| direction | measured | kept? |
+| --- | --- | --- |
+| prepared store instead of initdb | first start: peak 1 184 → 348 MB, 3.4 → 1.7 s (PGlite's own \`loadDataDir\`: 290 MB peak, 0.76 s for the store alone); unpacked with node-tar outside WebAssembly instead: peak 194 MB, 1.4 s | yes: \`src/db/pglite-template.tar.gz\` (4.3 MB, PGlite's \`dumpDataDir\`; \`npm run store:template\` after a PGlite upgrade, a unit test says when) |
+| \`--liftoff-only\` | V8 tiers PGlite's WebAssembly up with TurboFan in the background: one function's compile took ~500 MB for a moment (bare PGlite: peak 723 → 174 MB). Per query +24 % wall time, −5 % total CPU (no background compile). \`--no-wasm-tier-up\`, one compile task, a tiering budget: no change, or the peak only later | yes (\`npm start\`, Dockerfile) |
+| \`shared_buffers\` 32 → 8 MB | bare PGlite 167 → 140 MB; \`initialMemory\` below 128 MB: PGlite aborts at start | 8 MB |
+| V8 young generation \`--max-semi-space-size=2\` | PostgreSQL store idle 134 → 117 MB; after 1 000 concurrent turns 352 → 272 MB; CPU per turn within the noise | yes |
+| a build (\`tsc\` → \`dist/\`) | Node's type stripping keeps its WebAssembly compiler (~18 MB) resident: idle 117 → 101 MB (PostgreSQL), 173 → 160 MB (embedded); start 0.95 → 0.88 s | yes: \`npm start\` builds first (incremental, ~2.5 s) |
+| lazy imports | at start: zod 12 MB, kysely 11, openai 8, pino 7, grammy 7, prom-client 4 — all needed before the first update; unpdf (PDFs) is imported on the first PDF | unpdf only |
+| PGlite in a worker thread | not done yet: a second V8 isolate costs memory; it is what the pick-up latency with 200 turns running would need | — |
+
+The machine was about 1.8× slower during this stop than at the last one: the commit of the last
+report, measured again now, gave 2.70 ms CPU per turn and 1.57× on PostgreSQL (1.53 ms and 1.37× in
+"last"). Compare rows within one report.
 `;
 mkdirSync(path.dirname(REPORT), { recursive: true });
 writeFileSync(REPORT, report);

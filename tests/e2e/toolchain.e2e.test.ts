@@ -7,7 +7,7 @@ import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync,
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterEach, beforeEach, expect, test } from "vitest";
-import { NODE_FLAGS, PROJECT_ROOT } from "../helpers/bot-process.ts";
+import { MAIN, NODE_FLAGS, PROJECT_ROOT } from "../helpers/bot-process.ts";
 
 let dir: string;
 beforeEach(() => {
@@ -92,5 +92,7 @@ test("the image has what src/ imports: every package it uses is a production dep
   expect(dockerfile).toMatch(/^COPY src \.\/src$/m);
   expect(dockerfile).toMatch(/^COPY migrations \.\/migrations$/m);
   // And runs it as `npm start` does: with the same V8 flags.
-  expect(dockerfile).toContain(`CMD ${JSON.stringify(["node", ...NODE_FLAGS, "src/main.ts"]).replaceAll(",", ", ")}`);
+  expect(dockerfile).toMatch(/^COPY --from=build \/app\/dist \.\/dist$/m);
+  expect(dockerfile).toMatch(/^RUN npm run build$/m);
+  expect(dockerfile).toContain(`CMD ${JSON.stringify(["node", ...NODE_FLAGS, path.relative(PROJECT_ROOT, MAIN)]).replaceAll(",", ", ")}`);
 });

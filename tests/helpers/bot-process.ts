@@ -9,11 +9,11 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 
 export const PROJECT_ROOT = path.resolve(import.meta.dirname, "../..");
-export const MAIN = path.join(PROJECT_ROOT, "src/main.ts");
-/** The V8 flags `npm start` runs the bot with (package.json), read from there so the two agree. */
-export const NODE_FLAGS = (JSON.parse(readFileSync(path.join(PROJECT_ROOT, "package.json"), "utf8")) as { scripts: { start: string } }).scripts.start
-  .split(" ")
-  .filter((word) => word.startsWith("--"));
+/** What `npm start` runs (package.json): the V8 flags and the built entry point, so tests run the same. */
+const START = (JSON.parse(readFileSync(path.join(PROJECT_ROOT, "package.json"), "utf8")) as { scripts: { start: string } }).scripts.start.split(" ");
+export const NODE_FLAGS = START.filter((word) => word.startsWith("--"));
+/** The built bot (npm run build; the tests' global setup builds it once). */
+export const MAIN = path.join(PROJECT_ROOT, START.at(-1)!);
 
 export interface Exit {
   code: number | null;
