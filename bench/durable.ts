@@ -252,6 +252,7 @@ export async function benchBotTurns(kind: "pglite" | "postgres"): Promise<Figure
     const fastSeconds = (performance.now() - fastStarted) / 1000;
     figures.push({ what: `${kind}: bot CPU per turn (instant model, 1 000 chats)`, value: (cpuMs(bot.pid!) - cpuBefore) / 1_000, unit: "ms", goal: { op: "≤", limit: kind === "postgres" ? 2 : 4 } });
     figures.push({ what: `${kind}: end-to-end turns with an instant model (1 000 chats)`, value: 1_000 / fastSeconds, unit: "turns/s", digits: 0 });
+
     if (proxy) {
       figures.push({ what: `${kind}: database round trips per turn (1 000 chats at once, counted on the wire)`, value: (proxy.roundTrips() - tripsBefore) / 1_000, unit: "", goal: { op: "≤", limit: 4 } });
       // One turn at a time: nothing to share a statement with.
@@ -264,6 +265,38 @@ export async function benchBotTurns(kind: "pglite" | "postgres"): Promise<Figure
       }
       figures.push({ what: `${kind}: database round trips per turn (one turn at a time)`, value: (proxy.roundTrips() - aloneBefore) / alone.length, unit: "" });
     }
+    // Many turns later: 8 more waves of 1 000 chats at once (10 050 turns in all with the first ones).
+    const answersNow = () => new Map(chats.map(({ chat }) => [chat.id, world.tg.messagesIn(chat.id).length]));
+    const oneMoreEach = (before: Map<number, number>, who = chats) => () => who.every(({ chat }) => world.tg.messagesIn(chat.id).length === before.get(chat.id)! + 1);
+    for (let round = 3; round <= 10; round++) {
+      const before = answersNow();
+      for (const { chat, user } of chats) world.tg.userSends(chat, user, `round ${round}`);
+      await world.tg.waitFor(oneMoreEach(before), `wave ${round}`, 300_000);
+    }
+    await drained();
+    figures.push({ what: `${kind}: bot process after 10 000 turns (1 000 chats at once), resident memory`, value: residentMb(bot.pid!), unit: "MB", digits: 0, goal: { op: "≤", limit: kind === "pglite" ? 250 : 200 } });
+
+    // A new update while 200 answers are being written (a model streaming a chunk every 100 ms for
+    // about 2 s): how soon its turn starts, i.e. its model request arrives.
+    world.ai.respondWith((request) =>
+      lastUserText(request).startsWith("busy") ? { kind: "answer", chunks: Array.from({ length: 20 }, (_, i) => `part ${i} `), chunkDelayMs: 100 } : { kind: "answer", chunks: ["ok"] },
+    );
+    const pickUps: number[] = [];
+    for (let sample = 0; sample < 5; sample++) {
+      const busy = chats.slice(0, 200);
+      const before = answersNow();
+      for (const { chat, user } of busy) world.tg.userSends(chat, user, `busy ${sample}`);
+      await world.tg.waitFor(() => world.ai.inFlight >= 200, "200 answers being written", 60_000);
+      const probe = person(`Probe${sample}`);
+      const asked = world.ai.nextRequest();
+      const sent = Date.now();
+      world.tg.userSends(probe.chat, probe.user, `probe ${sample}`);
+      pickUps.push((await asked).receivedAt - sent);
+      await world.tg.waitFor(oneMoreEach(before, busy), "the busy answers", 120_000);
+      await drained();
+    }
+    pickUps.sort((a, b) => a - b);
+    figures.push({ what: `${kind}: a new update while 200 answers are written: its turn starts after, p50 of 5`, value: pickUps[2]!, unit: "ms", digits: 0, goal: kind === "pglite" ? { op: "≤", limit: 50 } : undefined });
     await bot.stop();
   } finally {
     await admin?.end();
