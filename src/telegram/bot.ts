@@ -94,18 +94,9 @@ export function createBot(deps: BotDependencies): ParleyBot {
   });
   const settings = createSettingsPolicy({ by: deps.groupSettingsBy, isBotAdmin: access.isAdmin, chatAdmins });
   bot.use(createAccessGate({ access, logger, metrics }));
-  bot.use(createStartFeature());
-  bot.use(createHelpFeature());
-  bot.use(createClearFeature({ dialogue, logger, settings }));
-  bot.use(createUsageFeature({ usage, access }));
-  bot.use(createForgetFeature({ dialogue, logger }));
-  bot.use(createAdminFeature({ access, logger }));
-  bot.use(createStopFeature({ dialogue }));
-  bot.use(createMigrateFeature({ dialogue, logger }));
-  bot.use(createSystemFeature({ dialogue, settings, logger }));
-  bot.use(createModelFeature({ dialogue, settings, logger }));
-  bot.use(createModeFeature({ dialogue, settings, logger }));
-  bot.use(createExportFeature({ dialogue }));
+  // The chat feature comes right after the gate: a turn waits for the model inside it, and every
+  // middleware layer before it stays suspended meanwhile (memory per turn in flight). It passes
+  // commands, callback queries and service messages on to the features below.
   bot.use(
     createChatFeature({
       dialogue,
@@ -126,6 +117,18 @@ export function createBot(deps: BotDependencies): ParleyBot {
       imageMaxSide: deps.imageMaxSide,
     }),
   );
+  bot.use(createStartFeature());
+  bot.use(createHelpFeature());
+  bot.use(createClearFeature({ dialogue, logger, settings }));
+  bot.use(createUsageFeature({ usage, access }));
+  bot.use(createForgetFeature({ dialogue, logger }));
+  bot.use(createAdminFeature({ access, logger }));
+  bot.use(createStopFeature({ dialogue }));
+  bot.use(createMigrateFeature({ dialogue, logger }));
+  bot.use(createSystemFeature({ dialogue, settings, logger }));
+  bot.use(createModelFeature({ dialogue, settings, logger }));
+  bot.use(createModeFeature({ dialogue, settings, logger }));
+  bot.use(createExportFeature({ dialogue }));
   bot.use(createUnsupportedFeature());
 
   return {
