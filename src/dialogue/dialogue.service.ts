@@ -309,7 +309,7 @@ export function createDialogueService(deps: DialogueDependencies): DialogueServi
       return { kind: "storage_unavailable" };
     }
     if (historyBefore !== undefined) history = history.filter((m) => m.id < historyBefore);
-    const conversation = conversationKey(place, place.isGroup ? modeOf(chat) : "shared");
+    const conversation = conversationKey(place, modeOf(chat)); // outside groups the mode changes nothing
     const store = (result: TurnResult, log: Logger) => storeIn(result, log, conversation);
 
     let answer = "";
