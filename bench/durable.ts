@@ -274,7 +274,11 @@ export async function benchBotTurns(kind: "pglite" | "postgres"): Promise<Figure
       await world.tg.waitFor(oneMoreEach(before), `wave ${round}`, 300_000);
     }
     await drained();
-    figures.push({ what: `${kind}: bot process after 10 000 turns (1 000 chats at once), resident memory`, value: residentMb(bot.pid!), unit: "MB", digits: 0, goal: { op: "≤", limit: kind === "pglite" ? 250 : 200 } });
+    figures.push({ what: `${kind}: bot process right after 10 000 turns (1 000 chats at once), resident memory`, value: residentMb(bot.pid!), unit: "MB", digits: 0 });
+    // Much of that is garbage V8 has not collected yet: its memory reducer does once the process
+    // has allocated little for a while (about 20 s here).
+    await new Promise((resolve) => setTimeout(resolve, 30_000));
+    figures.push({ what: `${kind}: bot process 30 s after 10 000 turns (1 000 chats at once), resident memory`, value: residentMb(bot.pid!), unit: "MB", digits: 0, goal: { op: "≤", limit: kind === "pglite" ? 250 : 200 } });
 
     // A new update while 200 answers are being written (a model streaming a chunk every 100 ms for
     // about 2 s): how soon its turn starts, i.e. its model request arrives.

@@ -260,6 +260,7 @@ on this machine, one change at a time:
 | lazy imports | at start: zod 12 MB, kysely 11, openai 8, pino 7, grammy 7, prom-client 4 — all needed before the first update; unpdf (PDFs) is imported on the first PDF | unpdf only |
 | V8 old generation | PostgreSQL store after 10 000 turns: 479 MB with V8's defaults (garbage not yet collected, not a leak: see the next two); \`--max-old-space-size=160\`: 232 MB, but 96 MB crashed with 1 000 turns at once, so a hard cap trades memory for an out-of-memory exit when an operator raises MAX_CONCURRENT_TURNS; \`--optimize-for-size\`: 146 MB, but CPU per turn 2.9 → 5.4 ms and the 1 000-chat wave 1.77 → 2.26× | no: neither is safe and fast enough yet |
 | middleware order | a heap snapshot with 1 000 turns waiting for the model: 127 MB of heap, 117 000 suspended async frames (grammY's middleware layers before the chat feature each stay suspended while a turn waits). With the chat feature right after the access gate: 97 MB, 48 000 | yes |
+| when to read memory after a burst | right after 10 000 turns on PostgreSQL: 364 MB; 5 and 10 s later the same; 20 s later 131 MB: V8's memory reducer collects once allocation slows. The report shows both, the goal on the later one | — |
 | PGlite in a worker thread | not done yet: a second V8 isolate costs memory; it is what the pick-up latency with 200 turns running would need | — |
 
 The machine was about 1.8× slower during this stop than at the last one: the commit of the last
