@@ -14,7 +14,13 @@ export type Previous = Map<string, { result: string; target: string }>;
 /** The rows of an earlier report (its Markdown table), by what they measure. */
 export function parseReport(markdown: string): Previous {
   const previous: Previous = new Map();
-  for (const line of markdown.split("\n")) {
+  // The figures table only: it starts at its header and ends at the first line that is not a row
+  // (the report's other tables are prose).
+  const lines = markdown.split("\n");
+  const start = lines.findIndex((line) => /^\|\s*what\s*\|\s*result\s*\|/.test(line));
+  if (start < 0) return previous;
+  const end = lines.findIndex((line, i) => i > start && !line.startsWith("|"));
+  for (const line of lines.slice(start, end < 0 ? undefined : end)) {
     const cells = line.split("|").map((c) => c.trim());
     if (cells.length >= 5 && cells[1] && cells[2] && cells[1] !== "what" && !cells[1].startsWith("---")) {
       // A row that was not run carries its last measured value in the last column.

@@ -30,3 +30,8 @@ test("each figure is shown beside the committed one; rows not measured this run 
   expect(parseReport(table).get("pglite: history, p50")).toEqual({ result: "0.90 ms", target: "≤ 5 ms" });
   expect(parseReport(table).get("postgres: history, p50")).toEqual({ result: "0.49 ms", target: "≤ 5 ms" });
 });
+
+test("only the figures table is read back: the report's other tables are prose, not figures", () => {
+  const previous = parseReport(`${committed}\nSome text.\n\n| direction | measured | kept? |\n| --- | --- | --- |\n| a build | 117 → 101 MB | yes |\n`);
+  expect([...previous.keys()]).toEqual(["pglite: history, p50", "postgres: history, p50", "postgres: 1 000 chats at once"]);
+});
