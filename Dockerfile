@@ -6,7 +6,9 @@
 FROM node:24-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json tsconfig.json tsconfig.build.json ./
-RUN npm ci --ignore-scripts
+# Without install scripts the `node` devDependency has no binary: drop its shim, so npm scripts
+# run the image's own Node 24.
+RUN npm ci --ignore-scripts && rm -f node_modules/.bin/node
 COPY src ./src
 COPY migrations ./migrations
 RUN npm run build
