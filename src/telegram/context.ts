@@ -24,10 +24,13 @@ export const settingsRequester = (ctx: ParleyContext) => ({
 /** A button pressed longer than `seconds` after the bot sent its message. */
 export const buttonExpired = (ctx: ParleyContext, seconds: number) => Date.now() / 1000 - (ctx.callbackQuery?.message?.date ?? 0) > seconds;
 
+/** The forum topic a message was written in (undefined outside topics: a reply's thread is no topic). */
+export const topicOf = (msg: ParleyContext["msg"]): number | undefined => (msg?.is_topic_message ? msg.message_thread_id : undefined);
+
 /** Where the update was written, as memory sees it: the chat, its forum topic, who wrote. */
 export const placeOf = (ctx: ParleyContext): Place => ({
   chatId: ctx.chat?.id ?? 0,
-  topicId: ctx.msg?.is_topic_message ? ctx.msg.message_thread_id : undefined,
+  topicId: topicOf(ctx.msg),
   userId: ctx.from?.id ?? 0,
   isGroup: (ctx.chat?.type ?? "private") !== "private",
 });

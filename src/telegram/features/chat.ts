@@ -5,7 +5,7 @@ import type { UsageService } from "../../access/usage.service.ts";
 import type { DialogueService, ReplyOutcome } from "../../dialogue/dialogue.service.ts";
 import type { Metrics } from "../../ops/metrics.ts";
 import type { Turn } from "../../inbox/turn.ts";
-import { quoteInGroups, type ParleyContext } from "../context.ts";
+import { quoteInGroups, topicOf, type ParleyContext } from "../context.ts";
 import { deliveryRetryMs } from "../errors.ts";
 import { createLiveReply, type LiveReply } from "../live-reply.ts";
 import type { RichSupport } from "../rich.ts";
@@ -172,7 +172,7 @@ async function answerTurn(ctx: ParleyContext, deps: ChatDependencies, generate: 
     previewApi: deps.previewApi,
     resume: turn.delivery,
     chatId: chat.id,
-    threadId: msg.is_topic_message ? msg.message_thread_id : undefined,
+    threadId: topicOf(msg),
     replyToMessageId: isGroup ? msg.message_id : undefined,
     intervalMs: deps.previewIntervalMs,
     rich: deps.rich,
@@ -229,7 +229,7 @@ const requestOf = (ctx: ParleyContext, turn: Turn, chat: Chat, user: User) => ({
   chat: { id: chat.id, type: chat.type, title: "title" in chat ? (chat.title ?? null) : null },
   user: { id: user.id, username: user.username ?? null, firstName: user.first_name, lastName: user.last_name ?? null },
   isGroup: chat.type !== "private",
-  topicId: ctx.msg?.is_topic_message ? ctx.msg.message_thread_id : undefined,
+  topicId: topicOf(ctx.msg),
 });
 
 export function createChatFeature(deps: ChatDependencies): Composer<ParleyContext> {
