@@ -126,8 +126,6 @@ function benchFormatting(): void {
 const SETTLE_MS = 5_000;
 const settle = () => new Promise((resolve) => setTimeout(resolve, SETTLE_MS));
 
-const rssMb = (pid: number) => residentMb(pid);
-
 async function benchBotProcess(): Promise<void> {
   const world = await createWorld();
   try {
@@ -149,7 +147,7 @@ async function benchBotProcess(): Promise<void> {
     const { bot, ms } = await startUp({ LOG_LEVEL: "info" });
     record("bot process (PGlite), start with an existing store: start to first getUpdates", ms, "ms", 1_000, 0);
     await settle();
-    record(`bot process (PGlite), idle ${SETTLE_MS / 1000} s after start, resident memory`, rssMb(bot.pid!), "MB", 180, 0);
+    record(`bot process (PGlite), idle ${SETTLE_MS / 1000} s after start, resident memory`, residentMb(bot.pid!), "MB", 180, 0);
     const chats = Array.from({ length: 20 }, (_, i) => person(`Bench${i}`));
     const perChat = 10;
     const start = performance.now();
@@ -164,7 +162,7 @@ async function benchBotProcess(): Promise<void> {
     const seconds = (performance.now() - start) / 1000;
     const turns = chats.length * perChat;
     show({ what: `end-to-end turns (20 chats × ${perChat}, instant model)`, result: `${(turns / seconds).toFixed(0)} turns/s`, target: "≥ 20 turns/s", ok: turns / seconds >= 20 });
-    record(`bot process (PGlite) after ${turns} turns, resident memory`, rssMb(bot.pid!), "MB", 400, 0);
+    record(`bot process (PGlite) after ${turns} turns, resident memory`, residentMb(bot.pid!), "MB", 400, 0);
     // How soon a private chat sees the answer being written: the first draft after the model's first
     // words (the rest follows 1 s later, so the draft cannot wait for the whole answer).
     const firstWordsAt = new Map<string, number>();
@@ -191,7 +189,7 @@ async function benchBotProcess(): Promise<void> {
         await db.destroy();
         const pgBot = await world.startBot({ LOG_LEVEL: "info", DATABASE_URL: url });
         await settle();
-        record(`bot process (PostgreSQL store), idle ${SETTLE_MS / 1000} s after start, resident memory`, rssMb(pgBot.pid!), "MB", 100, 0);
+        record(`bot process (PostgreSQL store), idle ${SETTLE_MS / 1000} s after start, resident memory`, residentMb(pgBot.pid!), "MB", 100, 0);
         await pgBot.stop();
       } finally {
         await store.drop();
