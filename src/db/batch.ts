@@ -6,12 +6,18 @@ export interface BatchOptions {
   maxBatchSize: number;
 }
 
-/** After the promise jobs queued now: what DataLoader itself waits for, so one burst goes together. */
-const soon = (fn: () => void) => void Promise.resolve().then(() => process.nextTick(fn));
+/**
+ * After the callbacks of this turn of the event loop: model replies and Telegram responses that
+ * came in together each run their own callback, so waiting only for the promise jobs (what
+ * DataLoader does) sent one statement per turn. On the embedded store a statement runs on this
+ * thread and nothing else can arrive while it runs, so without this wait nothing ever went
+ * together: 1 000 turns were 1 000 statements of each kind; now about a dozen (doc/benchmarks.md).
+ */
+const soon = (fn: () => void) => void setImmediate(fn);
 
 /**
  * Group commit for one kind of statement: a request made while the store is idle goes out at
- * once (no added latency), and the requests made while `maxInFlight` statements are running
+ * the end of the event loop's turn (no timer), with the others made in that turn, and the requests made while `maxInFlight` statements are running
  * wait for one to end and then go out together, as one statement. Under load (a burst of turns)
  * that turns hundreds of round trips into a few, and spares the database and the event loop
  * the same amount of work. DataLoader does the collecting and the fan-out of results; this

@@ -1,8 +1,13 @@
 import { describe, expect, test } from "vitest";
 import { batchWhileBusy } from "../../src/db/batch.ts";
 
-/** Lets promise jobs and ticks run (not a timer: nothing here waits for time). */
-const settle = () => new Promise((resolve) => setImmediate(resolve));
+/**
+ * Lets promise jobs, ticks and the batches' own end-of-turn sends run, those queued by them too
+ * (a few turns of the event loop, not a timer: nothing here waits for time).
+ */
+const settle = async () => {
+  for (let turn = 0; turn < 3; turn++) await new Promise((resolve) => setImmediate(resolve));
+};
 
 /** A statement runner whose statements end when the test says so. */
 function controlledRunner(options: { failWhen?: (requests: readonly number[]) => boolean } = {}) {
@@ -29,6 +34,23 @@ describe("batchWhileBusy (group commit)", () => {
     expect(runner.batches).toEqual([[1]]);
     runner.endNext();
     expect(await result).toBe("result 1");
+  });
+
+  test("requests made by separate callbacks of one event-loop turn (replies that came in together) go out together", async () => {
+    const runner = controlledRunner();
+    const request = batchWhileBusy(runner.run, { maxInFlight: 2, maxBatchSize: 10 });
+    const results: Array<Promise<string>> = [];
+    await new Promise<void>((resolve) => {
+      setImmediate(() => results.push(request(1)));
+      setImmediate(() => {
+        results.push(request(2));
+        resolve();
+      });
+    });
+    await settle();
+    expect(runner.batches).toEqual([[1, 2]]);
+    runner.endNext();
+    expect(await Promise.all(results)).toEqual(["result 1", "result 2"]);
   });
 
   test("requests made while every slot is busy wait, then go out together, each with its own result", async () => {
