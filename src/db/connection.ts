@@ -8,6 +8,7 @@ import { hostname } from "node:os";
 import pg from "pg";
 import type { DatabaseConfig } from "../config.ts";
 import type { Database } from "./database.ts";
+import { withPreparedStatements } from "./pglite-prepared.ts";
 import { fileURLToPath } from "node:url";
 
 const INT8_OID = 20;
@@ -160,12 +161,14 @@ export function createDialect(config: DatabaseConfig, options: DialectOptions = 
       mkdirSync(config.dataDir, { recursive: true });
       const release = lockDataDir(config.dataDir);
       unpackPgliteTemplate(config.dataDir);
-      const pglite = new PGlite(config.dataDir, {
+      const pglite = withPreparedStatements(
+        new PGlite(config.dataDir, {
         parsers: { [INT8_OID]: parseInt8 },
         // PostgreSQL's server default (128MB) is sized for a shared server; inside the bot's own
         // process it costs ~140 MB of resident memory for no measurable gain (doc/benchmarks.md).
-        postgresqlconf: [`shared_buffers = ${PGLITE_SHARED_BUFFERS}`],
-      });
+          postgresqlconf: [`shared_buffers = ${PGLITE_SHARED_BUFFERS}`],
+        }),
+      );
       const close = pglite.close.bind(pglite);
       pglite.close = async () => {
         await close();
