@@ -56,15 +56,29 @@ function sameSecret(given: string | string[] | undefined, expected: Buffer): boo
 
 class BodyTooLarge extends Error {}
 
+/** A refused body is still read (and dropped) up to this many times the limit; beyond, the connection is cut. */
+const DRAIN_FACTOR = 16;
+
+/**
+ * The request's body, or BodyTooLarge past `limit` bytes. A body too large is read to its end all
+ * the same (and dropped), so the sender gets the 400: closing a socket with unread data resets
+ * it, and a client still sending would see a network error instead. One far too large (more than
+ * DRAIN_FACTOR times the limit) gets its connection cut.
+ */
 async function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
-  if (Number(req.headers["content-length"] ?? 0) > limit) throw new BodyTooLarge();
+  const declared = Number(req.headers["content-length"] ?? 0);
+  if (declared > DRAIN_FACTOR * limit) {
+    req.destroy();
+    throw new BodyTooLarge();
+  }
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req) {
     size += (chunk as Buffer).length;
-    if (size > limit) throw new BodyTooLarge();
-    chunks.push(chunk as Buffer);
+    if (size > DRAIN_FACTOR * limit) break; // leaving the loop destroys the request
+    if (size <= limit) chunks.push(chunk as Buffer);
   }
+  if (size > limit) throw new BodyTooLarge();
   return Buffer.concat(chunks);
 }
 
