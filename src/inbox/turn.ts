@@ -25,6 +25,15 @@ export interface Turn {
   retryLater(delayMs: number, delivery?: DeliveryProgress): Promise<void>;
   /** The row was already ended in the database with the turn's record (a failed turn): nothing to write. */
   endedByRecord(): void;
+  /**
+   * The rest of the turn (the model's answer and its delivery), run once the update's handlers
+   * have returned: each middleware layer a handler runs inside stays suspended for as long as the
+   * handler waits, and a turn waits for the model for seconds (about 35 suspended frames, with their
+   * closures and promises, per turn in flight).
+   */
+  continueWith(rest: () => Promise<void>): void;
+  /** What continueWith left to run, taken once (undefined if nothing). */
+  takeRest(): (() => Promise<void>) | undefined;
 }
 
 /**
@@ -40,6 +49,7 @@ const END_RETRY_MS = [200, 1_000, 3_000, 5_000, 10_000, 10_000, 10_000, 10_000, 
  */
 export function createTurn(row: ClaimedUpdate, inbox: InboxRepository, owner: string, logger: Logger, onNext: () => void): Turn {
   let ended = false;
+  let rest: (() => Promise<void>) | undefined;
   const finish = async (state: "delivered" | "done" | "failed", reason?: string) => {
     const { held, chatHasMore } = await inbox.finish(row.updateId, owner, state, reason);
     if (chatHasMore) onNext();
@@ -67,6 +77,15 @@ export function createTurn(row: ClaimedUpdate, inbox: InboxRepository, owner: st
     endedByRecord: () => {
       ended = true;
       onNext();
+    },
+    continueWith: (work) => {
+      if (rest) throw new Error("a turn has one rest");
+      rest = work;
+    },
+    takeRest: () => {
+      const work = rest;
+      rest = undefined;
+      return work;
     },
     retryLater: (delayMs, delivery) =>
       end(async () => {

@@ -139,6 +139,8 @@ export function createBot(deps: BotDependencies): ParleyBot {
       turns.set(updateId, turn);
       try {
         await bot.handleUpdate(row.payload as Update);
+        // The answer runs here, after the middleware has returned (see Turn.continueWith).
+        await turn.takeRest()?.();
         if (!turn.ended) await turn.done(); // a command, chatter, or anything else without a turn
       } catch (error) {
         if (!(error instanceof BotError)) throw error;

@@ -1,4 +1,4 @@
-import { Composer, type Api } from "grammy";
+import { BotError, Composer, type Api } from "grammy";
 import type { Chat, Message, User, UserFromGetMe } from "grammy/types";
 import type { Logger } from "pino";
 import type { UsageService } from "../../access/usage.service.ts";
@@ -222,6 +222,15 @@ async function answerTurn(ctx: ParleyContext, deps: ChatDependencies, generate: 
   }
 }
 
+/**
+ * The answer runs once the update's handlers have returned (Turn.continueWith): no middleware
+ * layer stays suspended while the model writes. Its errors reach the error handling as the
+ * handlers' own would have (a BotError with this context).
+ */
+function answerLater(ctx: ParleyContext, turn: Turn, deps: ChatDependencies, generate: Generate): void {
+  turn.continueWith(() => answerTurn(ctx, deps, generate).catch((error: unknown) => Promise.reject(new BotError(error, ctx))));
+}
+
 /** The turn's part of a dialogue request: which inbox row, which chat (and topic), who asks. */
 const requestOf = (ctx: ParleyContext, turn: Turn, chat: Chat, user: User) => ({
   updateId: turn.updateId,
@@ -239,7 +248,7 @@ export function createChatFeature(deps: ChatDependencies): Composer<ParleyContex
   feature.command("retry", async (ctx) => {
     const { chat, from, turn } = ctx;
     if (!from || !turn) return;
-    return answerTurn(ctx, deps, (onText, stop) => deps.dialogue.retry(requestOf(ctx, turn, chat, from), onText, deps.abortTurns, stop));
+    answerLater(ctx, turn, deps, (onText, stop) => deps.dialogue.retry(requestOf(ctx, turn, chat, from), onText, deps.abortTurns, stop));
   });
 
   // An edited message: its stored turn takes the new text; if the chat's latest answer answers
@@ -259,7 +268,7 @@ export function createChatFeature(deps: ChatDependencies): Composer<ParleyContex
       deps.logger.info({ chatId: chat.id, stored, regenerate: latest }, "a message was edited");
       if (!latest) return;
     }
-    return answerTurn(ctx, deps, (onText, stop) => deps.dialogue.retry(requestOf(ctx, turn, chat, from), onText, deps.abortTurns, stop));
+    answerLater(ctx, turn, deps, (onText, stop) => deps.dialogue.retry(requestOf(ctx, turn, chat, from), onText, deps.abortTurns, stop));
   });
 
   // A photo, voice note, audio, video note or document: its text (the caption, the transcript,
@@ -272,7 +281,7 @@ export function createChatFeature(deps: ChatDependencies): Composer<ParleyContex
     const caption = mediaPromptOf(msg, ctx.me, chat.type !== "private");
     if (caption === null) return; // group chatter that is not for the bot
     const request = { ...requestOf(ctx, turn, chat, from), text: sanitizeText(caption), telegramMessageId: msg.message_id, kind: attachment.kind, attachment };
-    return answerTurn(ctx, deps, async (onText, stop) => {
+    answerLater(ctx, turn, deps, async (onText, stop) => {
       const prepared = await deps.media.prepare(attachment, request.text);
       if (!prepared.ok) {
         deps.logger.info({ kind: attachment.kind, failure: prepared.failure }, "a file could not be read");
@@ -293,7 +302,7 @@ export function createChatFeature(deps: ChatDependencies): Composer<ParleyContex
     const { chat, from, msg } = ctx;
     const turn = ctx.turn;
     if (!turn) throw new Error("a message reached the chat feature outside the inbox");
-    return answerTurn(ctx, deps, (onText, stop) =>
+    answerLater(ctx, turn, deps, (onText, stop) =>
       deps.dialogue.reply(
         { ...requestOf(ctx, turn, chat, from), text: sanitizeText(text), telegramMessageId: msg.message_id },
         onText,
