@@ -127,7 +127,9 @@ export function unpackPgliteTemplate(dataDir: string): boolean {
   const partial = `${dataDir.replace(/\/+$/, "")}.partial`;
   rmSync(partial, { recursive: true, force: true });
   mkdirSync(partial, { recursive: true });
-  tar.x({ file: PGLITE_TEMPLATE, cwd: partial, sync: true, preservePaths: false });
+  // Read in small pieces: node-tar's default (the whole file, inflated in 16 MB chunks) left ~50 MB
+  // resident for good in the bot's process; 64 KB reads leave ~16 MB and take as long.
+  tar.x({ file: PGLITE_TEMPLATE, cwd: partial, sync: true, preservePaths: false, maxReadSize: 64 * 1024 });
   rmSync(dataDir, { recursive: true, force: true }); // empty (no PG_VERSION): nothing to lose
   renameSync(partial, dataDir);
   return true;
