@@ -233,7 +233,15 @@ export function createApp(config: Config, { logger, onFatal, logContext = create
       }
       worker.start();
       logger.info(
-        { bot: botInfo.username, store: config.database.kind, model: config.openai.model, receiving, http: `${config.http.host}:${port}`, instance: owner },
+        {
+          bot: botInfo.username,
+          store: config.database.kind,
+          model: config.openai.model,
+          receiving,
+          http: `${config.http.host}:${port}`,
+          instance: owner,
+          memoryProfile: config.memoryProfile,
+        },
         "Parley is running",
       );
     },

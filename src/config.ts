@@ -61,6 +61,12 @@ export interface Config {
   /** Soft-deleted messages older than this are erased for good; null keeps them. */
   retentionDays: number | null;
   logLevel: LogLevel;
+  /**
+   * lean: V8 favours memory over speed (--optimize-for-size: smaller heap under load, more CPU
+   * per turn); fast: V8's defaults. MEMORY_PROFILE=auto is lean on the embedded store (the small
+   * server's setup) and fast on PostgreSQL.
+   */
+  memoryProfile: "lean" | "fast";
 }
 
 /**
@@ -197,6 +203,7 @@ const schema = databaseSchema.extend({
   USER_DAILY_MESSAGES: optionalLimit(1_000_000),
   USER_DAILY_TOKENS: optionalLimit(1_000_000_000_000),
   HISTORY_RETENTION_DAYS: optionalLimit(36_500),
+  MEMORY_PROFILE: optional(z.enum(["auto", "lean", "fast"], { error: "must be auto, lean or fast" }).default("auto")),
   LOG_LEVEL: optional(
     z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"], {
       error: "must be one of fatal, error, warn, info, debug, trace, silent",
@@ -297,6 +304,7 @@ export function parseConfig(env: Environment): Config {
     limits: { dailyMessages: v.USER_DAILY_MESSAGES ?? null, dailyTokens: v.USER_DAILY_TOKENS ?? null },
     retentionDays: v.HISTORY_RETENTION_DAYS ?? null,
     logLevel: v.LOG_LEVEL,
+    memoryProfile: v.MEMORY_PROFILE === "auto" ? (v.DATABASE_URL ? "fast" : "lean") : v.MEMORY_PROFILE,
   };
 }
 

@@ -2,6 +2,7 @@
  * The process: reads the configuration, runs the app, and owns signals and the exit status.
  */
 import { GrammyError, HttpError } from "grammy";
+import { setFlagsFromString } from "node:v8";
 import { createApp } from "./app.ts";
 import { ConfigError, parseConfig, readEnvironment, secretsOf, type Config } from "./config.ts";
 import { StoreInUseError } from "./db/connection.ts";
@@ -44,6 +45,9 @@ async function main(): Promise<void> {
     process.stderr.write(`${describeStartupError(error, config)}\n`);
     process.exit(1);
   }
+  // MEMORY_PROFILE=lean: V8 sizes its heap for memory rather than speed. Set before the store and
+  // the bot allocate anything sizeable; the heuristics read the flag as they go (doc/benchmarks.md).
+  if (config.memoryProfile === "lean") setFlagsFromString("--optimize-for-size");
 
   const logContext = createLogContext();
   const logger = createLogger({ level: config.logLevel, secrets: secretsOf(config), context: logContext });

@@ -51,6 +51,14 @@ describe("parseConfig", () => {
     expect(config.logLevel).toBe("debug");
   });
 
+  test("MEMORY_PROFILE: auto is lean on the embedded store and fast on PostgreSQL; either can be chosen; anything else is refused", () => {
+    expect(parseConfig(valid).memoryProfile).toBe("lean");
+    expect(parseConfig({ ...valid, DATABASE_URL: "postgres://db/parley" }).memoryProfile).toBe("fast");
+    expect(parseConfig({ ...valid, MEMORY_PROFILE: "fast" }).memoryProfile).toBe("fast");
+    expect(parseConfig({ ...valid, DATABASE_URL: "postgres://db/parley", MEMORY_PROFILE: "lean" }).memoryProfile).toBe("lean");
+    expect(problems({ ...valid, MEMORY_PROFILE: "tiny" })).toEqual(["MEMORY_PROFILE must be auto, lean or fast"]);
+  });
+
   test("webhook, HTTP server and inbox settings: defaults, every one read, and the webhook secret kept out of logs", () => {
     expect(parseConfig(valid)).toMatchObject({
       telegram: { webhook: null },
