@@ -1,14 +1,11 @@
-import { PGlite } from "@electric-sql/pglite";
 import { Kysely, PGliteDialect, PostgresDialect, type Dialect } from "kysely";
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, unlinkSync, writeSync } from "node:fs";
-import * as tar from "tar";
 import { createRequire } from "node:module";
 import path from "node:path";
 import { hostname } from "node:os";
 import pg from "pg";
 import type { DatabaseConfig } from "../config.ts";
 import type { Database } from "./database.ts";
-import { withPreparedStatements } from "./pglite-prepared.ts";
 import { fileURLToPath } from "node:url";
 
 const INT8_OID = 20;
@@ -114,7 +111,7 @@ export function pgliteVersion(): string {
  * process took seconds and left hundreds of MB of WASM memory behind. Returns whether it unpacked;
  * false leaves the directory to PGlite's initdb.
  */
-export function unpackPgliteTemplate(dataDir: string): boolean {
+export async function unpackPgliteTemplate(dataDir: string): Promise<boolean> {
   if (existsSync(path.join(dataDir, "PG_VERSION"))) return false; // an existing store
   let info: { pglite?: string };
   try {
@@ -127,6 +124,7 @@ export function unpackPgliteTemplate(dataDir: string): boolean {
   const partial = `${dataDir.replace(/\/+$/, "")}.partial`;
   rmSync(partial, { recursive: true, force: true });
   mkdirSync(partial, { recursive: true });
+  const tar = await import("tar"); // only ever needed here: not loaded on the PostgreSQL store
   // Read in small pieces: node-tar's default (the whole file, inflated in 16 MB chunks) left ~50 MB
   // resident for good in the bot's process; 64 KB reads leave ~16 MB and take as long.
   tar.x({ file: PGLITE_TEMPLATE, cwd: partial, sync: true, preservePaths: false, maxReadSize: 64 * 1024 });
@@ -159,10 +157,17 @@ export function createDialect(config: DatabaseConfig, options: DialectOptions = 
     return new PostgresDialect({ pool });
   }
   return new PGliteDialect({
-    pglite: () => {
+    // Loaded only for the embedded store: PGlite's JavaScript costs the PostgreSQL store ~4 MB.
+    pglite: async () => {
+      const [{ PGlite }, { withPreparedStatements }] = await Promise.all([import("@electric-sql/pglite"), import("./pglite-prepared.ts")]);
       mkdirSync(config.dataDir, { recursive: true });
       const release = lockDataDir(config.dataDir);
-      unpackPgliteTemplate(config.dataDir);
+      try {
+        await unpackPgliteTemplate(config.dataDir);
+      } catch (error) {
+        release();
+        throw error;
+      }
       const pglite = withPreparedStatements(
         new PGlite(config.dataDir, {
         parsers: { [INT8_OID]: parseInt8 },

@@ -14,22 +14,22 @@ test("the prepared embedded store was made by the installed PGlite (after an upg
   expect(JSON.parse(readFileSync(PGLITE_TEMPLATE_INFO, "utf8"))).toEqual({ pglite: pgliteVersion() });
 });
 
-test("a new data directory is unpacked from it, whole, once; an existing store is never touched", () => {
+test("a new data directory is unpacked from it, whole, once; an existing store is never touched", async () => {
   const parent = mkdtempSync(path.join(tmpdir(), "parley-template-"));
   dirs.push(parent);
   const dataDir = path.join(parent, "pglite");
-  expect(unpackPgliteTemplate(dataDir)).toBe(true);
+  expect(await unpackPgliteTemplate(dataDir)).toBe(true);
   expect(readFileSync(path.join(dataDir, "PG_VERSION"), "utf8").trim()).toMatch(/^\d+$/);
   expect(existsSync(path.join(dataDir, "base"))).toBe(true);
   expect(existsSync(`${dataDir}.partial`)).toBe(false);
-  expect(unpackPgliteTemplate(dataDir)).toBe(false);
+  expect(await unpackPgliteTemplate(dataDir)).toBe(false);
 });
 
 test("it holds the one database the bot uses (no template0/template1: a third of the files to create at first start), and PGlite opens it", async () => {
   const parent = mkdtempSync(path.join(tmpdir(), "parley-template-"));
   dirs.push(parent);
   const dataDir = path.join(parent, "pglite");
-  unpackPgliteTemplate(dataDir);
+  await unpackPgliteTemplate(dataDir);
   expect(readdirSync(path.join(dataDir, "base"))).toHaveLength(1);
   const pglite = new PGlite(dataDir);
   try {
