@@ -86,6 +86,17 @@ describe("long and formatted answers, on a Bot API server without rich messages"
     expect(world.tg.callsOf("sendMessage", chat.id).map((c) => c.ok)).toEqual([false, true]);
   });
 
+  test("a user who blocked the bot (403 on the answer): the turn ends there, logged, and their next message is answered alone", async () => {
+    const { chat, user } = person("Blocker");
+    world.tg.failNext("sendMessage", { error_code: 403, description: "Forbidden: bot was blocked by the user" }, (p) => p.chat_id === chat.id);
+    world.tg.userSends(chat, user, "Then I block you");
+    await mainBot.waitForOutput(/user blocked the bot or removed it from the chat/);
+    // Unblocked, they write again: had the first turn been left to retry, its answer would come first.
+    world.tg.userSends(chat, user, "Back again");
+    await world.tg.waitForChat(chat.id, (m) => m.length === 1, "the answer to the next message");
+    expect(world.tg.messagesIn(chat.id).map((m) => m.text)).toEqual(["Echo: Back again"]);
+  });
+
   test("a 429 from Telegram is waited out (retry_after) and the answer still arrives", async () => {
     const { chat, user } = person("Limited");
     world.tg.failNext("sendMessage", { error_code: 429, description: "Too Many Requests: retry after 1", parameters: { retry_after: 1 } }, (p) => p.chat_id === chat.id);
