@@ -27,7 +27,7 @@ const concat = (parts: Uint8Array[]) => {
  * statements every time (their texts are constant: batches pass arrays), so a statement seen a
  * second time is prepared once under a name (Parse + Describe) and from then on runs as Bind,
  * Describe, Execute and Sync in one call, with PostgreSQL's plan cache. Measured: a turn's
- * statements cost 5.5 → 3.2 ms of CPU (doc/benchmarks.md).
+ * statements cost 5.5 → 3.1 ms of CPU (doc/benchmarks.md).
  *
  * Everything else is PGlite's own: its locks (a query outside a transaction waits for one to end,
  * as `query()` does), its serializers and parsers, its errors. One-off statements (migrations,
