@@ -17,8 +17,9 @@ const soon = (fn: () => void) => void setImmediate(fn);
 
 /**
  * Group commit for one kind of statement: a request made while the store is idle goes out at
- * the end of the event loop's turn (no timer), with the others made in that turn, and the requests made while `maxInFlight` statements are running
- * wait for one to end and then go out together, as one statement. Under load (a burst of turns)
+ * the end of the event loop's turn (no timer), with the others made in that turn, and the
+ * requests made while `maxInFlight` statements are running wait for one to end and then go out
+ * together, as one statement. Under load (a burst of turns)
  * that turns hundreds of round trips into a few, and spares the database and the event loop
  * the same amount of work. DataLoader does the collecting and the fan-out of results; this
  * only decides when a collected batch is sent.

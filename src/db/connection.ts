@@ -170,9 +170,9 @@ export function createDialect(config: DatabaseConfig, options: DialectOptions = 
       }
       const pglite = withPreparedStatements(
         new PGlite(config.dataDir, {
-        parsers: { [INT8_OID]: parseInt8 },
-        // PostgreSQL's server default (128MB) is sized for a shared server; inside the bot's own
-        // process it costs ~140 MB of resident memory for no measurable gain (doc/benchmarks.md).
+          parsers: { [INT8_OID]: parseInt8 },
+          // PostgreSQL's server default (128MB) is sized for a shared server; inside the bot's own
+          // process it costs ~140 MB of resident memory for no measurable gain (doc/benchmarks.md).
           postgresqlconf: [`shared_buffers = ${PGLITE_SHARED_BUFFERS}`],
         }),
       );
