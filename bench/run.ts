@@ -9,7 +9,7 @@ import path from "node:path";
 import { sql } from "kysely";
 import { createInboxRepository } from "../src/db/inbox.repository.ts";
 import { createMessageRepository, wholeChat } from "../src/db/message.repository.ts";
-import { formatAnswer } from "../src/telegram/format.ts";
+import { formatAnswer } from "../src/telegram/markdown/render.ts";
 import { createDatabase } from "../src/db/connection.ts";
 import { createMigrator, migrateToLatest } from "../src/db/migrations.ts";
 import { createTempPostgres, openMigrated, STORES } from "../tests/helpers/stores.ts";
@@ -110,13 +110,13 @@ async function benchStore(kind: (typeof STORES)[number]): Promise<void> {
   }
 }
 
-function benchFormatting(): void {
+async function benchFormatting(): Promise<void> {
   const markdown = Array.from({ length: 40 }, (_, i) => `## Part ${i}\n\n**Bold** text with \`code\` and [a link](https://example.com/${i}). ${"lorem ipsum ".repeat(18)}`).join("\n\n");
-  for (let i = 0; i < 20; i++) formatAnswer(markdown);
+  for (let i = 0; i < 20; i++) await formatAnswer(markdown);
   const samples: number[] = [];
   for (let i = 0; i < 200; i++) {
     const start = performance.now();
-    formatAnswer(markdown);
+    await formatAnswer(markdown);
     samples.push(performance.now() - start);
   }
   record(`format + split a ${markdown.length.toLocaleString("en")}-character Markdown answer, p95`, percentile(samples, 95), "ms", 20);
@@ -209,7 +209,7 @@ for (const store of STORES) {
   await benchStore(store);
   for (const figure of await benchInbox(store.name)) recordFigure(figure);
 }
-benchFormatting();
+await benchFormatting();
 await benchBotProcess();
 for (const store of STORES) {
   if (store.name === "postgres" && !databaseUrl) continue;

@@ -38,26 +38,36 @@ export interface AccessConfig {
 
 export interface Config {
   /** webhook null: long polling. richMessages: Bot API 10.1 rich messages and drafts, or classic text only. */
-  telegram: { token: string; apiRoot: string; webhook: WebhookConfig | null; richMessages: "auto" | "off" };
+  /** sendsPerSecond: the bot's whole budget of sends to Telegram, shared by its instances. */
+  telegram: { token: string; apiRoot: string; webhook: WebhookConfig | null; richMessages: "auto" | "off"; sendsPerSecond: number };
   http: { host: string; port: number };
   /** all: receive updates and work them; worker: only work the inbox (another instance receives). */
   /** pasteMergeMs: a long paste's pieces this close together are one turn (0: off). */
   inbox: { role: "all" | "worker"; leaseMs: number; maxConcurrentTurns: number; pasteMergeMs: number };
   /** model: the default; models: those a chat may choose with /model (the default first). */
   openai: { apiKey: string; baseURL: string; model: string; models: string[]; timeoutMs: number; maxRetries: number };
-  dialogue: { systemPrompt: string; historyMaxMessages: number; historyMaxChars: number };
+  /** answerMaxChars: an answer is cut (and marked) at this length. */
+  dialogue: { systemPrompt: string; historyMaxMessages: number; historyMaxChars: number; answerMaxChars: number };
   /** Photos, voice and documents: what the model sees and hears, and how much of a file it reads. */
   media: {
     vision: "auto" | "on" | "off";
     historyMaxImages: number;
     imageMaxSide: number;
     documentMaxChars: number;
+    /** A PDF is read up to this many pages. */
+    documentMaxPages: number;
+    /** Reading a file (a PDF, an image sent as a file) runs in a child process with these bounds. */
+    fileTimeoutMs: number;
+    fileMemoryMb: number;
     transcribe: { baseURL: string; model: string };
   };
   database: DatabaseConfig;
   access: AccessConfig;
-  /** Per-user daily limits (UTC days); null means unlimited. */
-  limits: { dailyMessages: number | null; dailyTokens: number | null };
+  /**
+   * Per-user daily limits (UTC days; null means unlimited) and the per-user rate (messages a
+   * minute, across the user's chats, on each instance).
+   */
+  limits: { dailyMessages: number | null; dailyTokens: number | null; dailyAudioSeconds: number | null; messagesPerMinute: number };
   /** Soft-deleted messages older than this are erased for good; null keeps them. */
   retentionDays: number | null;
   logLevel: LogLevel;
@@ -176,6 +186,7 @@ const schema = databaseSchema.extend({
       .optional(),
   ),
   TELEGRAM_WEBHOOK_MAX_CONNECTIONS: intSetting(1, 100, 40),
+  TELEGRAM_SENDS_PER_SECOND: intSetting(1, 1_000, 29),
   HTTP_HOST: optional(z.string().default("127.0.0.1")),
   HTTP_PORT: intSetting(0, 65_535, 8080),
   INSTANCE_ROLE: optional(z.enum(["all", "worker"], { error: "must be all or worker" }).default("all")),
@@ -194,14 +205,20 @@ const schema = databaseSchema.extend({
   HISTORY_MAX_IMAGES: intSetting(0, 20, 3),
   IMAGE_MAX_SIDE: intSetting(90, 10_000, 1280),
   DOCUMENT_MAX_CHARS: intSetting(100, 2_000_000, 12_000),
+  DOCUMENT_MAX_PAGES: intSetting(1, 10_000, 100),
+  FILE_TIMEOUT_SECONDS: intSetting(1, 600, 8),
+  FILE_MEMORY_MB: intSetting(64, 16_384, 256),
   SYSTEM_PROMPT: optional(z.string().optional()),
   HISTORY_MAX_MESSAGES: intSetting(1, 1000, 40),
   HISTORY_MAX_CHARS: intSetting(200, 2_000_000, 16_000),
+  ANSWER_MAX_CHARS: intSetting(500, 1_000_000, 32_000),
   ALLOWED_USERS: userList("a Telegram user id, an @username or *", true, false),
   ADMIN_USERS: userList("a numeric Telegram user id", false, true),
   GROUP_SETTINGS_BY: optional(z.enum(["admins", "everyone"], { error: "must be admins or everyone" }).default("admins")),
   USER_DAILY_MESSAGES: optionalLimit(1_000_000),
   USER_DAILY_TOKENS: optionalLimit(1_000_000_000_000),
+  USER_DAILY_AUDIO_SECONDS: optionalLimit(100_000_000),
+  USER_MESSAGES_PER_MINUTE: intSetting(1, 100_000, 30),
   HISTORY_RETENTION_DAYS: optionalLimit(36_500),
   MEMORY_PROFILE: optional(z.enum(["auto", "lean", "fast"], { error: "must be auto, lean or fast" }).default("auto")),
   LOG_LEVEL: optional(
@@ -265,6 +282,7 @@ export function parseConfig(env: Environment): Config {
       token: v.TELEGRAM_BOT_TOKEN,
       apiRoot: v.TELEGRAM_API_ROOT.replace(/\/+$/, ""),
       richMessages: v.TELEGRAM_RICH_MESSAGES,
+      sendsPerSecond: v.TELEGRAM_SENDS_PER_SECOND,
       webhook:
         v.TELEGRAM_WEBHOOK_URL && v.TELEGRAM_WEBHOOK_SECRET
           ? {
@@ -291,17 +309,26 @@ export function parseConfig(env: Environment): Config {
       systemPrompt: v.SYSTEM_PROMPT ?? (v.TELEGRAM_RICH_MESSAGES === "off" ? DEFAULT_SYSTEM_PROMPT_CLASSIC : DEFAULT_SYSTEM_PROMPT),
       historyMaxMessages: v.HISTORY_MAX_MESSAGES,
       historyMaxChars: v.HISTORY_MAX_CHARS,
+      answerMaxChars: v.ANSWER_MAX_CHARS,
     },
     media: {
       vision: v.OPENAI_VISION,
       historyMaxImages: v.HISTORY_MAX_IMAGES,
       imageMaxSide: v.IMAGE_MAX_SIDE,
       documentMaxChars: v.DOCUMENT_MAX_CHARS,
+      documentMaxPages: v.DOCUMENT_MAX_PAGES,
+      fileTimeoutMs: v.FILE_TIMEOUT_SECONDS * 1000,
+      fileMemoryMb: v.FILE_MEMORY_MB,
       transcribe: { baseURL: v.OPENAI_TRANSCRIBE_BASE_URL?.replace(/\/+$/, "") ?? baseURL, model: v.OPENAI_TRANSCRIBE_MODEL },
     },
     database: toDatabaseConfig(v),
     access: toAccessConfig(v.ALLOWED_USERS, v.ADMIN_USERS, v.GROUP_SETTINGS_BY),
-    limits: { dailyMessages: v.USER_DAILY_MESSAGES ?? null, dailyTokens: v.USER_DAILY_TOKENS ?? null },
+    limits: {
+      dailyMessages: v.USER_DAILY_MESSAGES ?? null,
+      dailyTokens: v.USER_DAILY_TOKENS ?? null,
+      dailyAudioSeconds: v.USER_DAILY_AUDIO_SECONDS ?? null,
+      messagesPerMinute: v.USER_MESSAGES_PER_MINUTE,
+    },
     retentionDays: v.HISTORY_RETENTION_DAYS ?? null,
     logLevel: v.LOG_LEVEL,
     memoryProfile: v.MEMORY_PROFILE === "auto" ? (v.DATABASE_URL ? "fast" : "lean") : v.MEMORY_PROFILE,

@@ -1,4 +1,5 @@
 import { sql, type Kysely, type Transaction } from "kysely";
+import { cleanText } from "../lib/text.ts";
 import { UNFINISHED_STATES, type Database, type DeliveryProgress, type InboxState } from "./database.ts";
 
 type Executor = Kysely<Database> | Transaction<Database>;
@@ -112,8 +113,7 @@ const leaseGivenBack = {
  * jsonb cannot hold a NUL character or a lone surrogate, and Telegram clients can send both: one
  * such update must not block the inbox. They are dropped or replaced, as for stored messages.
  */
-const storable = (_key: string, value: unknown) =>
-  typeof value === "string" ? value.toWellFormed().replaceAll("\u0000", "") : value;
+const storable = (_key: string, value: unknown) => (typeof value === "string" ? cleanText(value) : value);
 
 export function createInboxRepository(db: Executor): InboxRepository {
   const repository: InboxRepository = {

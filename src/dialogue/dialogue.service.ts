@@ -5,6 +5,7 @@ import type { Attachment, ChatInfo, ConversationRef, ExportedMessage, HistoryBud
 import { batchWhileBusy } from "../db/batch.ts";
 import type { ChatSettings, SettingsRepository } from "../db/settings.repository.ts";
 import { retryWrite } from "../db/retry.ts";
+import { cleanText, cutText } from "../lib/text.ts";
 import { conversationKey, type HistoryMode, type Place } from "./conversation.ts";
 import type { Metrics } from "../ops/metrics.ts";
 import { classifyLlmError, estimateUsage, type ChatTurn, type ContentPart, type LlmClient, type LlmFailure, type TokenUsage } from "../llm/client.ts";
@@ -13,6 +14,8 @@ export interface DialogueSettings {
   systemPrompt: string;
   historyMaxMessages: number;
   historyMaxChars: number;
+  /** ANSWER_MAX_CHARS: the model's answer is cut here (the model call is stopped). Default: no cut. */
+  answerMaxChars?: number;
 }
 
 export interface UserTurn {
@@ -40,6 +43,8 @@ export type ReplyOutcome =
       interrupted?: boolean;
       /** The model got the turn's photo as a placeholder (it takes no images): tell the chat, once. */
       imagesUnseen?: boolean;
+      /** The answer was cut: at ANSWER_MAX_CHARS ("length"), or where the user's daily tokens ran out ("tokens"). */
+      cut?: "length" | "tokens";
     }
   /** The turn's own image could not be downloaded: recorded as failed. */
   | { kind: "image_failed" }
@@ -313,6 +318,8 @@ export function createDialogueService(deps: DialogueDependencies): DialogueServi
     const store = (result: TurnResult, log: Logger) => storeIn(result, log, conversation);
 
     let answer = "";
+    let cut: "length" | "tokens" | undefined;
+    const answerMaxChars = settings.answerMaxChars ?? Number.POSITIVE_INFINITY;
     const startedAt = performance.now();
     let firstTextMs: number | undefined;
     let reported: TokenUsage | undefined;
@@ -328,7 +335,13 @@ export function createDialogueService(deps: DialogueDependencies): DialogueServi
       const ask = async () => {
         for await (const delta of llm.stream(turns, combined, (usage) => (reported = usage), model)) {
           answer += delta;
-          if (answer.trim() === "") continue;
+          if (answer.length >= answerMaxChars) {
+            // Leaving the loop ends the model's stream (and its request).
+            answer = cutText(answer, answerMaxChars);
+            cut = "length";
+            break;
+          }
+          if (firstTextMs === undefined && delta.trim() === "") continue;
           firstTextMs ??= Math.round(performance.now() - startedAt);
           onText(answer);
         }
@@ -349,6 +362,7 @@ export function createDialogueService(deps: DialogueDependencies): DialogueServi
       if (stop?.aborted && !signal?.aborted) {
         // Stopped by the user: what was written so far is the answer, kept and marked.
         log.info({ answerChars: answer.length }, "answer stopped by the user");
+        answer = cleanText(answer);
         if (answer.trim() === "") return finish(store, { failed: "stopped" }, { kind: "stopped" }, log);
         const usage = { model, ...estimateUsage(turns, answer), estimated: true };
         metrics?.turnEnded("answered", "stopped");
@@ -367,6 +381,8 @@ export function createDialogueService(deps: DialogueDependencies): DialogueServi
       return finish(store, { failed: failure.failure }, { kind: "llm_failed", failure: failure.failure, partial: answer }, log);
     }
     const modelMs = Math.round(performance.now() - startedAt);
+    // The model's answer is input too: what PostgreSQL cannot hold is cleaned, as in user text.
+    answer = cleanText(answer);
     if (answer.trim() === "") {
       log.warn("model returned an empty answer");
       metrics?.turnEnded("failed", "empty_answer");
@@ -376,7 +392,8 @@ export function createDialogueService(deps: DialogueDependencies): DialogueServi
     // A chat is told once (per model, while the process runs) that its photos are not seen.
     const tell = imagesUnseen && !toldImagesUnseen.has(`${place.chatId}:${model}`);
     if (tell) toldImagesUnseen.add(`${place.chatId}:${model}`);
-    const outcome = await finish(store, { answer, usage }, { kind: "answer", text: answer, ...(tell ? { imagesUnseen: true } : {}) }, log);
+    if (cut) log.warn({ answerChars: answer.length, cut }, "the model's answer was cut");
+    const outcome = await finish(store, { answer, usage }, { kind: "answer", text: answer, ...(tell ? { imagesUnseen: true } : {}), ...(cut ? { cut } : {}) }, log);
     // One line per turn for operators: sizes and timings, never the conversation itself.
     if (outcome.kind === "answer") {
       metrics?.turnEnded("answered");

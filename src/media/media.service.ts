@@ -6,6 +6,7 @@ import path from "node:path";
 import type { Attachment } from "../db/message.repository.ts";
 import type { Logger } from "../logger.ts";
 import type { Transcriber } from "../llm/transcribe.ts";
+import { cleanText } from "../lib/text.ts";
 import { FileDownloadError, type DownloadFile } from "./files.ts";
 
 /** Why a file could not become part of the conversation; each gets its own short reply. */
@@ -96,7 +97,7 @@ export function createMediaService(deps: MediaDependencies): MediaService {
       text = null;
     }
     if (text === null) return { ok: false, failure: pdf ? "unreadable_file" : "unsupported_file" };
-    text = text.replaceAll("\u0000", "").toWellFormed().trim();
+    text = cleanText(text).trim();
     if (text === "") return { ok: false, failure: "unreadable_file" }; // a scanned PDF, an empty file
     const total = text.length;
     const max = deps.documentMaxChars;

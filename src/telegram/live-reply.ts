@@ -2,8 +2,10 @@ import { GrammyError, type Api } from "grammy";
 import type { MessageEntity } from "grammy/types";
 import type { Logger } from "pino";
 import type { DeliveryProgress } from "../db/database.ts";
-import { formatAnswer, previewText, type FormattedText } from "./format.ts";
-import { RICH_MAX_BYTES, splitRichMarkdown, type RichSupport } from "./rich.ts";
+import { formatAnswer, previewText, richPreview, splitRichMarkdown, type FormattedText } from "./markdown/render.ts";
+import type { RichSupport } from "./rich.ts";
+import { TELEGRAM_TEXT_LIMIT } from "./split.ts";
+import { cleanText } from "../lib/text.ts";
 
 export interface LiveReplyOptions {
   /** For the final answer (with auto-retry for short flood waits). */
@@ -60,13 +62,6 @@ const NOT_MODIFIED = /message is not modified/i;
 const CANNOT_EDIT = /message to edit not found|message can't be edited|MESSAGE_ID_INVALID/i;
 const TYPING_EVERY_MS = 4_500;
 const GROUP_INTERVAL_MS = 3_000;
-
-/** What a preview shows of a long partial answer: the first message's worth. */
-function richPreview(partial: string): string {
-  const text = partial.trim();
-  if (Buffer.byteLength(text) <= RICH_MAX_BYTES - 8) return text;
-  return `${splitRichMarkdown(text, RICH_MAX_BYTES - 8)[0] ?? ""}\n\n…`;
-}
 
 export function createLiveReply(options: LiveReplyOptions): LiveReply {
   const { api, previewApi, chatId, logger, intervalMs, rich, draft } = options;
@@ -170,7 +165,7 @@ export function createLiveReply(options: LiveReplyOptions): LiveReply {
   };
 
   const flushClassic = async () => {
-    const text = previewText(latest);
+    const text = previewText(cleanText(latest));
     if (text === "" || text === shown) return;
     if (messageId === undefined) {
       await send(text, [], previewApi);
@@ -181,7 +176,7 @@ export function createLiveReply(options: LiveReplyOptions): LiveReply {
   };
 
   const flushRich = async () => {
-    const markdown = richPreview(latest);
+    const markdown = richPreview(cleanText(latest));
     if (markdown === "" || markdown === shown) return;
     if (draft) {
       await previewApi.sendRichMessageDraft(chatId, draft.id, { markdown }, { ...thread, can_stop: true });
@@ -219,7 +214,7 @@ export function createLiveReply(options: LiveReplyOptions): LiveReply {
 
   const finishClassic = async (markdown: string) => {
     format = "classic";
-    const parts = formatAnswer(markdown);
+    const parts = await formatAnswer(markdown);
     for (; partsSent < parts.length; partsSent++) {
       const part = parts[partsSent]!;
       if (partsSent === 0 && messageId !== undefined) await edit(messageId, part);
@@ -229,7 +224,7 @@ export function createLiveReply(options: LiveReplyOptions): LiveReply {
 
   /** One rich part the server refused (a parse error, too long): that part goes classic. */
   const sendPartClassic = async (markdown: string, first: boolean) => {
-    const chunks = formatAnswer(markdown);
+    const chunks = await formatAnswer(markdown);
     for (const [i, chunk] of chunks.entries()) {
       if (i === 0 && first && messageId !== undefined) await edit(messageId, chunk);
       else await sendFormatted(chunk);
@@ -238,7 +233,13 @@ export function createLiveReply(options: LiveReplyOptions): LiveReply {
 
   const finishRich = async (markdown: string) => {
     format = "rich";
-    const parts = splitRichMarkdown(markdown);
+    const parts = await splitRichMarkdown(markdown);
+    // Rich messages are for fewer, richer messages: an answer that would need more of them than
+    // of classic ones (thousands of tiny blocks, past 500 a message) goes classic, in fewer messages.
+    if (partsSent === 0 && parts.length > Math.ceil(markdown.length / TELEGRAM_TEXT_LIMIT) + 1) {
+      logger.info({ parts: parts.length }, "an answer of many tiny blocks goes as classic messages");
+      return finishClassic(markdown);
+    }
     for (; partsSent < parts.length; partsSent++) {
       const part = parts[partsSent]!;
       const first = partsSent === 0 && messageId !== undefined;

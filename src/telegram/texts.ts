@@ -65,6 +65,7 @@ export function createTexts(t: Translate) {
     imagesUnseen: t("images-unseen"),
     documentCut: (name: string, read: number, total: number) => t("document-cut", { name: name || "—", read, total }),
     stoppedMark: t("stopped-mark"),
+    answerCut: (why: "length" | "tokens") => t(`answer-cut-${why}`),
     stoppedBeforeText: t("stopped-before-text"),
     nothingToStop: t("nothing-to-stop"),
     nothingToRetry: t("nothing-to-retry"),

@@ -1,6 +1,7 @@
 import type { Message, UserFromGetMe } from "grammy/types";
 import { describe, expect, test } from "vitest";
-import { addressedText, mediaPromptOf, promptOf, sanitizeText } from "../../src/telegram/features/chat.ts";
+import { addressedText, mediaPromptOf, promptOf } from "../../src/telegram/features/chat.ts";
+import { cleanText } from "../../src/lib/text.ts";
 
 const me = { id: 42, is_bot: true, first_name: "Parley", username: "parley_bot" } as UserFromGetMe;
 const message = (text: string, extra: Partial<Message.TextMessage> = {}) =>
@@ -35,10 +36,10 @@ describe("addressedText", () => {
   });
 });
 
-test("sanitizeText removes what PostgreSQL text cannot hold", () => {
-  expect(sanitizeText("a\u0000b")).toBe("ab");
-  expect(sanitizeText("broken \ud800 pair")).toBe("broken \ufffd pair");
-  expect(sanitizeText("Привет 👋")).toBe("Привет 👋");
+test("cleanText removes what PostgreSQL text cannot hold", () => {
+  expect(cleanText("a\u0000b")).toBe("ab");
+  expect(cleanText("broken \ud800 pair")).toBe("broken \ufffd pair");
+  expect(cleanText("Привет 👋")).toBe("Привет 👋");
 });
 
 describe("promptOf", () => {

@@ -25,7 +25,7 @@ describe("parseConfig", () => {
     expect(config).toMatchObject({
       telegram: { token: valid.TELEGRAM_BOT_TOKEN, apiRoot: "https://api.telegram.org" },
       openai: { apiKey: "sk-test", baseURL: "https://api.openai.com/v1", model: "gpt-4o-mini", timeoutMs: 60_000 },
-      dialogue: { systemPrompt: DEFAULT_SYSTEM_PROMPT, historyMaxMessages: 40, historyMaxChars: 16_000 },
+      dialogue: { systemPrompt: DEFAULT_SYSTEM_PROMPT, historyMaxMessages: 40, historyMaxChars: 16_000, answerMaxChars: 32_000 },
       database: { kind: "pglite", dataDir: path.resolve("data/pglite") },
       logLevel: "info",
     });
@@ -46,7 +46,7 @@ describe("parseConfig", () => {
     });
     expect(config.telegram.apiRoot).toBe("http://localhost:8081");
     expect(config.openai).toMatchObject({ baseURL: "http://localhost:11434/v1", model: "llama3.2", timeoutMs: 30_000 });
-    expect(config.dialogue).toEqual({ systemPrompt: "Be brief.", historyMaxMessages: 10, historyMaxChars: 5000 });
+    expect(config.dialogue).toEqual({ systemPrompt: "Be brief.", historyMaxMessages: 10, historyMaxChars: 5000, answerMaxChars: 32_000 });
     expect(config.database).toEqual({ kind: "postgres", url: "postgres://parley:secret@db:5432/parley" });
     expect(config.logLevel).toBe("debug");
   });

@@ -3,6 +3,7 @@ import { describe, expect, test, vi } from "vitest";
 import type { HistoryBudget, HistoryMessage, MessageRepository, TurnResult } from "../../src/db/message.repository.ts";
 import { createDialogueService, toChatTurns, type UserTurn } from "../../src/dialogue/dialogue.service.ts";
 import { LlmError, type ChatTurn, type LlmClient } from "../../src/llm/client.ts";
+import { UNSTORABLE_ANSWERS } from "../corpus/answers.ts";
 
 const logger = pino({ level: "silent" });
 const settings = { systemPrompt: "SYSTEM", historyMaxMessages: 10, historyMaxChars: 1000 };
@@ -116,6 +117,38 @@ describe("dialogue service", () => {
     expect(recorded).toEqual([{ answer: "Hello!", usage: { model: "test-model", promptTokens: 27, completionTokens: 2, estimated: true } }]);
     // The message being answered always goes: the history gets what is left of the budget.
     expect(budgets).toEqual([{ maxMessages: 9, maxChars: 995 }]);
+  });
+
+  test.each(Object.entries(UNSTORABLE_ANSWERS))("an answer with %s is cleaned before it is stored and delivered", async (_name, raw) => {
+    const { repository, recorded } = memoryRepository();
+    const dialogue = createDialogueService({ repository, llm: scripted(() => words(raw)), settings, logger });
+    const outcome = await dialogue.reply(turn, () => undefined);
+    const clean = raw.toWellFormed().replaceAll("\u0000", "");
+    expect(outcome).toEqual({ kind: "answer", text: clean });
+    expect(recorded).toEqual([expect.objectContaining({ answer: clean })]);
+    expect(clean.isWellFormed() && !clean.includes("\u0000")).toBe(true);
+  });
+
+  test("an answer longer than ANSWER_MAX_CHARS is cut there, marked, and the model's stream is left", async () => {
+    const { repository, recorded } = memoryRepository();
+    let pulled = 0;
+    let ended = false;
+    const endless = scripted(async function* () {
+      try {
+        for (;;) {
+          pulled++;
+          yield "word ";
+        }
+      } finally {
+        ended = true;
+      }
+    });
+    const dialogue = createDialogueService({ repository, llm: endless, settings: { ...settings, answerMaxChars: 1_000 }, logger });
+    const outcome = await dialogue.reply(turn, () => undefined);
+    expect(outcome).toEqual({ kind: "answer", text: "word ".repeat(200), cut: "length" });
+    expect(pulled).toBe(200);
+    expect(ended).toBe(true);
+    expect(recorded).toEqual([expect.objectContaining({ answer: "word ".repeat(200) })]);
   });
 
   test("the usage the server reports is stored with the answer, not an estimate", async () => {

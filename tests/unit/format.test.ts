@@ -1,11 +1,11 @@
 import { describe, expect, test } from "vitest";
-import { formatAnswer, markdownToTelegram, previewText, splitFormatted } from "../../src/telegram/format.ts";
+import { formatAnswer, markdownToTelegram, previewText, splitFormatted } from "../../src/telegram/markdown/render.ts";
 
 const entityText = (text: string, e: { offset: number; length: number }) => text.slice(e.offset, e.offset + e.length);
 
 describe("markdownToTelegram", () => {
-  test("turns bold, italics, code, code blocks and links into entities", () => {
-    const { text, entities } = markdownToTelegram(
+  test("turns bold, italics, code, code blocks and links into entities", async () => {
+    const { text, entities } = await markdownToTelegram(
       "Hi **bold** and _it_ and `code` 👋 [site](https://example.com)\n\n```ts\nconst a = 1;\n```",
     );
     expect(text).not.toContain("**");
@@ -19,18 +19,18 @@ describe("markdownToTelegram", () => {
     expect(entityText(text, byType.pre!)).toContain("const a = 1;");
   });
 
-  test("leaves unbalanced markers as text rather than failing", () => {
-    const { text } = markdownToTelegram("an **unclosed bold");
+  test("leaves unbalanced markers as text rather than failing", async () => {
+    const { text } = await markdownToTelegram("an **unclosed bold");
     expect(text).toContain("unclosed bold");
   });
 
-  test("falls back to the raw text when the conversion leaves nothing", () => {
-    expect(markdownToTelegram("<!-- -->")).toEqual({ text: "<!-- -->", entities: [] });
+  test("falls back to the raw text when the conversion leaves nothing", async () => {
+    expect(await markdownToTelegram("<!-- -->")).toEqual({ text: "<!-- -->", entities: [] });
   });
 });
 
 describe("splitFormatted", () => {
-  test("moves entities into the piece that holds them, clipping one that crosses a cut", () => {
+  test("moves entities into the piece that holds them, clipping one that crosses a cut", async () => {
     const text = "aaaa bbbb cccc dddd";
     const pieces = splitFormatted({ text, entities: [{ type: "bold", offset: 5, length: 9 }] }, 12);
     expect(pieces.map((p) => p.text)).toEqual(["aaaa bbbb", "cccc dddd"]);
@@ -38,9 +38,9 @@ describe("splitFormatted", () => {
     expect(pieces[1]!.entities).toEqual([{ type: "bold", offset: 0, length: 4 }]);
   });
 
-  test("every piece of a long formatted answer is valid for Telegram", () => {
+  test("every piece of a long formatted answer is valid for Telegram", async () => {
     const markdown = Array.from({ length: 60 }, (_, i) => `**Title ${i}**\n\n${"text ".repeat(60)}`).join("\n\n");
-    for (const piece of formatAnswer(markdown)) {
+    for (const piece of await formatAnswer(markdown)) {
       expect(piece.text.length).toBeLessThanOrEqual(4096);
       expect(piece.text.trim()).not.toBe("");
       for (const e of piece.entities) {
@@ -52,7 +52,7 @@ describe("splitFormatted", () => {
 });
 
 describe("previewText", () => {
-  test("shows short text as it is and long text cut to one message", () => {
+  test("shows short text as it is and long text cut to one message", async () => {
     expect(previewText("  partial answer ")).toBe("partial answer");
     const long = previewText("word ".repeat(2000));
     expect(long.length).toBeLessThanOrEqual(4096);

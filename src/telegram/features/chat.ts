@@ -13,6 +13,7 @@ import type { GenerationStops } from "../../inbox/stops.ts";
 import type { Texts } from "../texts.ts";
 import type { MediaService } from "../../media/media.service.ts";
 import { attachmentOf } from "../attachments.ts";
+import { cleanText } from "../../lib/text.ts";
 
 export interface ChatDependencies {
   dialogue: DialogueService;
@@ -44,8 +45,6 @@ export interface ChatDependencies {
 export const isCommand = (message: Pick<Message.TextMessage, "entities">) =>
   message.entities?.some((e) => e.type === "bot_command" && e.offset === 0) ?? false;
 
-/** PostgreSQL text cannot hold NUL or broken UTF-16; Telegram clients can still send odd text. */
-export const sanitizeText = (text: string) => text.toWellFormed().replaceAll("\u0000", "");
 
 /**
  * In a group the bot answers only when spoken to: mentioned by @username or replied to.
@@ -194,7 +193,8 @@ async function answerTurn(ctx: ParleyContext, deps: ChatDependencies, generate: 
     case "answer": {
       // A stopped answer is shown as it was, marked (the mark is not stored: `interrupted` is).
       const before = `${outcome.before ?? ""}${outcome.imagesUnseen ? `_${ctx.texts.imagesUnseen}_\n\n` : ""}`;
-      return deliverAnswer(live, `${before}${outcome.text}${outcome.interrupted ? `\n\n${ctx.texts.stoppedMark}` : ""}`, turn, deps.logger);
+      const after = outcome.interrupted ? `\n\n${ctx.texts.stoppedMark}` : outcome.cut ? `\n\n_${ctx.texts.answerCut(outcome.cut)}_` : "";
+      return deliverAnswer(live, `${before}${outcome.text}${after}`, turn, deps.logger);
     }
     case "media_failed":
       return deliverFailure(live, ctx.texts.mediaFailure(outcome.failure), turn);
@@ -264,7 +264,7 @@ export function createChatFeature(deps: ChatDependencies): Composer<ParleyContex
     const text = promptOf(msg, ctx.me, isGroup);
     if (!text) return;
     if (!turn.answer) {
-      const { stored, latest } = await deps.dialogue.edit(chat.id, msg.message_id, sanitizeText(text));
+      const { stored, latest } = await deps.dialogue.edit(chat.id, msg.message_id, cleanText(text));
       deps.logger.info({ chatId: chat.id, stored, regenerate: latest }, "a message was edited");
       if (!latest) return;
     }
@@ -280,14 +280,14 @@ export function createChatFeature(deps: ChatDependencies): Composer<ParleyContex
     const { chat, from, msg } = ctx;
     const caption = mediaPromptOf(msg, ctx.me, chat.type !== "private");
     if (caption === null) return; // group chatter that is not for the bot
-    const request = { ...requestOf(ctx, turn, chat, from), text: sanitizeText(caption), telegramMessageId: msg.message_id, kind: attachment.kind, attachment };
+    const request = { ...requestOf(ctx, turn, chat, from), text: cleanText(caption), telegramMessageId: msg.message_id, kind: attachment.kind, attachment };
     answerLater(ctx, turn, deps, async (onText, stop) => {
       const prepared = await deps.media.prepare(attachment, request.text);
       if (!prepared.ok) {
         deps.logger.info({ kind: attachment.kind, failure: prepared.failure }, "a file could not be read");
         return deps.dialogue.failMedia(request, prepared.failure);
       }
-      const outcome = await deps.dialogue.reply({ ...request, text: sanitizeText(prepared.text) }, onText, deps.abortTurns, stop);
+      const outcome = await deps.dialogue.reply({ ...request, text: cleanText(prepared.text) }, onText, deps.abortTurns, stop);
       const before = prepared.heard ? quoteHeard(prepared.heard) : prepared.cut ? `_${ctx.texts.documentCut(attachment.fileName ?? "", prepared.cut.read, prepared.cut.total)}_\n\n` : undefined;
       return before ? { ...outcome, before } : outcome;
     });
@@ -304,7 +304,7 @@ export function createChatFeature(deps: ChatDependencies): Composer<ParleyContex
     if (!turn) throw new Error("a message reached the chat feature outside the inbox");
     answerLater(ctx, turn, deps, (onText, stop) =>
       deps.dialogue.reply(
-        { ...requestOf(ctx, turn, chat, from), text: sanitizeText(text), telegramMessageId: msg.message_id },
+        { ...requestOf(ctx, turn, chat, from), text: cleanText(text), telegramMessageId: msg.message_id },
         onText,
         deps.abortTurns,
         stop,
