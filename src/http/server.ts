@@ -37,7 +37,18 @@ export interface HttpServerOptions {
   logger: Logger;
   /** Larger bodies are refused (real updates are a few kilobytes). */
   maxBodyBytes?: number;
+  /** Bounds on slow or many clients (defaults: HTTP_LIMITS). */
+  limits?: Partial<typeof HTTP_LIMITS>;
 }
+
+/**
+ * What one client can hold of the server: a connection that has not sent its headers within
+ * headersMs, or its whole request within requestMs, is closed; an idle keep-alive connection
+ * after keepAliveMs; past maxConnections new ones are refused. Node checks the first two every
+ * checkMs (its default, 30 s, let a slow-headers client hold a connection for over a minute).
+ * Telegram opens at most TELEGRAM_WEBHOOK_MAX_CONNECTIONS (≤ 100) webhook connections.
+ */
+export const HTTP_LIMITS = { headersMs: 10_000, requestMs: 30_000, keepAliveMs: 5_000, checkMs: 1_000, maxConnections: 256 };
 
 export interface HttpServer {
   /** Starts listening; resolves with the port (useful with port 0). */
@@ -134,7 +145,13 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
   ]);
   if (webhook) routes.set(webhook.path, { method: "POST", handle: (req, res) => onWebhook(req, res, webhook) });
 
-  const server = createServer((req, res) => {
+  const limits = { ...HTTP_LIMITS, ...options.limits };
+  const server = createServer({
+    headersTimeout: limits.headersMs,
+    requestTimeout: limits.requestMs,
+    keepAliveTimeout: limits.keepAliveMs,
+    connectionsCheckingInterval: limits.checkMs,
+  }, (req, res) => {
     const route = routes.get((req.url ?? "/").split("?")[0]!);
     const handled = !route
       ? send(res, 404, "not found")
@@ -146,6 +163,7 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
       send(res, 500);
     });
   });
+  server.maxConnections = limits.maxConnections;
   server.on("clientError", (_error, socket) => socket.destroy());
 
   return {
