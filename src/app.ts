@@ -122,6 +122,8 @@ export function createApp(config: Config, { logger, onFatal, logContext = create
         documentMaxChars: config.media.documentMaxChars,
         logger,
       });
+      const access = createAccessService({ config: config.access, repository: createAccessRepository(db) });
+      const usage = createUsageService(createUsageRepository(db), config.limits, { isAdmin: access.isAdmin });
       const dialogue = createDialogueService({
         repository: messages,
         llm: createLlmClient(config.openai),
@@ -133,15 +135,14 @@ export function createApp(config: Config, { logger, onFatal, logContext = create
         media,
         vision: config.media.vision,
         historyMaxImages: config.media.historyMaxImages,
+        usage,
       });
       // Checked once, without retries: a wrong token or an unreachable API fails start-up at once.
       const botInfo = await new Api(token, { apiRoot }).getMe();
       botUsername = botInfo.username;
-      const access = createAccessService({ config: config.access, repository: createAccessRepository(db) });
       if (config.access.everyone && !config.access.explicit) {
         logger.warn("ALLOWED_USERS is not set: anyone on Telegram can use this bot and its model budget (set ALLOWED_USERS, or * to mean it)");
       }
-      const usage = createUsageService(createUsageRepository(db), config.limits);
       const parley = createBot({
         token,
         apiRoot,
@@ -159,6 +160,7 @@ export function createApp(config: Config, { logger, onFatal, logContext = create
         languages,
         media,
         imageMaxSide: config.media.imageMaxSide,
+        messagesPerMinute: config.limits.messagesPerMinute,
       });
       if (config.retentionDays !== null) {
         retention = createRetention({ repository: messages, days: config.retentionDays, logger });

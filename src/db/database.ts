@@ -102,6 +102,23 @@ export interface UsageDailyTable {
   messages: Generated<number>;
   prompt_tokens: ColumnType<bigint, bigint | number | undefined, bigint | number>;
   completion_tokens: ColumnType<bigint, bigint | number | undefined, bigint | number>;
+  audio_seconds: Generated<number>;
+}
+
+/** A user's charges on a UTC day, reservations included: where daily limits are checked and charged. */
+export interface UsageLedgerTable {
+  user_id: Int8;
+  day: ColumnType<string, string, never>;
+  messages: Generated<number>;
+  tokens: ColumnType<bigint, bigint | number | undefined, bigint | number>;
+  audio_seconds: Generated<number>;
+  told: Generated<boolean>;
+}
+
+/** The instances working this database, and when each was last seen. */
+export interface InstancesTable {
+  owner: string;
+  seen_at: Generated<Date>;
 }
 
 /** received → working (leased) → answered → delivered; or failed; or done (nothing to answer). */
@@ -148,4 +165,6 @@ export interface Database {
   usage_daily: UsageDailyTable;
   chat_settings: ChatSettingsTable;
   attachments: AttachmentsTable;
+  usage_ledger: UsageLedgerTable;
+  instances: InstancesTable;
 }

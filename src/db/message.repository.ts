@@ -102,7 +102,7 @@ export interface AnswerUsage {
 }
 
 /** How a turn ended: with an answer to store, or failed (the user's message is kept out of context). */
-export type TurnResult = { answer: string; usage?: AnswerUsage; interrupted?: boolean } | { failed: string };
+export type TurnResult = { answer: string; usage?: AnswerUsage; interrupted?: boolean } | { failed: string; usage?: AnswerUsage };
 
 export interface TurnInput {
   updateId: Id;
@@ -198,7 +198,7 @@ export function createMessageRepository(db: Executor): MessageRepository {
       if (turns.length === 0) return [];
       const column = <T>(pick: (turn: TurnInput) => T) => turns.map(pick);
       const answerOf = (t: TurnInput) => ("answer" in t.result ? t.result.answer : null);
-      const usageOf = (t: TurnInput) => ("answer" in t.result ? t.result.usage : undefined);
+      const usageOf = (t: TurnInput) => t.result.usage;
       // Data-modifying CTEs run as one statement, atomically. `owned` keeps the turns whose
       // inbox row this owner still holds, locked, and every insert selects from it, so a turn
       // whose lease was lost writes nothing. The answers are inserted from the user messages'
@@ -261,12 +261,14 @@ export function createMessageRepository(db: Executor): MessageRepository {
           where o.attachment is not null
         ), usage as (
           -- one row per user, UTC day and model; a user answered in two chats at once adds both.
-          -- Only turns whose message was stored now count (a duplicate inserts no question).
+          -- Only turns whose message was stored now count (a duplicate inserts no question). Every
+          -- model call counts its tokens; only answers count as messages.
           insert into usage_daily as d (user_id, day, model, messages, prompt_tokens, completion_tokens)
-          select o.user_id, (now() at time zone 'UTC')::date, o.model, count(*), sum(o.prompt_tokens), sum(o.completion_tokens)
+          select o.user_id, (now() at time zone 'UTC')::date, o.model, count(*) filter (where o.answer is not null),
+                 sum(o.prompt_tokens), sum(o.completion_tokens)
           from owned o
           join question q on q.chat_id = o.chat_id and q.telegram_message_id = o.telegram_message_id
-          where o.model is not null and o.answer is not null
+          where o.model is not null
           group by o.user_id, o.model
           on conflict (user_id, day, model) do update set
             messages = d.messages + excluded.messages,
@@ -452,6 +454,15 @@ export function createMessageRepository(db: Executor): MessageRepository {
           .forUpdate()
           .executeTakeFirst();
         if (!held) return null;
+        // The model call counts, answered or not (only an answer counts as a message).
+        if (result.usage) {
+          await sql`
+            insert into usage_daily as d (user_id, day, model, messages, prompt_tokens, completion_tokens)
+            values (${BigInt(userId)}, (now() at time zone 'UTC')::date, ${result.usage.model}, ${"answer" in result ? 1 : 0}, ${result.usage.promptTokens}, ${result.usage.completionTokens})
+            on conflict (user_id, day, model) do update set messages = d.messages + excluded.messages,
+              prompt_tokens = d.prompt_tokens + excluded.prompt_tokens, completion_tokens = d.completion_tokens + excluded.completion_tokens
+          `.execute(tx);
+        }
         if ("failed" in result) {
           await tx
             .updateTable("inbox")
@@ -485,14 +496,6 @@ export function createMessageRepository(db: Executor): MessageRepository {
           .returning("id")
           .executeTakeFirstOrThrow();
         await tx.updateTable("inbox").set({ state: "answered", user_message_id: turn.questionId, answer_id: id }).where("update_id", "=", BigInt(updateId)).execute();
-        if (result.usage) {
-          await sql`
-            insert into usage_daily as d (user_id, day, model, messages, prompt_tokens, completion_tokens)
-            values (${BigInt(userId)}, (now() at time zone 'UTC')::date, ${result.usage.model}, 1, ${result.usage.promptTokens}, ${result.usage.completionTokens})
-            on conflict (user_id, day, model) do update set messages = d.messages + 1,
-              prompt_tokens = d.prompt_tokens + excluded.prompt_tokens, completion_tokens = d.completion_tokens + excluded.completion_tokens
-          `.execute(tx);
-        }
         return { answerId: id };
       };
       return db.isTransaction ? body(db as Transaction<Database>) : (db as Kysely<Database>).transaction().execute(body);

@@ -1,13 +1,16 @@
 import type { Logger } from "pino";
 import type { MessageKind } from "../db/database.ts";
 import type { MediaFailure, MediaService } from "../media/media.service.ts";
-import type { Attachment, ChatInfo, ConversationRef, ExportedMessage, HistoryBudget, HistoryMessage, MessageRepository, TurnInput, TurnResult, UserInfo } from "../db/message.repository.ts";
+import type { AnswerUsage, Attachment, ChatInfo, ConversationRef, ExportedMessage, HistoryBudget, HistoryMessage, MessageRepository, TurnInput, TurnResult, UserInfo } from "../db/message.repository.ts";
 import { batchWhileBusy } from "../db/batch.ts";
 import type { ChatSettings, SettingsRepository } from "../db/settings.repository.ts";
 import { retryWrite } from "../db/retry.ts";
 import { cleanText, cutText } from "../lib/text.ts";
 import { conversationKey, type HistoryMode, type Place } from "./conversation.ts";
 import type { Metrics } from "../ops/metrics.ts";
+import type { LimitVerdict, UsageService } from "../access/usage.service.ts";
+import { loadTokenCounter, type TokenCounter } from "../llm/tokens.ts";
+import { isStatementError } from "../db/errors.ts";
 import { classifyLlmError, estimateUsage, type ChatTurn, type ContentPart, type LlmClient, type LlmFailure, type TokenUsage } from "../llm/client.ts";
 
 export interface DialogueSettings {
@@ -33,6 +36,8 @@ export interface UserTurn {
   /** A turn with a file (photo, voice, document): what it was, and the file; `text` is its text. */
   kind?: MessageKind;
   attachment?: Attachment | null;
+  /** Who is charged for the answer (daily limits): the author, unless another user asked (/retry). */
+  payerId?: number;
 }
 
 export type ReplyOutcome =
@@ -50,12 +55,21 @@ export type ReplyOutcome =
   | { kind: "image_failed" }
   /** The turn's file could not be read (too big, not downloadable, no speech…): recorded as failed. */
   | { kind: "media_failed"; failure: MediaFailure }
+  /** Stored and not answered (the user sends too fast): recorded as failed. */
+  | { kind: "unanswered" }
   /** The user stopped the answer before any text: recorded as failed ("stopped"). */
   | { kind: "stopped" }
   /** /retry in a chat with no answer to regenerate. */
   | { kind: "nothing_to_retry" }
   /** The database could not be read or written: nothing was stored, try the turn again later. */
   | { kind: "storage_unavailable" }
+  /**
+   * The database refused to store the turn (not an outage: the same statement would fail again).
+   * The answer, if there is one, is delivered all the same, unremembered; the row ends as failed.
+   */
+  | { kind: "store_failed"; text?: string }
+  /** Over a daily limit: nothing was stored and the model was not called. */
+  | { kind: "over_limit"; verdict: Extract<LimitVerdict, { ok: false }> }
   /** Stopped by shutdown before the answer was complete: nothing stored, the turn runs again. */
   | { kind: "cancelled" }
   /** Another instance took the turn over (this one's lease ran out): nothing stored by this one. */
@@ -82,6 +96,11 @@ export interface DialogueService {
    * reference), out of the model's context, and the inbox row ends as failed, in one statement.
    */
   failMedia(turn: UserTurn, failure: MediaFailure): Promise<ReplyOutcome>;
+  /**
+   * A message stored and not answered (its user sends faster than USER_MESSAGES_PER_MINUTE): kept,
+   * out of the model's context, and the inbox row ends as failed, in one statement.
+   */
+  keepUnanswered(turn: UserTurn, reason: "rate_limited"): Promise<ReplyOutcome>;
   /**
    * /retry: the chat's latest answered message is answered again, with the history before it; the
    * new answer replaces the old one (soft-deleted). The request carries the asking user and chat.
@@ -119,7 +138,7 @@ export interface DialogueDependencies {
   llm: LlmClient;
   settings: DialogueSettings;
   logger: Logger;
-  metrics?: Pick<Metrics, "turnEnded" | "modelCall" | "tokensUsed">;
+  metrics?: Pick<Metrics, "turnEnded" | "modelCall" | "tokensUsed" | "turnRefused">;
   /** Chats' own settings (/system, /model); without it every chat has the defaults. */
   chatSettings?: SettingsRepository;
   /** The models a chat may choose (/model), the default first. Default: the client's model alone. */
@@ -130,6 +149,8 @@ export interface DialogueDependencies {
   vision?: "auto" | "on" | "off";
   /** Images of at most this many of the newest photo turns go to the model (HISTORY_MAX_IMAGES). */
   historyMaxImages?: number;
+  /** Daily limits: a turn is charged before the model is called, and settled after. Without it, no limits. */
+  usage?: Pick<UsageService, "admit" | "settle" | "tokensLimited">;
 }
 
 const nameFor = (isGroup: boolean, name: string | null, content: string) =>
@@ -261,8 +282,16 @@ export function createDialogueService(deps: DialogueDependencies): DialogueServi
   /** Stores a turn's result in its conversation; null: this instance no longer holds the turn. */
   type Store = (result: TurnResult, log: Logger, conversation: string) => Promise<{ answerId: bigint | null } | null>;
 
+  /**
+   * Answers the model wrote that could not be stored (the database was away), by inbox row: the
+   * row's next attempt stores this one instead of asking the model again. The newest few only.
+   */
+  const unstored = new Map<string, { result: TurnResult; outcome: ReplyOutcome }>();
+  const UNSTORED_MAX = 200;
+
   /** Stores the outcome; maps a lost lease or a database failure to their outcomes. */
-  const finish = async (store: (result: TurnResult, log: Logger) => ReturnType<Store>, result: TurnResult, outcome: ReplyOutcome, log: Logger): Promise<ReplyOutcome> => {
+  const finish = async (store: (result: TurnResult, log: Logger) => ReturnType<Store>, result: TurnResult, outcome: ReplyOutcome, log: Logger, outcomeKey = ""): Promise<ReplyOutcome> => {
+    if (unstored.size > UNSTORED_MAX) unstored.delete(unstored.keys().next().value!);
     try {
       const stored = await store(result, log);
       if (stored === null) {
@@ -275,7 +304,13 @@ export function createDialogueService(deps: DialogueDependencies): DialogueServi
       }
       return outcome;
     } catch (error) {
+      if (isStatementError(error)) {
+        // Trying again would fail the same way (and call the model again): the turn ends here.
+        log.error({ err: error }, "the database refused to store the turn; it ends here, unremembered");
+        return { kind: "store_failed", ...("answer" in result ? { text: result.answer } : {}) };
+      }
       log.error({ err: error }, "could not store the turn; it will be tried again");
+      if ("answer" in result && outcomeKey !== "") unstored.set(outcomeKey, { result, outcome });
       return { kind: "storage_unavailable" };
     }
   };
@@ -317,10 +352,18 @@ export function createDialogueService(deps: DialogueDependencies): DialogueServi
     const conversation = conversationKey(place, modeOf(chat)); // outside groups the mode changes nothing
     const store = (result: TurnResult, log: Logger) => storeIn(result, log, conversation);
 
+    const key = String(turn.updateId);
+    const early = unstored.get(key);
+    if (early) {
+      // This row's answer was written by the model already, then not stored: store it now.
+      unstored.delete(key);
+      log.info("storing an answer the model wrote before the database went away");
+      return finish(store, early.result, early.outcome, log, key);
+    }
+
     let answer = "";
     let cut: "length" | "tokens" | undefined;
     const answerMaxChars = settings.answerMaxChars ?? Number.POSITIVE_INFINITY;
-    const startedAt = performance.now();
     let firstTextMs: number | undefined;
     let reported: TokenUsage | undefined;
     const model = modelFor(chat);
@@ -329,6 +372,49 @@ export function createDialogueService(deps: DialogueDependencies): DialogueServi
     if (images === "failed") return finish(store, { failed: "image_download" }, { kind: "image_failed" }, log);
     let turns = toChatTurns(systemPrompt, history, turn, images);
     let imagesUnseen = turn.kind === "photo" && !images.has(CURRENT_TURN);
+
+    // Daily limits: the turn is charged before the model is called (its request counted with a
+    // real tokenizer when tokens are limited), in one statement; settled afterwards.
+    const payer = Number(turn.payerId ?? turn.user.id);
+    let counter: TokenCounter | undefined;
+    let reservedTokens = 0;
+    let admitted: { day: string | null; tokensLeft: number } = { day: null, tokensLeft: Number.POSITIVE_INFINITY };
+    if (deps.usage) {
+      try {
+        if (deps.usage.tokensLimited(payer)) {
+          counter = await loadTokenCounter();
+          reservedTokens = counter.countTurns(turns);
+        }
+        const admission = await deps.usage.admit(payer, reservedTokens);
+        if (!admission.ok) {
+          metrics?.turnRefused(admission.limit);
+          log.info({ userId: payer, limit: admission.limit, needed: admission.needed }, "refused: daily limit");
+          return { kind: "over_limit", verdict: admission };
+        }
+        admitted = admission;
+      } catch (error) {
+        log.error({ err: error }, "database unavailable while charging the turn");
+        return { kind: "storage_unavailable" };
+      }
+    }
+    let completionTokens = 0;
+    /** What the model call cost: as the server reported it, or else as counted here. */
+    const usageNow = (): AnswerUsage =>
+      reported
+        ? { model, ...reported, estimated: false }
+        : counter
+          ? { model, promptTokens: reservedTokens, completionTokens: counter.count(answer), estimated: true }
+          : { model, ...estimateUsage(turns, answer), estimated: true };
+    /** Ends the turn's charge: what the call cost instead of what was reserved; no answer, no message. */
+    const settled = (outcome: ReplyOutcome, usage: AnswerUsage): ReplyOutcome => {
+      if (deps.usage && admitted.day !== null) {
+        const delta = { messages: outcome.kind === "answer" ? 0 : -1, tokens: usage.promptTokens + usage.completionTokens - reservedTokens };
+        deps.usage.settle(payer, admitted.day, delta).catch((error: unknown) => log.warn({ err: error }, "could not settle the turn's charge; it stays as reserved"));
+      }
+      return outcome;
+    };
+
+    const startedAt = performance.now();
     try {
       const aborts = [signal, stop].filter((s): s is AbortSignal => s !== undefined);
       const combined = aborts.length > 1 ? AbortSignal.any(aborts) : aborts[0];
@@ -340,6 +426,13 @@ export function createDialogueService(deps: DialogueDependencies): DialogueServi
             answer = cutText(answer, answerMaxChars);
             cut = "length";
             break;
+          }
+          if (counter && Number.isFinite(admitted.tokensLeft)) {
+            completionTokens += counter.count(delta);
+            if (completionTokens >= admitted.tokensLeft) {
+              cut = "tokens"; // the user's tokens for today end here
+              break;
+            }
           }
           if (firstTextMs === undefined && delta.trim() === "") continue;
           firstTextMs ??= Math.round(performance.now() - startedAt);
@@ -359,41 +452,47 @@ export function createDialogueService(deps: DialogueDependencies): DialogueServi
         await ask();
       }
     } catch (error) {
+      // Every call that was made is counted: failed and stopped ones by the estimate.
+      answer = cleanText(answer);
+      const usage = usageNow();
       if (stop?.aborted && !signal?.aborted) {
         // Stopped by the user: what was written so far is the answer, kept and marked.
         log.info({ answerChars: answer.length }, "answer stopped by the user");
-        answer = cleanText(answer);
-        if (answer.trim() === "") return finish(store, { failed: "stopped" }, { kind: "stopped" }, log);
-        const usage = { model, ...estimateUsage(turns, answer), estimated: true };
+        if (answer.trim() === "") return settled(await finish(store, { failed: "stopped", usage }, { kind: "stopped" }, log), usage);
         metrics?.turnEnded("answered", "stopped");
         metrics?.tokensUsed(usage.model, usage.promptTokens, usage.completionTokens);
-        return finish(store, { answer, usage, interrupted: true }, { kind: "answer", text: answer, interrupted: true }, log);
+        return settled(await finish(store, { answer, usage, interrupted: true }, { kind: "answer", text: answer, interrupted: true }, log, key), usage);
       }
       const failure = classifyLlmError(error);
       if (failure.failure === "cancelled") {
         log.info("model call cancelled by shutdown; the turn will run again");
-        return { kind: "cancelled" };
+        return settled({ kind: "cancelled" }, usage);
       }
       // Misconfiguration (bad key, unknown model) is the operator's to fix: log it as an error.
       const level = failure.failure === "misconfigured" ? "error" : "warn";
       log[level]({ failure: failure.failure, status: failure.status, reason: failure.message, modelServer: llm.server }, "model call failed");
       metrics?.turnEnded("failed", failure.failure);
-      return finish(store, { failed: failure.failure }, { kind: "llm_failed", failure: failure.failure, partial: answer }, log);
+      metrics?.tokensUsed(usage.model, usage.promptTokens, usage.completionTokens);
+      return settled(await finish(store, { failed: failure.failure, usage }, { kind: "llm_failed", failure: failure.failure, partial: answer }, log), usage);
     }
     const modelMs = Math.round(performance.now() - startedAt);
     // The model's answer is input too: what PostgreSQL cannot hold is cleaned, as in user text.
     answer = cleanText(answer);
+    const usage = usageNow();
     if (answer.trim() === "") {
       log.warn("model returned an empty answer");
       metrics?.turnEnded("failed", "empty_answer");
-      return finish(store, { failed: "empty_answer" }, { kind: "empty_answer" }, log);
+      metrics?.tokensUsed(usage.model, usage.promptTokens, usage.completionTokens);
+      return settled(await finish(store, { failed: "empty_answer", usage }, { kind: "empty_answer" }, log), usage);
     }
-    const usage = { model, ...(reported ?? estimateUsage(turns, answer)), estimated: reported === undefined };
     // A chat is told once (per model, while the process runs) that its photos are not seen.
     const tell = imagesUnseen && !toldImagesUnseen.has(`${place.chatId}:${model}`);
     if (tell) toldImagesUnseen.add(`${place.chatId}:${model}`);
     if (cut) log.warn({ answerChars: answer.length, cut }, "the model's answer was cut");
-    const outcome = await finish(store, { answer, usage }, { kind: "answer", text: answer, ...(tell ? { imagesUnseen: true } : {}), ...(cut ? { cut } : {}) }, log);
+    const outcome = settled(
+      await finish(store, { answer, usage }, { kind: "answer", text: answer, ...(tell ? { imagesUnseen: true } : {}), ...(cut ? { cut } : {}) }, log, key),
+      usage,
+    );
     // One line per turn for operators: sizes and timings, never the conversation itself.
     if (outcome.kind === "answer") {
       metrics?.turnEnded("answered");
@@ -416,23 +515,28 @@ export function createDialogueService(deps: DialogueDependencies): DialogueServi
     return outcome;
   };
 
+  /** Stores a turn that gets no answer (out of context; the inbox row ends failed), in one statement. */
+  const recordFailed = async (turn: UserTurn, reason: string, outcome: ReplyOutcome): Promise<ReplyOutcome> => {
+    const log = logger.child({ chatId: turn.chat.id });
+    let conversation: string;
+    try {
+      conversation = (await conversationOf(placeOf(turn))).conversation;
+    } catch (error) {
+      log.error({ err: error }, "database unavailable while storing a turn");
+      return { kind: "storage_unavailable" };
+    }
+    metrics?.turnEnded("failed", reason);
+    return finish((result, l) => record(turn, conversation, result, l), { failed: reason }, outcome, log);
+  };
+
   return {
     reply(turn, onText, signal, stop) {
       return respond(turn, (result, log, conversation) => record(turn, conversation, result, log), onText, signal, stop);
     },
 
-    async failMedia(turn, failure) {
-      const log = logger.child({ chatId: turn.chat.id });
-      let conversation: string;
-      try {
-        conversation = (await conversationOf(placeOf(turn))).conversation;
-      } catch (error) {
-        log.error({ err: error }, "database unavailable while storing a turn");
-        return { kind: "storage_unavailable" };
-      }
-      metrics?.turnEnded("failed", failure);
-      return finish((result, l) => record(turn, conversation, result, l), { failed: failure }, { kind: "media_failed", failure }, log);
-    },
+    failMedia: (turn, failure) => recordFailed(turn, failure, { kind: "media_failed", failure }),
+
+    keepUnanswered: (turn, reason) => recordFailed(turn, reason, { kind: "unanswered" }),
 
     async retry(request, onText, signal, stop) {
       const latest = await repository.latestAnswered(await conversationOf(placeOf(request)));
@@ -445,6 +549,7 @@ export function createDialogueService(deps: DialogueDependencies): DialogueServi
         attachment: latest.attachment,
         telegramMessageId: 0,
         user: latest.userId === null ? request.user : { ...request.user, id: latest.userId, firstName: latest.authorName },
+        payerId: Number(request.user.id), // whoever asks for the retry pays for it
       };
       const store: Store = (result, log) =>
         retryWrite(

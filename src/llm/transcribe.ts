@@ -12,6 +12,8 @@ export interface TranscriberOptions {
 
 export interface Transcriber {
   readonly server: string;
+  /** The transcription model (what /usage counts the seconds under). */
+  readonly model: string;
   /** The speech in an audio file, as text. Throws LlmError (classified as for the chat model). */
   transcribe(audio: Buffer, fileName: string, mimeType: string | undefined, signal?: AbortSignal): Promise<string>;
 }
@@ -21,6 +23,7 @@ export function createTranscriber(options: TranscriberOptions): Transcriber {
   const openai = new OpenAI({ apiKey: options.apiKey, baseURL: options.baseURL, timeout: options.timeoutMs, maxRetries: options.maxRetries });
   return {
     server: new URL(options.baseURL).host,
+    model: options.model,
     async transcribe(audio, fileName, mimeType, signal) {
       try {
         const file = await toFile(audio, fileName, mimeType ? { type: mimeType } : undefined);

@@ -5,28 +5,37 @@
 import path from "node:path";
 import type { Attachment } from "../db/message.repository.ts";
 import type { Logger } from "../logger.ts";
+import type { LimitVerdict } from "../access/usage.service.ts";
 import type { Transcriber } from "../llm/transcribe.ts";
-import { cleanText } from "../lib/text.ts";
+import { cleanText, cutText } from "../lib/text.ts";
 import { FileDownloadError, type DownloadFile } from "./files.ts";
 
 /** Why a file could not become part of the conversation; each gets its own short reply. */
 export type MediaFailure = "too_big" | "download_failed" | "transcription_failed" | "nothing_heard" | "unsupported_file" | "unreadable_file";
 
 export type Prepared =
+  /** Refused before the work was done: the user's daily speech is used up (see PrepareOptions). */
+  | { ok: false; failure: "over_limit"; verdict: Extract<LimitVerdict, { ok: false }> }
   | {
       ok: true;
       /** The turn's text as stored and sent: the caption, the transcript, or the document's text. */
       text: string;
       /** A voice note's transcript, to show the user what was heard. */
       heard?: string;
-      /** A document longer than DOCUMENT_MAX_CHARS: how much of it was read. */
+      /** A document or transcript longer than DOCUMENT_MAX_CHARS: how much of it was kept. */
       cut?: { read: number; total: number };
     }
   | { ok: false; failure: MediaFailure };
 
+/** What a file costs the user who sent it, charged before the work is done. */
+export interface PrepareOptions {
+  /** Speech to transcribe (seconds, by transcription model): charged, or refused over the daily limit. */
+  chargeAudio?(seconds: number, model: string): Promise<LimitVerdict>;
+}
+
 export interface MediaService {
   /** The text a turn with this file stands for (photos: the caption; their image goes at model time). */
-  prepare(attachment: Attachment, caption: string): Promise<Prepared>;
+  prepare(attachment: Attachment, caption: string, options?: PrepareOptions): Promise<Prepared>;
   /** The image as a data: URL for the model. Throws FileDownloadError. */
   imageUrl(attachment: Attachment): Promise<string>;
 }
@@ -99,39 +108,50 @@ export function createMediaService(deps: MediaDependencies): MediaService {
     if (text === null) return { ok: false, failure: pdf ? "unreadable_file" : "unsupported_file" };
     text = cleanText(text).trim();
     if (text === "") return { ok: false, failure: "unreadable_file" }; // a scanned PDF, an empty file
-    const total = text.length;
-    const max = deps.documentMaxChars;
-    const cut = total > max ? { read: max, total } : undefined;
-    const body = cut ? `${text.slice(0, max)}\n[… the rest of the file (${total - max} more characters) was cut]` : text;
+    const { body, cut } = capped(text, "file");
     const header = `📄 ${attachment.fileName ?? "document"}`;
     return { ok: true, text: `${header}\n\n${body}${caption ? `\n\n${caption}` : ""}`, ...(cut ? { cut } : {}) };
   };
 
-  const listen = async (attachment: Attachment, caption: string): Promise<Prepared> => {
-    if (!deps.transcriber) return { ok: false, failure: "transcription_failed" };
+  /** A file's text (a document's, a transcript) cut at DOCUMENT_MAX_CHARS, with a note for the model. */
+  const capped = (text: string, what: "file" | "recording") => {
+    const total = text.length;
+    const max = deps.documentMaxChars;
+    if (total <= max) return { body: text, cut: undefined };
+    return { body: `${cutText(text, max)}\n[… the rest of the ${what} (${total - max} more characters) was cut]`, cut: { read: max, total } };
+  };
+
+  const listen = async (attachment: Attachment, caption: string, options: PrepareOptions): Promise<Prepared> => {
+    const transcriber = deps.transcriber;
+    if (!transcriber) return { ok: false, failure: "transcription_failed" };
+    // Telegram gives every voice note, audio and video note its duration: charged before the call.
+    const verdict = await options.chargeAudio?.(Math.max(1, attachment.duration ?? 1), transcriber.model);
+    if (verdict && !verdict.ok) return { ok: false, failure: "over_limit", verdict };
     const bytes = await fetchFile(attachment);
     if (typeof bytes === "string") return { ok: false, failure: bytes };
     let heard: string;
     try {
       const name = attachment.fileName ?? `${attachment.kind}.${attachment.kind === "video_note" ? "mp4" : "ogg"}`;
-      heard = await deps.transcriber.transcribe(bytes, name, attachment.mimeType ?? undefined);
+      heard = cleanText(await transcriber.transcribe(bytes, name, attachment.mimeType ?? undefined));
     } catch (error) {
-      logger.warn({ reason: error instanceof Error ? error.message : String(error), server: deps.transcriber.server }, "transcription failed");
+      logger.warn({ reason: error instanceof Error ? error.message : String(error), server: transcriber.server }, "transcription failed");
       return { ok: false, failure: "transcription_failed" };
     }
     if (heard === "") return { ok: false, failure: "nothing_heard" };
-    return { ok: true, text: caption ? `${heard}\n\n${caption}` : heard, heard };
+    // A transcript is cut like a document: a long recording must not fill the model's context.
+    const { body, cut } = capped(heard, "recording");
+    return { ok: true, text: caption ? `${body}\n\n${caption}` : body, heard: cut ? `${cutText(heard, 1_000)}…` : heard, ...(cut ? { cut } : {}) };
   };
 
   return {
-    async prepare(attachment, caption) {
+    async prepare(attachment, caption, options = {}) {
       switch (attachment.kind) {
         case "photo":
           return { ok: true, text: caption };
         case "voice":
         case "audio":
         case "video_note":
-          return listen(attachment, caption);
+          return listen(attachment, caption, options);
         case "document":
           return readDocument(attachment, caption);
       }

@@ -14,7 +14,7 @@ export interface Metrics {
   /** Tokens an answer cost (estimated where the server reported none). */
   tokensUsed(model: string, prompt: number, completion: number): void;
   /** A turn refused before the model: the user is not allowed, or over a daily limit. */
-  turnRefused(reason: "not_allowed" | "daily_messages" | "daily_tokens"): void;
+  turnRefused(reason: "not_allowed" | "rate" | "daily_messages" | "daily_tokens" | "daily_audio" | "turn_tokens"): void;
   /** A Bot API call that failed: Telegram's error code, or "network" when it could not be reached. */
   telegramError(method: string, code: number | "network"): void;
   /** Read at each scrape: turns waiting in the inbox and the age of the oldest. */

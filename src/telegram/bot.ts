@@ -17,6 +17,7 @@ import type { ParleyContext } from "./context.ts";
 import { deliveryRetryMs, logBotError } from "./errors.ts";
 import { createRichSupport } from "./rich.ts";
 import { createAccessGate } from "./features/access.ts";
+import { createRateLimiter } from "../access/rate.ts";
 import { createAdminFeature } from "./features/admin.ts";
 import { createChatFeature } from "./features/chat.ts";
 import { createForgetFeature } from "./features/forget.ts";
@@ -55,6 +56,8 @@ export interface BotDependencies {
   /** Photos, voice and documents. */
   media: MediaService;
   imageMaxSide: number;
+  /** USER_MESSAGES_PER_MINUTE. */
+  messagesPerMinute: number;
   previewIntervalMs?: number;
   draftIntervalMs?: number;
 }
@@ -93,7 +96,7 @@ export function createBot(deps: BotDependencies): ParleyBot {
     fetch: async (chatId) => (await bot.api.getChatAdministrators(chatId)).map((member) => member.user.id),
   });
   const settings = createSettingsPolicy({ by: deps.groupSettingsBy, isBotAdmin: access.isAdmin, chatAdmins });
-  bot.use(createAccessGate({ access, logger, metrics }));
+  bot.use(createAccessGate({ access, logger, metrics, rate: createRateLimiter(deps.messagesPerMinute) }));
   // The chat feature comes right after the gate: a turn waits for the model inside it, and every
   // middleware layer before it stays suspended meanwhile (memory per turn in flight). It passes
   // commands, callback queries and service messages on to the features below.
@@ -110,7 +113,6 @@ export function createBot(deps: BotDependencies): ParleyBot {
       draftIntervalMs: deps.draftIntervalMs ?? 300,
       abortTurns: deps.abortTurns,
       usage,
-      isAdmin: access.isAdmin,
       metrics,
       stops: deps.stops,
       media: deps.media,

@@ -7,7 +7,12 @@ import type { Texts } from "./texts.ts";
  * grammY's context, plus the inbox row the update came from (set for every update the inbox runs)
  * and what the bot says, in the language of the user the update is from.
  */
-export type ParleyContext = Context & { turn?: Turn; texts: Texts };
+export type ParleyContext = Context & {
+  turn?: Turn;
+  texts: Texts;
+  /** The user sends faster than USER_MESSAGES_PER_MINUTE: the update is kept but not acted on (tell: say so, once). */
+  overRate?: { tell: boolean };
+};
 
 /** Reply options that quote the user's message in groups (so it is clear whom a reply is for). */
 export const quoteInGroups = (ctx: ParleyContext): { reply_parameters?: { message_id: number } } =>

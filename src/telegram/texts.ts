@@ -1,4 +1,5 @@
 import type { AccessOverview } from "../access/access.service.ts";
+import type { LimitName } from "../access/usage.service.ts";
 import type { UsageTotals, UsageRow, UserUsage } from "../db/usage.repository.ts";
 import type { LlmFailure } from "../llm/client.ts";
 import type { MediaFailure } from "../media/media.service.ts";
@@ -24,7 +25,8 @@ export const COMMAND_NAMES = ["start", "help", "clear", "cancel", "retry", "syst
 export function createTexts(t: Translate) {
   const count = (key: "messages" | "answers" | "tokens", n: number) => t(key, { count: n });
   const tokensOf = (u: UsageTotals) => u.promptTokens + u.completionTokens;
-  const line = (u: UsageTotals) => t("usage-line", { answers: count("answers", u.messages), tokens: count("tokens", tokensOf(u)) });
+  const line = (u: UsageTotals) =>
+    `${t("usage-line", { answers: count("answers", u.messages), tokens: count("tokens", tokensOf(u)) })}${u.audioSeconds > 0 ? `, ${t("seconds-of-speech", { count: u.audioSeconds })}` : ""}`;
   return {
     start: (name: string | undefined) => t("start", { name: name || "none" }),
     help: t("help"),
@@ -86,13 +88,20 @@ export function createTexts(t: Translate) {
         rules.length ? `${t("access-rules")}\n${rules.join("\n")}` : t("access-no-rules"),
       ].join("\n\n");
     },
-    overLimit: (limit: "daily_messages" | "daily_tokens", max: number, resetsAt: Date, now: Date) =>
-      t("over-limit", { limit: count(limit === "daily_messages" ? "messages" : "tokens", max), in: t("time-until", hoursAndMinutesUntil(resetsAt, now)) }),
-    usage: (mine: UserUsage, limits: { dailyMessages: number | null; dailyTokens: number | null }, exempt: boolean) => {
+    overLimit: (verdict: { limit: LimitName; max: number; resetsAt: Date; left?: number; needed?: number }, now: Date) => {
+      const when = t("time-until", hoursAndMinutesUntil(verdict.resetsAt, now));
+      if (verdict.limit === "turn_tokens") return t("over-limit-turn", { needed: count("tokens", verdict.needed ?? 0), left: count("tokens", verdict.left ?? 0), in: when });
+      const limit = verdict.limit === "daily_messages" ? count("messages", verdict.max) : verdict.limit === "daily_tokens" ? count("tokens", verdict.max) : t("seconds-of-speech", { count: verdict.max });
+      return t("over-limit", { limit, in: when });
+    },
+    notRemembered: t("not-remembered"),
+    tooFast: t("too-fast"),
+    usage: (mine: UserUsage, limits: { dailyMessages: number | null; dailyTokens: number | null; dailyAudioSeconds?: number | null }, exempt: boolean) => {
       const parts = [t("usage-mine", { today: line(mine.today), month: line(mine.month) })];
       const caps = [
         ...(limits.dailyMessages === null ? [] : [t("usage-cap-messages", { used: mine.today.messages, max: limits.dailyMessages })]),
         ...(limits.dailyTokens === null ? [] : [t("usage-cap-tokens", { used: tokensOf(mine.today), max: limits.dailyTokens })]),
+        ...(limits.dailyAudioSeconds == null ? [] : [t("usage-cap-audio", { used: mine.today.audioSeconds, max: limits.dailyAudioSeconds })]),
       ];
       if (exempt && caps.length) parts.push(t("usage-exempt"));
       else if (caps.length) parts.push(t("usage-caps", { caps: caps.join(", ") }));

@@ -64,7 +64,8 @@ describe("rich answers", () => {
   test("an answer over 32 768 bytes: several rich messages, cut between blocks, the code block whole", async () => {
     const { chat, user } = person("Lena");
     const code = "```js\n" + Array.from({ length: 400 }, (_, i) => `console.log("line ${i}");`).join("\n") + "\n```";
-    const paragraphs = Array.from({ length: 60 }, (_, i) => `Paragraph ${i}: ${"текст ".repeat(60)}`);
+    // Over 32 768 bytes, within ANSWER_MAX_CHARS (32 000 characters): Cyrillic is two bytes a letter.
+    const paragraphs = Array.from({ length: 60 }, (_, i) => `Paragraph ${i}: ${"текст ".repeat(45)}`);
     const markdown = [...paragraphs.slice(0, 30), code, ...paragraphs.slice(30)].join("\n\n");
     expect(Buffer.byteLength(markdown)).toBeGreaterThan(40_000);
     world.ai.respondWith(() => ({ kind: "answer", chunks: [markdown] }));

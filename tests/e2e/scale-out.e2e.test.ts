@@ -69,17 +69,34 @@ describe.skipIf(!TEST_DATABASE_URL)("instances on one PostgreSQL", () => {
   test("a user's daily limit holds whichever instance answers", { timeout: 60_000 }, () =>
     withTwoInstances({ USER_DAILY_MESSAGES: "3" }, async (w, bots) => {
       const { chat, user } = person("Limited");
-      const replies: string[] = [];
-      for (let i = 1; i <= 5; i++) {
-        const next = w.tg.nextBotMessage(chat.id);
-        w.tg.userSends(chat, user, `message ${i}`);
-        replies.push((await next).text);
-      }
+      for (let i = 1; i <= 5; i++) w.tg.userSends(chat, user, `message ${i}`);
+      // A chat's updates are worked in order: once /usage is answered, the five messages were.
+      w.tg.userSends(chat, user, "/usage");
+      const replies = (await w.tg.waitForChat(chat.id, (m) => m.at(-1)?.text.startsWith("Your usage") ?? false, "/usage")).map((m) => m.text);
       expect(replies.slice(0, 3)).toEqual(["Echo: message 1", "Echo: message 2", "Echo: message 3"]);
-      for (const refused of replies.slice(3)) expect(refused).toMatch(/^You've reached today's limit of 3 messages/);
+      // The limit is said once (the fifth message is refused without a word), not once a message.
+      expect(replies).toHaveLength(5);
+      expect(replies[3]).toMatch(/^You've reached today's limit of 3 messages/);
       // Both instances took updates (the fake balances them in turn).
       expect(new Set(w.tg.webhookDeliveries.map((d) => d.target)).size).toBe(2);
       expect(w.ai.requests).toHaveLength(3);
+      for (const bot of bots) expect((await bot.stop()).code).toBe(0);
+    }),
+  );
+
+  test("USER_DAILY_MESSAGES=1 and eight groups writing at once over two instances: one answer, no overshoot", { timeout: 60_000 }, () =>
+    withTwoInstances({ USER_DAILY_MESSAGES: "1" }, async (w, bots) => {
+      const { user } = person("Octo");
+      const groups = Array.from({ length: 8 }, (_, i) => ({ id: -4_000_000 - i, type: "group" as const, title: `Group ${i}` }));
+      w.ai.respondWith(() => ({ kind: "answer", chunks: ["Answered"], latencyMs: 300 }));
+      for (const group of groups) w.tg.userSends(group, user, "@parley_test_bot hello");
+      // Each group's updates are worked in order: its /usage reply comes after its first message was.
+      for (const group of groups) w.tg.userSends(group, user, "/usage@parley_test_bot");
+      for (const group of groups) await w.tg.waitForChat(group.id, (m) => m.some((x) => x.text.startsWith("Your usage")), `/usage in ${group.title}`);
+      const said = groups.flatMap((g) => w.tg.messagesIn(g.id).map((m) => m.text));
+      expect(w.ai.requests).toHaveLength(1);
+      expect(said.filter((t) => t === "Answered")).toHaveLength(1);
+      expect(said.filter((t) => t.startsWith("You've reached today's limit"))).toHaveLength(1); // told once, not seven times
       for (const bot of bots) expect((await bot.stop()).code).toBe(0);
     }),
   );

@@ -53,12 +53,13 @@ for (const store of STORES) {
       await turn(chat, ann, "one", { answer: "a", usage: usageOf("m1", 100, 20) });
       await turn(chat, ann, "two", { answer: "b", usage: usageOf("m1", 150, 30, true) });
       await turn(chat, ann, "three", { failed: "timeout" }); // failed turns cost no answer
+      await turn(chat, ann, "four", { failed: "empty_answer", usage: usageOf("m1", 70, 0, true) }); // but the call they made counts
       const answer = await db.selectFrom("messages").select(["model", "prompt_tokens", "completion_tokens", "usage_estimated"]).where("chat_id", "=", BigInt(chat.id)).where("role", "=", "assistant").orderBy("id").execute();
       expect(answer).toEqual([
         { model: "m1", prompt_tokens: 100, completion_tokens: 20, usage_estimated: false },
         { model: "m1", prompt_tokens: 150, completion_tokens: 30, usage_estimated: true },
       ]);
-      const totals = { messages: 2, promptTokens: 250, completionTokens: 50 };
+      const totals = { messages: 2, promptTokens: 320, completionTokens: 50, audioSeconds: 0 };
       expect(await usage.ofUser(ann.id)).toEqual({ today: totals, month: totals });
     });
 
@@ -74,9 +75,42 @@ for (const store of STORES) {
       // The same Telegram message again under another update: stored once, counted once.
       const again = await messages.recordTurn(input(await lease(), chatA, ben, "x", { answer: "x!", usage: usageOf("m1", 10, 1) }, telegramId - 3));
       expect(again).toEqual({ answerId: null });
-      expect((await usage.ofUser(ben.id)).today).toEqual({ messages: 3, promptTokens: 70, completionTokens: 7 });
+      expect((await usage.ofUser(ben.id)).today).toEqual({ messages: 3, promptTokens: 70, completionTokens: 7, audioSeconds: 0 });
       const rows = await db.selectFrom("usage_daily").select(["model", "messages"]).where("user_id", "=", BigInt(ben.id)).orderBy("model").execute();
       expect(rows).toEqual([{ model: "m1", messages: 2 }, { model: "m2", messages: 1 }]);
+    });
+
+    test("daily limits: concurrent reservations of one user never pass a limit together; refused ones charge nothing and say what was charged", async () => {
+      const eve = newUser("Eve");
+      const limits = { messages: 3, tokens: 1_000, audioSeconds: null };
+      // Twenty turns at once, over as many connections as the store has: three fit the message limit.
+      const results = await Promise.all(Array.from({ length: 20 }, () => usage.reserve(eve.id, { messages: 1, tokens: 100, audioSeconds: 0 }, limits)));
+      expect(results.filter((r) => r.ok)).toHaveLength(3);
+      expect(await usage.charged(eve.id)).toEqual({ messages: 3, tokens: 300, audioSeconds: 0, told: true });
+      const refused = results.find((r) => !r.ok)!;
+      expect(refused).toMatchObject({ ok: false, before: { messages: 3, tokens: 300 } });
+      // Told once a day: the first refusal sees told = false, the later ones true.
+      expect(results.filter((r) => !r.ok && !r.toldBefore)).toHaveLength(1);
+
+      // Tokens: a turn that needs more than is left is refused whole; settling gives back what was not used.
+      const fay = newUser("Fay");
+      const first = await usage.reserve(fay.id, { messages: 1, tokens: 800, audioSeconds: 0 }, limits);
+      expect(first).toMatchObject({ ok: true, tokens: 800 });
+      expect(await usage.reserve(fay.id, { messages: 1, tokens: 300, audioSeconds: 0 }, limits)).toMatchObject({ ok: false, before: { tokens: 800 } });
+      await usage.settle(fay.id, (first as { day: string }).day, { messages: -1, tokens: -500 });
+      expect(await usage.reserve(fay.id, { messages: 1, tokens: 300, audioSeconds: 0 }, limits)).toMatchObject({ ok: true, tokens: 600 });
+      // A first charge of the day larger than the limit is refused too (no row to lock yet).
+      expect(await usage.reserve(newUser("Gus").id, { messages: 1, tokens: 5_000, audioSeconds: 0 }, limits)).toMatchObject({ ok: false, before: { messages: 0, tokens: 0 }, toldBefore: false });
+    });
+
+    test("speech transcribed is counted per transcription model and reported with the rest", async () => {
+      const hal = newUser("Hal");
+      await usage.recordAudio(hal.id, "whisper-1", 42);
+      await usage.recordAudio(hal.id, "whisper-1", 8);
+      expect((await usage.ofUser(hal.id)).today).toEqual({ messages: 0, promptTokens: 0, completionTokens: 0, audioSeconds: 50 });
+      const limits = { messages: null, tokens: null, audioSeconds: 60 };
+      expect(await usage.reserve(hal.id, { messages: 0, tokens: 0, audioSeconds: 50 }, limits)).toMatchObject({ ok: true });
+      expect(await usage.reserve(hal.id, { messages: 0, tokens: 0, audioSeconds: 20 }, limits)).toMatchObject({ ok: false, before: { audioSeconds: 50 } });
     });
 
     test("usage of earlier days counts for the month, not for today; everyone's list is heaviest first", async () => {
@@ -88,13 +122,13 @@ for (const store of STORES) {
       const firstOfMonth = (await sql<{ first: boolean }>`select extract(day from now() at time zone 'UTC') = 1 as first`.execute(db)).rows[0]!.first;
       await db.insertInto("usage_daily").values({ user_id: cid.id, day: sql<string>`(now() at time zone 'UTC')::date - 1` as unknown as string, model: "m1", messages: 4, prompt_tokens: 400, completion_tokens: 40 }).execute();
       const mine = await usage.ofUser(cid.id);
-      expect(mine.today).toEqual({ messages: 1, promptTokens: 5, completionTokens: 5 });
-      expect(mine.month).toEqual(firstOfMonth ? mine.today : { messages: 5, promptTokens: 405, completionTokens: 45 });
+      expect(mine.today).toEqual({ messages: 1, promptTokens: 5, completionTokens: 5, audioSeconds: 0 });
+      expect(mine.month).toEqual(firstOfMonth ? mine.today : { messages: 5, promptTokens: 405, completionTokens: 45, audioSeconds: 0 });
       const everyone = await usage.everyone(1000);
       const ids = everyone.map((r) => r.userId);
       expect(ids.indexOf(BigInt(cid.id))).toBeLessThan(ids.indexOf(BigInt(dee.id)));
-      expect(everyone.find((r) => r.userId === BigInt(dee.id))).toMatchObject({ username: "dee", firstName: "Dee", today: { messages: 1, promptTokens: 1, completionTokens: 1 } });
-      expect(await usage.ofUser(newUser("Nobody").id)).toEqual({ today: { messages: 0, promptTokens: 0, completionTokens: 0 }, month: { messages: 0, promptTokens: 0, completionTokens: 0 } });
+      expect(everyone.find((r) => r.userId === BigInt(dee.id))).toMatchObject({ username: "dee", firstName: "Dee", today: { messages: 1, promptTokens: 1, completionTokens: 1, audioSeconds: 0 } });
+      expect(await usage.ofUser(newUser("Nobody").id)).toEqual({ today: { messages: 0, promptTokens: 0, completionTokens: 0, audioSeconds: 0 }, month: { messages: 0, promptTokens: 0, completionTokens: 0, audioSeconds: 0 } });
     });
 
     test("a stopped answer is stored marked interrupted, and is the chat's latest answer", async () => {
@@ -130,7 +164,7 @@ for (const store of STORES) {
         ["a2, better", true, latest.questionId],
       ]);
       expect((await messages.latestAnswered(wholeChat(chat.id)))!.answerId).toBe(stored!.answerId);
-      expect((await usage.ofUser(al.id)).today).toEqual({ messages: 1, promptTokens: 30, completionTokens: 3 });
+      expect((await usage.ofUser(al.id)).today).toEqual({ messages: 1, promptTokens: 30, completionTokens: 3, audioSeconds: 0 });
       const row = await db.selectFrom("inbox").select(["state", "user_message_id", "answer_id"]).where("update_id", "=", BigInt(id)).executeTakeFirstOrThrow();
       expect(row).toEqual({ state: "answered", user_message_id: latest.questionId, answer_id: stored!.answerId });
       // A failure changes no message and ends the row; a lost lease writes nothing.

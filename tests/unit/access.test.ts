@@ -161,32 +161,44 @@ describe("group settings", () => {
 });
 
 describe("daily limits", () => {
-  const repo = (today: { messages: number; promptTokens: number; completionTokens: number }) => {
-    const ofUser = vi.fn(async () => ({ today, month: today }));
-    return { repository: { ofUser, everyone: async () => [] } satisfies UsageRepository, ofUser };
+  const repo = (charged: { messages: number; tokens: number }) => {
+    const read = vi.fn(async () => ({ ...charged, audioSeconds: 0, told: false }));
+    const repository = {
+      ofUser: async () => ({ today: none, month: none }),
+      everyone: async () => [],
+      charged: read,
+      markTold: async () => false,
+      reserve: async () => ({ ok: true as const, day: "2026-11-23", tokens: 0 }),
+      settle: async () => undefined,
+      recordAudio: async () => undefined,
+    } satisfies UsageRepository;
+    return { repository, read };
   };
+  const none = { messages: 0, promptTokens: 0, completionTokens: 0, audioSeconds: 0 };
   const noon = new Date("2026-11-23T12:00:00Z");
+  const at = { now: () => noon };
 
   test("over the message or token limit: refused until the next UTC midnight; admins and unlimited setups cost no query", async () => {
-    const { repository, ofUser } = repo({ messages: 10, promptTokens: 900, completionTokens: 100 });
-    expect(await createUsageService(repository, { dailyMessages: 10, dailyTokens: null }, () => noon).check(1, false)).toEqual({
+    const { repository, read } = repo({ messages: 10, tokens: 1000 });
+    expect(await createUsageService(repository, { dailyMessages: 10, dailyTokens: null }, at).check(1)).toEqual({
       ok: false,
       limit: "daily_messages",
       max: 10,
       resetsAt: new Date("2026-11-24T00:00:00Z"),
+      tell: true,
     });
-    expect(await createUsageService(repository, { dailyMessages: 11, dailyTokens: 1000 }, () => noon).check(1, false)).toMatchObject({ ok: false, limit: "daily_tokens" });
-    expect(await createUsageService(repository, { dailyMessages: 11, dailyTokens: 1001 }, () => noon).check(1, false)).toEqual({ ok: true });
-    const calls = ofUser.mock.calls.length;
-    expect(await createUsageService(repository, { dailyMessages: 1, dailyTokens: 1 }, () => noon).check(1, true)).toEqual({ ok: true });
-    expect(await createUsageService(repository, { dailyMessages: null, dailyTokens: null }, () => noon).check(1, false)).toEqual({ ok: true });
-    expect(ofUser.mock.calls.length).toBe(calls);
+    expect(await createUsageService(repository, { dailyMessages: 11, dailyTokens: 1000 }, at).check(1)).toMatchObject({ ok: false, limit: "daily_tokens" });
+    expect(await createUsageService(repository, { dailyMessages: 11, dailyTokens: 1001 }, at).check(1)).toEqual({ ok: true });
+    const calls = read.mock.calls.length;
+    expect(await createUsageService(repository, { dailyMessages: 1, dailyTokens: 1 }, { ...at, isAdmin: () => true }).check(1)).toEqual({ ok: true });
+    expect(await createUsageService(repository, { dailyMessages: null, dailyTokens: null }, at).check(1)).toEqual({ ok: true });
+    expect(read.mock.calls.length).toBe(calls);
   });
 
   test("the reset time is told as the user would read it", () => {
     expect(nextUtcMidnight(new Date("2026-12-31T23:59:00Z"))).toEqual(new Date("2027-01-01T00:00:00Z"));
     const { textsFor } = createLanguages();
-    const resetIn = (now: string, language = "en") => textsFor(language).overLimit("daily_messages", 20, new Date("2026-11-24T00:00:00Z"), new Date(now));
+    const resetIn = (now: string, language = "en") => textsFor(language).overLimit({ limit: "daily_messages", max: 20, resetsAt: new Date("2026-11-24T00:00:00Z") }, new Date(now));
     expect(resetIn("2026-11-23T20:48:30Z")).toBe("You've reached today's limit of 20 messages. It resets at 00:00 UTC, in 3 h 12 min.");
     expect(resetIn("2026-11-23T23:59:59Z")).toMatch(/in 1 min\.$/);
     expect(resetIn("2026-11-23T22:00:00Z")).toMatch(/in 2 h\.$/);

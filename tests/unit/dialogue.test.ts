@@ -4,6 +4,7 @@ import type { HistoryBudget, HistoryMessage, MessageRepository, TurnResult } fro
 import { createDialogueService, toChatTurns, type UserTurn } from "../../src/dialogue/dialogue.service.ts";
 import { LlmError, type ChatTurn, type LlmClient } from "../../src/llm/client.ts";
 import { UNSTORABLE_ANSWERS } from "../corpus/answers.ts";
+import type { LimitVerdict } from "../../src/access/usage.service.ts";
 
 const logger = pino({ level: "silent" });
 const settings = { systemPrompt: "SYSTEM", historyMaxMessages: 10, historyMaxChars: 1000 };
@@ -151,6 +152,68 @@ describe("dialogue service", () => {
     expect(recorded).toEqual([expect.objectContaining({ answer: "word ".repeat(200) })]);
   });
 
+  describe("daily limits", () => {
+    const ledger = () => {
+      const calls: Array<[string, ...unknown[]]> = [];
+      let left = Number.POSITIVE_INFINITY;
+      let refuse: Extract<LimitVerdict, { ok: false }> | undefined;
+      const usage = {
+        tokensLimited: () => Number.isFinite(left),
+        admit: async (userId: number, tokens: number) => (calls.push(["admit", userId, tokens]), refuse ?? { ok: true as const, day: "2026-12-05", tokensLeft: left }),
+        settle: async (userId: number, day: string | null, delta: { messages: number; tokens: number }) => void calls.push(["settle", userId, day, delta]),
+      };
+      return { usage, calls, setLeft: (n: number) => (left = n), refuseWith: (v: typeof refuse) => (refuse = v) };
+    };
+
+    test("a turn over a limit is refused before the model is called, and nothing is stored", async () => {
+      const { repository, recorded } = memoryRepository();
+      const llm = scripted(() => words("never"));
+      const { usage, refuseWith } = ledger();
+      const verdict = { ok: false as const, limit: "daily_messages" as const, max: 1, resetsAt: new Date(), tell: true };
+      refuseWith(verdict);
+      const dialogue = createDialogueService({ repository, llm, settings, logger, usage });
+      expect(await dialogue.reply(turn, () => undefined)).toEqual({ kind: "over_limit", verdict });
+      expect(llm.seen).toHaveLength(0);
+      expect(recorded).toEqual([]);
+    });
+
+    test("with a token limit, the request is counted with the tokenizer before it is sent; the answer stops where the tokens run out; the charge is settled to what was used", async () => {
+      const { repository, recorded } = memoryRepository();
+      const { usage, calls, setLeft } = ledger();
+      setLeft(10);
+      const dialogue = createDialogueService({ repository, llm: scripted(() => words(...Array.from({ length: 100 }, () => " the"))), settings, logger, usage });
+      const outcome = await dialogue.reply(turn, () => undefined);
+      expect(outcome).toMatchObject({ kind: "answer", cut: "tokens" });
+      const reserved = calls[0]![2] as number;
+      // system, two history messages and the question: their text (about a token each) and the chat format's framing.
+      expect(calls[0]).toEqual(["admit", 2, expect.any(Number)]);
+      expect(reserved).toBeGreaterThan(16);
+      expect(reserved).toBeLessThan(30);
+      const answer = (outcome as { text: string }).text;
+      expect(answer.split(" the").length - 1).toBe(10); // " the" is one token: ten of them, then the stream was left
+      const stored = recorded[0] as { usage: { promptTokens: number; completionTokens: number } };
+      expect(stored.usage).toMatchObject({ promptTokens: reserved, completionTokens: 10, estimated: true });
+      expect(calls[1]).toEqual(["settle", 2, "2026-12-05", { messages: 0, tokens: 10 }]);
+    });
+
+    test("a call that brought no answer gives its message back and keeps its tokens; /retry is charged to whoever asked", async () => {
+      const { repository } = memoryRepository({
+        latestAnswered: async () => ({ questionId: 5n, answerId: 6n, kind: "text", attachment: null, content: "q", userId: 77n, authorName: "Other" }),
+      });
+      const { usage, calls } = ledger();
+      const failing = scripted(async function* () {
+        yield* [];
+        throw new LlmError("unavailable", "gone");
+      });
+      const dialogue = createDialogueService({ repository, llm: failing, settings, logger, usage });
+      await dialogue.reply(turn, () => undefined);
+      expect(calls[1]).toEqual(["settle", 2, "2026-12-05", { messages: -1, tokens: expect.any(Number) }]);
+      expect((calls[1]![3] as { tokens: number }).tokens).toBeGreaterThan(0); // the prompt was sent: it counts
+      await dialogue.retry({ updateId: 10n, owner: "me", chat: turn.chat, user: turn.user, isGroup: false }, () => undefined);
+      expect(calls[2]).toEqual(["admit", 2, 0]); // user 2 asked; user 77 wrote the question
+    });
+  });
+
   test("the usage the server reports is stored with the answer, not an estimate", async () => {
     const { repository, recorded } = memoryRepository();
     const llm = scripted(() => words("Hi"));
@@ -201,7 +264,8 @@ describe("dialogue service", () => {
     });
     const dialogue = createDialogueService({ repository, llm, settings, logger });
     expect(await dialogue.reply(turn, () => {})).toEqual({ kind: "llm_failed", failure: "unavailable", partial: "Half an ans" });
-    expect(recorded).toEqual([{ failed: "unavailable" }]);
+    // The call was made: what it cost is counted (the server reported nothing: estimated).
+    expect(recorded).toEqual([{ failed: "unavailable", usage: { model: "test-model", promptTokens: expect.any(Number), completionTokens: 3, estimated: true } }]);
   });
 
   test("a failed model call is logged with the server that failed", async () => {
@@ -232,7 +296,7 @@ describe("dialogue service", () => {
     const { repository, recorded } = memoryRepository();
     const dialogue = createDialogueService({ repository, llm: scripted(() => words("", "  ")), settings, logger });
     expect(await dialogue.reply(turn, () => {})).toEqual({ kind: "empty_answer" });
-    expect(recorded).toEqual([{ failed: "empty_answer" }]);
+    expect(recorded).toEqual([{ failed: "empty_answer", usage: { model: "test-model", promptTokens: expect.any(Number), completionTokens: 1, estimated: true } }]);
   });
 
   test("a lost lease drops the answer (another instance has the turn)", async () => {

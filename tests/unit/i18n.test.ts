@@ -14,7 +14,7 @@ const keysOf = (locale: string) =>
 /** Every text, with sample values: functions called, strings as they are. */
 function everyText(texts: Texts): string[] {
   const now = new Date("2026-11-23T20:00:00Z");
-  const usage = { messages: 3, promptTokens: 1_000, completionTokens: 234 };
+  const usage = { messages: 3, promptTokens: 1_000, completionTokens: 234, audioSeconds: 75 };
   return [
     texts.start("Ann"), texts.start(undefined), texts.help, texts.cleared(0), texts.cleared(5), texts.systemShow("Be kind.", true), texts.systemShow("x", false),
     texts.systemSet, texts.systemReset, texts.systemTooLong(4_000), texts.modelAsk("m"), texts.modelOnlyOne("m"), texts.modelSet("m"), texts.modelGone,
@@ -26,7 +26,9 @@ function everyText(texts: Texts): string[] {
     texts.imagesUnseen, texts.documentCut("a.pdf", 100, 2_000), texts.stoppedMark, texts.stoppedBeforeText, texts.nothingToStop, texts.nothingToRetry, texts.notAllowed(123456789), texts.adminOnly,
     texts.adminPrivateOnly, texts.groupAdminsOnly, texts.accessUsage("allow"), texts.accessChanged("@a", true, true), texts.accessChanged("@a", true, false), texts.accessChanged("@a", false, false),
     texts.accessOverview({ everyone: false, admins: [], fromSettings: [], rules: [{ subject: "@a", allowed: true }] } as never), texts.accessOverview({ everyone: true, admins: [1], fromSettings: [], rules: [] } as never),
-    texts.overLimit("daily_tokens", 10_000, new Date("2026-11-24T00:00:00Z"), now), texts.usage({ today: usage, month: usage } as never, { dailyMessages: 5, dailyTokens: 9 }, false),
+    ...(["daily_messages", "daily_tokens", "daily_audio"] as const).map((limit) => texts.overLimit({ limit, max: 10_000, resetsAt: new Date("2026-11-24T00:00:00Z") }, now)),
+    texts.overLimit({ limit: "turn_tokens", max: 500, left: 120, needed: 3_000, resetsAt: new Date("2026-11-24T00:00:00Z") }, now),
+    texts.notRemembered, texts.tooFast, texts.answerCut("length"), texts.answerCut("tokens"), texts.usage({ today: usage, month: usage } as never, { dailyMessages: 5, dailyTokens: 9, dailyAudioSeconds: 600 }, false),
     texts.usage({ today: usage, month: usage } as never, { dailyMessages: 5, dailyTokens: null }, true), texts.usageEveryone([]),
     texts.usageEveryone([{ userId: 1, username: null, firstName: null, today: usage, month: usage }] as never), texts.forgetAsk, texts.forgetYes, texts.forgetNo, texts.forgetDone(1),
     texts.forgetCancelled, texts.notYourButton, texts.forgetExpired, ...texts.commands.map((c) => c.description),

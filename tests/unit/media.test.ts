@@ -38,7 +38,7 @@ describe("a file's text", () => {
         if (bytes instanceof Error) throw bytes;
         return bytes;
       },
-      transcriber: transcribe ? { server: "s", transcribe: async (b) => transcribe(b) } : null,
+      transcriber: transcribe ? { server: "s", model: "whisper-test", transcribe: async (b) => transcribe(b) } : null,
       documentMaxChars: 20,
       logger,
     });
@@ -64,5 +64,21 @@ describe("a file's text", () => {
     expect(await service(Buffer.from("hi"), () => "Hello there").prepare(voice, "")).toEqual({ ok: true, text: "Hello there", heard: "Hello there" });
     expect(await service(Buffer.from("hi"), () => "").prepare(voice, "")).toEqual({ ok: false, failure: "nothing_heard" });
     expect(await service(Buffer.from("hi")).prepare(voice, "")).toEqual({ ok: false, failure: "transcription_failed" });
+  });
+
+  test("a transcript is cut like a document, and speech is charged before it is sent (refused over the daily limit, nothing downloaded)", async () => {
+    const voice = file({ kind: "voice", mimeType: "audio/ogg", duration: 95 });
+    const long = await service(Buffer.from("hi"), () => "word ".repeat(100)).prepare(voice, "");
+    expect(long).toMatchObject({ ok: true, cut: { read: 20, total: 500 } });
+    expect((long as { text: string }).text).toMatch(/^word word word word \n\[… the rest of the recording \(480 more characters\) was cut\]$/);
+    const charged: Array<[number, string]> = [];
+    const ok = await service(Buffer.from("hi"), () => "Hi").prepare(voice, "", { chargeAudio: async (s, m) => (charged.push([s, m]), { ok: true }) });
+    expect(ok).toMatchObject({ ok: true, text: "Hi" });
+    expect(charged).toEqual([[95, "whisper-test"]]);
+    let downloaded = false;
+    const refusing = createMediaService({ download: async () => ((downloaded = true), Buffer.from("x")), transcriber: { server: "s", model: "w", transcribe: async () => "never" }, documentMaxChars: 20, logger });
+    const verdict = { ok: false as const, limit: "daily_audio" as const, max: 60, resetsAt: new Date(), tell: true };
+    expect(await refusing.prepare(voice, "", { chargeAudio: async () => verdict })).toEqual({ ok: false, failure: "over_limit", verdict });
+    expect(downloaded).toBe(false);
   });
 });

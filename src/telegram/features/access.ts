@@ -5,11 +5,14 @@ import type { Metrics } from "../../ops/metrics.ts";
 import { attachmentOf } from "../attachments.ts";
 import { isCommand, mediaPromptOf, promptOf } from "./chat.ts";
 import type { ParleyContext } from "../context.ts";
+import type { RateLimiter } from "../../access/rate.ts";
 
 export interface AccessGateDependencies {
   access: AccessService;
   logger: Logger;
   metrics: Pick<Metrics, "turnRefused">;
+  /** USER_MESSAGES_PER_MINUTE: past it, an allowed user's updates are marked (ctx.overRate). */
+  rate: RateLimiter;
 }
 
 /** Is the update something the bot would act on (and so something a stranger must be refused)? */
@@ -32,11 +35,23 @@ function actsOn(ctx: ParleyContext): boolean {
  * with their user id (to give the operator), and nothing else happens: no model call, nothing
  * stored (their inbox row keeps no payload once done).
  */
-export function createAccessGate({ access, logger, metrics }: AccessGateDependencies): Composer<ParleyContext> {
+export function createAccessGate({ access, logger, metrics, rate }: AccessGateDependencies): Composer<ParleyContext> {
   const gate = new Composer<ParleyContext>();
   gate.use(async (ctx, next) => {
     const user = ctx.from;
-    if (!user || !actsOn(ctx) || (await access.isAllowed(user))) return next();
+    if (!user || !actsOn(ctx)) return next();
+    if (await access.isAllowed(user)) {
+      // Fair share: every update a user makes the bot act on counts (admins excepted).
+      if (!access.isAdmin(user.id)) {
+        const verdict = rate.hit(user.id);
+        if (!verdict.ok) {
+          metrics.turnRefused("rate");
+          logger.info({ userId: user.id, told: verdict.tell }, "refused: the user sends faster than the rate");
+          ctx.overRate = { tell: verdict.tell };
+        }
+      }
+      return next();
+    }
     metrics.turnRefused("not_allowed");
     logger.info({ userId: user.id }, "refused: the user is not allowed");
     if (ctx.callbackQuery) return ctx.answerCallbackQuery({ text: ctx.texts.notAllowed(user.id), show_alert: true });

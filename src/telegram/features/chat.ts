@@ -30,9 +30,8 @@ export interface ChatDependencies {
   firstDraftAfterMs: number;
   /** Aborted when the bot must stop: turns still waiting for the model give up (and run again later). */
   abortTurns: AbortSignal;
-  /** Daily limits: checked before the model is called. */
-  usage: UsageService;
-  isAdmin(userId: number): boolean;
+  /** Daily limits: checked before a file is read (the dialogue charges each turn before the model). */
+  usage: Pick<UsageService, "check" | "chargeAudio">;
   metrics: Pick<Metrics, "turnRefused">;
   /** The stop button and /cancel reach the answer being written through this. */
   stops: GenerationStops;
@@ -155,17 +154,6 @@ async function answerTurn(ctx: ParleyContext, deps: ChatDependencies, generate: 
   if (!turn || !chat || !from || !msg) throw new Error("a message reached the chat feature outside the inbox");
   const isGroup = chat.type !== "private";
 
-  if (!turn.answer) {
-    // Over a daily limit: a clear reply, no model call, nothing stored.
-    const verdict = await deps.usage.check(from.id, deps.isAdmin(from.id));
-    if (!verdict.ok) {
-      deps.metrics.turnRefused(verdict.limit);
-      deps.logger.info({ userId: from.id, limit: verdict.limit }, "refused: daily limit reached");
-      await ctx.reply(ctx.texts.overLimit(verdict.limit, verdict.max, verdict.resetsAt, new Date()), quoteInGroups(ctx));
-      return;
-    }
-  }
-
   const live = createLiveReply({
     api: ctx.api,
     previewApi: deps.previewApi,
@@ -205,6 +193,24 @@ async function answerTurn(ctx: ParleyContext, deps: ChatDependencies, generate: 
     case "llm_failed":
     case "empty_answer":
       return deliverFailure(live, noticeFor(ctx.texts, outcome), turn);
+    case "over_limit": {
+      // Over a daily limit: no model call, nothing stored; said once a day (a turn too big for
+      // what is left: each time, with the numbers).
+      const { verdict } = outcome;
+      if (verdict.tell) await live.fail(ctx.texts.overLimit(verdict, new Date()));
+      else await live.cancel();
+      return turn.done();
+    }
+    case "store_failed":
+      // The row ends first: whatever happens to the message below, the model is not asked again.
+      await turn.failed("store_failed");
+      await live.cancel();
+      if (outcome.text) await live.finish(`${outcome.text}\n\n_${ctx.texts.notRemembered}_`).catch(() => undefined);
+      else await ctx.reply(ctx.texts.notRemembered, quoteInGroups(ctx)).catch(() => undefined);
+      return;
+    case "unanswered":
+      turn.endedByRecord();
+      return live.cancel();
     case "nothing_to_retry":
       await live.fail(ctx.texts.nothingToRetry);
       return turn.done();
@@ -244,6 +250,28 @@ const requestOf = (ctx: ParleyContext, turn: Turn, chat: Chat, user: User) => ({
 export function createChatFeature(deps: ChatDependencies): Composer<ParleyContext> {
   const feature = new Composer<ParleyContext>();
 
+  // A user over the rate: a message meant for the bot is kept, unanswered; nothing else is done
+  // for them (no command, no button) until they slow down; they are told once.
+  feature.use(async (ctx, next) => {
+    if (!ctx.overRate) return next();
+    const { chat, from, turn, message } = ctx;
+    if (ctx.overRate.tell) {
+      if (ctx.callbackQuery) await ctx.answerCallbackQuery({ text: ctx.texts.tooFast, show_alert: true });
+      else await ctx.reply(ctx.texts.tooFast, quoteInGroups(ctx));
+    } else if (ctx.callbackQuery) await ctx.answerCallbackQuery();
+    if (!message || !turn || !from || !chat || ("text" in message && message.text !== undefined && isCommand(message))) return;
+    const isGroup = chat.type !== "private";
+    const attachment = attachmentOf(message, deps.imageMaxSide);
+    const text = attachment ? mediaPromptOf(message, ctx.me, isGroup) : promptOf(message, ctx.me, isGroup);
+    if (text === null) return; // group chatter: not for the bot, not kept
+    const outcome = await deps.dialogue.keepUnanswered(
+      { ...requestOf(ctx, turn, chat, from), text: cleanText(text), telegramMessageId: message.message_id, ...(attachment ? { kind: attachment.kind, attachment } : {}) },
+      "rate_limited",
+    );
+    if (outcome.kind === "storage_unavailable") return turn.retryLater(Math.min(30_000, 2_000 * turn.attempts));
+    if (outcome.kind !== "lease_lost") turn.endedByRecord();
+  });
+
   // /retry: the chat's last answer, generated again (the old one is soft-deleted).
   feature.command("retry", async (ctx) => {
     const { chat, from, turn } = ctx;
@@ -282,7 +310,11 @@ export function createChatFeature(deps: ChatDependencies): Composer<ParleyContex
     if (caption === null) return; // group chatter that is not for the bot
     const request = { ...requestOf(ctx, turn, chat, from), text: cleanText(caption), telegramMessageId: msg.message_id, kind: attachment.kind, attachment };
     answerLater(ctx, turn, deps, async (onText, stop) => {
-      const prepared = await deps.media.prepare(attachment, request.text);
+      // A user with nothing left today is refused before the file is downloaded and read.
+      const verdict = await deps.usage.check(from.id);
+      if (!verdict.ok) return { kind: "over_limit", verdict };
+      const prepared = await deps.media.prepare(attachment, request.text, { chargeAudio: (seconds, model) => deps.usage.chargeAudio(from.id, seconds, model) });
+      if (!prepared.ok && prepared.failure === "over_limit") return { kind: "over_limit", verdict: prepared.verdict };
       if (!prepared.ok) {
         deps.logger.info({ kind: attachment.kind, failure: prepared.failure }, "a file could not be read");
         return deps.dialogue.failMedia(request, prepared.failure);

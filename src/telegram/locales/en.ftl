@@ -131,6 +131,13 @@ nobody = nobody
 someone = someone
 
 over-limit = You've reached today's limit of { $limit }. It resets at 00:00 UTC, in { $in }.
+over-limit-turn = This message needs about { $needed }, but only { $left } of your daily limit are left. Send something shorter, or wait: the limit resets at 00:00 UTC, in { $in }.
+seconds-of-speech = { $count ->
+    [one] { $count } second of speech
+   *[other] { $count } seconds of speech
+}
+not-remembered = ⚠️ I couldn't save this in our conversation, so I won't remember it.
+too-fast = You're sending messages faster than I can take them. I'll keep them but won't answer for a moment; slow down a little and I'll be back.
 usage-mine =
     Your usage
     Today: { $today }
@@ -140,6 +147,7 @@ usage-exempt = Daily limits don't apply to you (admin).
 usage-caps = Daily limit: { $caps } used. Days are counted in UTC.
 usage-cap-messages = { $used } of { $max } messages
 usage-cap-tokens = { $used } of { $max } tokens
+usage-cap-audio = { $used } of { $max } seconds of speech
 usage-nobody = Nobody has used the bot this month.
 usage-everyone = Everyone this month (today / month):
 usage-everyone-row = { $who } ({ $userId }): { $todayTokens } / { $monthTokens } tokens, { $todayAnswers } / { $monthAnswers } answers
