@@ -175,6 +175,7 @@ export function createApp(config: Config, { logger, onFatal, logContext = create
         logger,
         logContext,
         handle: async (row) => parley.handle(await paste.merge(row), inbox, owner, () => worker?.wake()),
+        onPoison: (row) => parley.tellPoisoned(row),
       });
 
       // One HTTP server for health, metrics and (in webhook mode) the webhook.

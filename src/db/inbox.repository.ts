@@ -26,6 +26,10 @@ export interface ClaimedUpdate {
   payload: unknown;
   answer: { id: bigint; content: string } | null;
   delivery: DeliveryProgress | null;
+  /** How the previous attempt failed, if it did (see release's `error`). */
+  lastError: string | null;
+  /** The chat has more updates waiting after this one. */
+  chatHasMore: boolean;
 }
 
 /** An update still waiting in the inbox, as a paste merge looks at it. */
@@ -61,7 +65,7 @@ export interface InboxRepository {
    * Gives a row back to be picked up again (after `delayMs`): an unanswered turn is received
    * again, a stored answer stays stored. `delivery` records how far its delivery got.
    */
-  release(updateId: Id, owner: string, options?: { delayMs?: number; delivery?: DeliveryProgress }): Promise<boolean>;
+  release(updateId: Id, owner: string, options?: { delayMs?: number; delivery?: DeliveryProgress; error?: string }): Promise<boolean>;
   /**
    * Ends a row: delivered (its answer), done (nothing to answer) or failed. Drops the payload.
    * `held`: this owner still held it; `chatHasMore`: its chat has a next update waiting (so the
@@ -159,6 +163,8 @@ export function createInboxRepository(db: Executor): InboxRepository {
         delivery: DeliveryProgress | null;
         answer_id: bigint | null;
         answer_content: string | null;
+        error: string | null;
+        chat_has_more: boolean;
       }>`
         update inbox set
           state = case when inbox.state = 'received' then 'working' else inbox.state end,
@@ -181,8 +187,10 @@ export function createInboxRepository(db: Executor): InboxRepository {
           for update of i skip locked
         ) picked
         where inbox.update_id = picked.update_id
-        returning inbox.update_id, inbox.chat_id, inbox.state, inbox.attempts, inbox.payload, inbox.delivery,
-          inbox.answer_id, (select content from messages where messages.id = inbox.answer_id) as answer_content
+        returning inbox.update_id, inbox.chat_id, inbox.state, inbox.attempts, inbox.payload, inbox.delivery, inbox.error,
+          inbox.answer_id, (select content from messages where messages.id = inbox.answer_id) as answer_content,
+          exists (select 1 from inbox next where next.chat_id = inbox.chat_id and next.update_id > inbox.update_id
+            and next.state in ${UNFINISHED}) as chat_has_more
       `.execute(db);
       return result.rows
         .map((r) => ({
@@ -193,6 +201,8 @@ export function createInboxRepository(db: Executor): InboxRepository {
           payload: r.payload,
           answer: r.answer_id === null ? null : { id: r.answer_id, content: r.answer_content ?? "" },
           delivery: r.delivery,
+          lastError: r.error,
+          chatHasMore: r.chat_has_more,
         }))
         .sort((a, b) => (a.updateId < b.updateId ? -1 : 1));
     },
@@ -242,6 +252,7 @@ export function createInboxRepository(db: Executor): InboxRepository {
           ...leaseGivenBack,
           not_before: options.delayMs ? sql<Date>`now() + make_interval(secs => ${seconds(options.delayMs)})` : null,
           ...(options.delivery ? { delivery: JSON.stringify(options.delivery) } : {}),
+          ...(options.error ? { error: options.error } : {}),
         })
         .where("update_id", "=", BigInt(updateId))
         .where("lease_owner", "=", owner)

@@ -7,6 +7,7 @@
  */
 import type { ClaimedUpdate, InboxRepository } from "../db/inbox.repository.ts";
 import { createLogContext, createOutageLog, type LogContext, type Logger } from "../logger.ts";
+import { isStatementError } from "../db/errors.ts";
 
 export interface WorkerOptions {
   inbox: InboxRepository;
@@ -33,6 +34,25 @@ export interface WorkerOptions {
   maxAttempts?: number;
   /** Finished rows are deleted after this long (Telegram reuses update ids after a week of silence). */
   keepFinishedMs?: number;
+  /** A row given up as poison (it failed the same way twice): tell its chat, best effort. */
+  onPoison?(row: ClaimedUpdate): Promise<void>;
+}
+
+/**
+ * What an error says about the row, to compare with its previous attempt's: null for an outage
+ * (the database or the network away), which is not the row's fault and must not give it up.
+ * Numbers are blanked, so "row 17" and "row 18" are the same failure.
+ */
+export function failureOf(error: unknown): string | null {
+  if (!isStatementError(error)) {
+    const code = (error as { code?: unknown } | null)?.code;
+    const text = error instanceof Error ? `${error.name} ${error.message}` : String(error);
+    if (typeof code === "string" && /^[0-9A-Z]{5}$/.test(code)) return null; // a passing database state
+    if (typeof code === "string" && /^E[A-Z]+/.test(code)) return null; // ECONNREFUSED, ETIMEDOUT…
+    if (/connection (terminated|refused|reset)|timeout|socket hang up|fetch failed|network/i.test(text)) return null;
+  }
+  const text = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+  return text.replace(/\d+/g, "#").slice(0, 200);
 }
 
 export interface InboxWorker {
@@ -92,9 +112,18 @@ export function createInboxWorker(options: WorkerOptions): InboxWorker {
       try {
         await options.handle(row);
       } catch (error) {
+        const failure = failureOf(error);
+        if (failure !== null && failure === row.lastError) {
+          // The same failure twice: trying again would only repeat it (and its model call).
+          log.error({ err: error, attempts: row.attempts }, "update failed the same way twice; giving it up as poison");
+          await inbox.finish(row.updateId, owner, "failed", `poison: ${failure}`);
+          await options.onPoison?.(row).catch((notice: unknown) => log.warn({ err: notice }, "could not tell the chat its message was given up"));
+          wake();
+          return;
+        }
         const delayMs = Math.min(60_000, 1_000 * 2 ** Math.min(row.attempts, 6));
         log.warn({ err: error, delayMs }, "update not finished; it will be tried again");
-        await inbox.release(row.updateId, owner, { delayMs });
+        await inbox.release(row.updateId, owner, { delayMs, ...(failure === null ? {} : { error: failure }) });
       }
     })
       .catch((error: unknown) => log.warn({ err: error }, "could not release an update; its lease will run out"))

@@ -69,6 +69,8 @@ export interface ParleyBot {
    * made the chat's next update runnable (see createTurn).
    */
   handle(row: ClaimedUpdate, inbox: InboxRepository, owner: string, onNext: () => void): Promise<void>;
+  /** Tells the chat of a row given up as poison that its message will not be answered. */
+  tellPoisoned(row: ClaimedUpdate): Promise<void>;
 }
 
 /** Telegram API without retries: for polling (its own loop decides) and previews (dropped on 429). */
@@ -135,6 +137,16 @@ export function createBot(deps: BotDependencies): ParleyBot {
 
   return {
     bot,
+    async tellPoisoned(row) {
+      const update = row.payload as Update | null;
+      const message = update?.message ?? update?.edited_message;
+      if (!message) return;
+      const texts = deps.languages.textsFor(message.from?.language_code);
+      await bot.api.sendMessage(message.chat.id, texts.poisoned, {
+        ...(message.is_topic_message && message.message_thread_id !== undefined ? { message_thread_id: message.message_thread_id } : {}),
+        reply_parameters: { message_id: message.message_id, allow_sending_without_reply: true },
+      });
+    },
     async handle(row, inbox, owner, onNext) {
       const turn = createTurn(row, inbox, owner, deps.logger, onNext);
       const updateId = Number(row.updateId);

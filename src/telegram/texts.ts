@@ -95,6 +95,7 @@ export function createTexts(t: Translate) {
       return t("over-limit", { limit, in: when });
     },
     notRemembered: t("not-remembered"),
+    poisoned: t("poisoned"),
     tooFast: t("too-fast"),
     usage: (mine: UserUsage, limits: { dailyMessages: number | null; dailyTokens: number | null; dailyAudioSeconds?: number | null }, exempt: boolean) => {
       const parts = [t("usage-mine", { today: line(mine.today), month: line(mine.month) })];

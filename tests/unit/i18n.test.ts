@@ -28,7 +28,7 @@ function everyText(texts: Texts): string[] {
     texts.accessOverview({ everyone: false, admins: [], fromSettings: [], rules: [{ subject: "@a", allowed: true }] } as never), texts.accessOverview({ everyone: true, admins: [1], fromSettings: [], rules: [] } as never),
     ...(["daily_messages", "daily_tokens", "daily_audio"] as const).map((limit) => texts.overLimit({ limit, max: 10_000, resetsAt: new Date("2026-11-24T00:00:00Z") }, now)),
     texts.overLimit({ limit: "turn_tokens", max: 500, left: 120, needed: 3_000, resetsAt: new Date("2026-11-24T00:00:00Z") }, now),
-    texts.notRemembered, texts.tooFast, texts.answerCut("length"), texts.answerCut("tokens"), texts.usage({ today: usage, month: usage } as never, { dailyMessages: 5, dailyTokens: 9, dailyAudioSeconds: 600 }, false),
+    texts.notRemembered, texts.poisoned, texts.tooFast, texts.answerCut("length"), texts.answerCut("tokens"), texts.usage({ today: usage, month: usage } as never, { dailyMessages: 5, dailyTokens: 9, dailyAudioSeconds: 600 }, false),
     texts.usage({ today: usage, month: usage } as never, { dailyMessages: 5, dailyTokens: null }, true), texts.usageEveryone([]),
     texts.usageEveryone([{ userId: 1, username: null, firstName: null, today: usage, month: usage }] as never), texts.forgetAsk, texts.forgetYes, texts.forgetNo, texts.forgetDone(1),
     texts.forgetCancelled, texts.notYourButton, texts.forgetExpired, ...texts.commands.map((c) => c.description),

@@ -53,7 +53,7 @@ function fakeInbox(updates: PendingUpdate[]) {
   } as unknown as InboxRepository;
   return { inbox, absorbed, updates };
 }
-const claimed = (p: PendingUpdate): ClaimedUpdate => ({ updateId: p.updateId, chatId: 1n, state: "working", attempts: 1, payload: p.payload, answer: null, delivery: null });
+const claimed = (p: PendingUpdate): ClaimedUpdate => ({ updateId: p.updateId, chatId: 1n, state: "working", attempts: 1, payload: p.payload, answer: null, delivery: null, lastError: null, chatHasMore: true });
 
 describe("merging a paste before its turn", () => {
   test("the first piece waits for the next while its window is open, then takes the whole text", async () => {

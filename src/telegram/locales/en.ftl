@@ -137,6 +137,7 @@ seconds-of-speech = { $count ->
    *[other] { $count } seconds of speech
 }
 not-remembered = ⚠️ I couldn't save this in our conversation, so I won't remember it.
+poisoned = ⚠️ Something in this message breaks me every time I try it, so I've set it aside: I won't answer it. Please send it again in other words.
 too-fast = You're sending messages faster than I can take them. I'll keep them but won't answer for a moment; slow down a little and I'll be back.
 usage-mine =
     Your usage
