@@ -29,6 +29,7 @@ import { createLlmClient } from "./llm/client.ts";
 import { createLogContext, type LogContext, type Logger } from "./logger.ts";
 import { createMetrics } from "./ops/metrics.ts";
 import { createBot, createPlainApi } from "./telegram/bot.ts";
+import { addressedText } from "./telegram/features/chat.ts";
 import { observeApi } from "./telegram/observe.ts";
 import { createPoller, type Poller } from "./telegram/polling.ts";
 import { createLanguages } from "./telegram/i18n.ts";
@@ -166,7 +167,14 @@ export function createApp(config: Config, { logger, onFatal, logContext = create
         retention = createRetention({ repository: messages, days: config.retentionDays, logger });
         retention.start();
       }
-      const paste = createPasteMerger({ inbox, owner, windowMs: config.inbox.pasteMergeMs, logger });
+      const paste = createPasteMerger({
+        inbox,
+        owner,
+        windowMs: config.inbox.pasteMergeMs,
+        logger,
+        // Only messages for the bot are answered together (a group's chatter is not).
+        addressed: (message) => message.chat.type === "private" || (message.text !== undefined && addressedText({ text: message.text, entities: message.entities, reply_to_message: message.reply_to_message }, botInfo) !== null),
+      });
       worker = createInboxWorker({
         inbox,
         owner,

@@ -150,7 +150,7 @@ export function createInboxRepository(db: Executor): InboxRepository {
     },
 
     async claim(owner, limit, leaseMs) {
-      // Heads: the oldest unfinished update of each chat (served by inbox_unfinished_idx). A head
+      // Heads: the oldest unfinished update of each chat (a skip scan of inbox_unfinished_idx). A head
       // someone holds a live lease on blocks its chat; so does one waiting for not_before.
       // SKIP LOCKED lets concurrent claimers pass each other; a row another claimer changed
       // meanwhile is re-checked against the lease condition before it is taken.
@@ -176,9 +176,22 @@ export function createInboxRepository(db: Executor): InboxRepository {
           select i.update_id from inbox i
           where i.state in ${UNFINISHED}
             and i.update_id in (
-              select distinct on (chat_id) update_id from inbox
-              where state in ${UNFINISHED}
-              order by chat_id, update_id
+              -- Each chat's head by a skip scan over inbox_unfinished_idx: one index probe per chat
+              -- with something waiting, however long one chat's backlog is (DISTINCT ON read every
+              -- waiting row: 100 000 in one chat made a claim 15-45 ms). Updates without a chat
+              -- queue as one, as before.
+              with recursive heads(chat_id, update_id) as (
+                (select chat_id, update_id from inbox where state in ${UNFINISHED} and chat_id is not null
+                 order by chat_id, update_id limit 1)
+                union all
+                select next.chat_id, next.update_id from heads h cross join lateral (
+                  select chat_id, update_id from inbox where state in ${UNFINISHED} and chat_id > h.chat_id
+                  order by chat_id, update_id limit 1
+                ) next
+              )
+              select update_id from heads
+              union all
+              (select update_id from inbox where state in ${UNFINISHED} and chat_id is null order by update_id limit 1)
             )
             and (i.lease_until is null or i.lease_until < now())
             and (i.not_before is null or i.not_before <= now())

@@ -14,6 +14,9 @@ import type { Logger } from "../logger.ts";
 export const PASTE_PIECE_MIN_CHARS = 3_500;
 /** At most this many pieces make one turn (a 40 000-character paste). */
 const MAX_PIECES = 10;
+/** Messages waiting behind a turn are answered together: at most this many, and this many characters. */
+export const MAX_COALESCED = 10;
+export const MAX_COALESCED_CHARS = 8_000;
 
 export interface PasteMergerOptions {
   inbox: InboxRepository;
@@ -21,13 +24,21 @@ export interface PasteMergerOptions {
   /** PASTE_MERGE_MS: how soon after a piece the next must come; 0 turns merging off. */
   windowMs: number;
   logger: Logger;
+  /**
+   * Whether a message is for the bot (private chats: all; groups: a mention or a reply to it): only
+   * those are answered together. Default: all.
+   */
+  addressed?: (message: Message) => boolean;
   /** Waits, or resolves early when the bot stops (tests pass a fake clock through this). */
   sleep?: (ms: number) => Promise<void>;
   now?: () => number;
 }
 
 export interface PasteMerger {
-  /** The row to run: itself, or with the rest of its paste merged into it. */
+  /**
+   * The row to run: itself, or with the rest of its paste merged into it, or with the messages its
+   * author sent right after it (while the chat's previous turn was answered) merged into it.
+   */
   merge(row: ClaimedUpdate): Promise<ClaimedUpdate>;
 }
 
@@ -61,14 +72,54 @@ export function pasteRun(pending: readonly PendingUpdate[], windowMs: number): A
   return run;
 }
 
+/**
+ * The run of waiting messages, from the first, that are answered as one turn: text from the same
+ * author and topic, each for the bot, up to MAX_COALESCED messages and MAX_COALESCED_CHARS.
+ */
+export function coalescedRun(pending: readonly PendingUpdate[], addressed: (message: Message) => boolean): Array<PendingUpdate & { message: TextMessage }> {
+  const run: Array<PendingUpdate & { message: TextMessage }> = [];
+  let chars = 0;
+  for (const update of pending) {
+    const message = textMessageOf(update.payload);
+    if (!message || !addressed(message)) break;
+    const first = run[0]?.message;
+    if (first && (message.from?.id !== first.from?.id || message.message_thread_id !== first.message_thread_id)) break;
+    if (run.length > 0 && (run.length === MAX_COALESCED || chars + message.text.length > MAX_COALESCED_CHARS)) break;
+    run.push({ ...update, message });
+    chars += message.text.length;
+  }
+  return run;
+}
+
 export function createPasteMerger(options: PasteMergerOptions): PasteMerger {
   const { inbox, owner, windowMs, logger } = options;
+  const addressed = options.addressed ?? (() => true);
+
+  /** Merges `run` (its first is `row`) into `row`, joined by `separator`; the row as it is if another owner took it. */
+  const absorbRun = async (row: ClaimedUpdate, run: Array<PendingUpdate & { message: TextMessage }>, separator: string) => {
+    const message = { ...run[0]!.message, text: run.map((piece) => piece.message.text).join(separator) };
+    const payload = { ...(row.payload as Update), message };
+    const absorbed = run.slice(1).map((piece) => piece.updateId);
+    if (!(await inbox.absorb(row.updateId, owner, payload, absorbed))) return null; // taken over: its new owner merges
+    return { message, row: { ...row, payload } };
+  };
   const now = options.now ?? Date.now;
   const sleep = options.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
+  /** Messages that waited behind the chat's previous turn: answered together, in one turn and one model call. */
+  const coalesce = async (row: ClaimedUpdate & { chatId: bigint }): Promise<ClaimedUpdate> => {
+    const run = coalescedRun(await inbox.pending(row.chatId, row.updateId, MAX_COALESCED), addressed);
+    if (run.length < 2 || run[0]!.updateId !== row.updateId) return row;
+    const merged = await absorbRun(row, run, "\n\n");
+    if (!merged) return row;
+    logger.info({ messages: run.length, chars: merged.message.text.length }, "messages that waited behind the previous turn are answered together");
+    return merged.row;
+  };
+
   return {
     async merge(row) {
       const first = textMessageOf(row.payload);
-      if (windowMs === 0 || row.state !== "working" || row.chatId === null || !first || !nearLimit(first)) return row;
+      if (row.state !== "working" || row.chatId === null || !first) return row;
+      if (windowMs === 0 || !nearLimit(first)) return row.chatHasMore && addressed(first) ? coalesce({ ...row, chatId: row.chatId }) : row;
       let run = pasteRun(await inbox.pending(row.chatId, row.updateId, MAX_PIECES), windowMs);
       // The last piece near the limit may have a next one on its way: wait for it, until its window closes.
       for (let waits = 0; waits < MAX_PIECES; waits++) {
@@ -79,12 +130,10 @@ export function createPasteMerger(options: PasteMergerOptions): PasteMerger {
         run = pasteRun(await inbox.pending(row.chatId, row.updateId, MAX_PIECES), windowMs);
       }
       if (run.length < 2 || run[0]!.updateId !== row.updateId) return row;
-      const message = { ...run[0]!.message, text: run.map((piece) => piece.message.text).join("\n") };
-      const payload = { ...(row.payload as Update), message };
-      const absorbed = run.slice(1).map((piece) => piece.updateId);
-      if (!(await inbox.absorb(row.updateId, owner, payload, absorbed))) return row; // taken over: its new owner merges
-      logger.info({ pieces: run.length, chars: message.text.length }, "a long paste, sent in pieces, became one turn");
-      return { ...row, payload };
+      const merged = await absorbRun(row, run, "\n");
+      if (!merged) return row;
+      logger.info({ pieces: run.length, chars: merged.message.text.length }, "a long paste, sent in pieces, became one turn");
+      return merged.row;
     },
   };
 }

@@ -79,6 +79,14 @@ for (const store of STORES) {
       expect(ids(await inbox.claim("b", 2, LEASE_MS))).toEqual([3]);
     });
 
+    test("one chat's long backlog does not hide the others: each chat's head, and the oldest of the chatless updates; each says whether its chat has more", async () => {
+      await sql`insert into inbox (update_id, chat_id, payload) select g, 7, '{}'::jsonb from generate_series(1000, 2999) g`.execute(db);
+      await inbox.ingest([update(3000, 8), update(3001, 9), { ...update(5, 0), chatId: null }, { ...update(6, 0), chatId: null }]);
+      const claimed = await inbox.claim("a", 100, LEASE_MS);
+      expect(ids(claimed)).toEqual([5, 1000, 3000, 3001]);
+      expect(claimed.map((c) => c.chatHasMore)).toEqual([false, true, false, false]);
+    });
+
     test("concurrent claimers never take the same row, and never two rows of one chat", async () => {
       const updates = Array.from({ length: 60 }, (_, i) => update(i + 1, 100 + (i % 12)));
       await inbox.ingest(updates);

@@ -1,7 +1,7 @@
 import { pino } from "pino";
 import { describe, expect, test } from "vitest";
 import type { ClaimedUpdate, InboxRepository, PendingUpdate } from "../../src/db/inbox.repository.ts";
-import { createPasteMerger, PASTE_PIECE_MIN_CHARS, pasteRun } from "../../src/inbox/paste.ts";
+import { coalescedRun, MAX_COALESCED, MAX_COALESCED_CHARS, createPasteMerger, PASTE_PIECE_MIN_CHARS, pasteRun } from "../../src/inbox/paste.ts";
 
 const logger = pino({ level: "silent" });
 const WINDOW = 1_500;
@@ -86,5 +86,25 @@ describe("merging a paste before its turn", () => {
       expect(await merger.merge(claimed(first))).toEqual(claimed(first));
       expect(world.absorbed).toEqual([]);
     }
+  });
+});
+
+describe("messages that waited behind the previous turn", () => {
+  const msg = (id: number, text: string, from = 1, thread?: number) => ({
+    updateId: BigInt(id),
+    receivedAt: new Date(0),
+    payload: { update_id: id, message: { message_id: id, date: 0, chat: { id: 1, type: "private" }, from: { id: from, is_bot: false, first_name: "U" }, text, ...(thread ? { message_thread_id: thread } : {}) } },
+  });
+  test("are answered together: the same author and topic, text for the bot, up to ten and 8 000 characters; a command, another author or a file ends the run", () => {
+    const ids = (run: Array<{ updateId: bigint }>) => run.map((r) => Number(r.updateId));
+    const all = () => true;
+    expect(ids(coalescedRun([msg(1, "a"), msg(2, "b"), msg(3, "c")], all))).toEqual([1, 2, 3]);
+    expect(ids(coalescedRun(Array.from({ length: 15 }, (_, i) => msg(i + 1, "x")), all))).toHaveLength(MAX_COALESCED);
+    expect(ids(coalescedRun([msg(1, "a"), msg(2, "b".repeat(MAX_COALESCED_CHARS))], all))).toEqual([1]);
+    expect(ids(coalescedRun([msg(1, "a"), msg(2, "b", 2), msg(3, "c")], all))).toEqual([1]);
+    expect(ids(coalescedRun([msg(1, "a"), msg(2, "b", 1, 5)], all))).toEqual([1]);
+    const command = { ...msg(2, "/clear"), payload: { ...msg(2, "/clear").payload, message: { ...msg(2, "/clear").payload.message, entities: [{ type: "bot_command", offset: 0, length: 6 }] } } };
+    expect(ids(coalescedRun([msg(1, "a"), command, msg(3, "c")], all))).toEqual([1]);
+    expect(ids(coalescedRun([msg(1, "a"), msg(2, "chatter"), msg(3, "c")], (m) => m.text !== "chatter"))).toEqual([1]);
   });
 });
