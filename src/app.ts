@@ -35,6 +35,7 @@ import { createPoller, type Poller } from "./telegram/polling.ts";
 import { createLanguages } from "./telegram/i18n.ts";
 import { createFileDownloader } from "./telegram/files.ts";
 import { createMediaService } from "./media/media.service.ts";
+import { createFileBox } from "./media/box/box.ts";
 import { createTranscriber } from "./llm/transcribe.ts";
 
 /** Turns still waiting for the model this long into a shutdown are cancelled (and run again later). */
@@ -121,6 +122,9 @@ export function createApp(config: Config, { logger, onFatal, logContext = create
         download: createFileDownloader({ api: createPlainApi(token, apiRoot, telegramApi.transformer), token, apiRoot }),
         transcriber: createTranscriber({ ...config.media.transcribe, apiKey: config.openai.apiKey, timeoutMs: config.openai.timeoutMs, maxRetries: config.openai.maxRetries }),
         documentMaxChars: config.media.documentMaxChars,
+        documentMaxPages: config.media.documentMaxPages,
+        imageMaxSide: config.media.imageMaxSide,
+        box: createFileBox({ timeoutMs: config.media.fileTimeoutMs, memoryMb: config.media.fileMemoryMb, logger }),
         logger,
       });
       const access = createAccessService({ config: config.access, repository: createAccessRepository(db) });

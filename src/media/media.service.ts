@@ -8,10 +8,12 @@ import type { Logger } from "../logger.ts";
 import type { LimitVerdict } from "../access/usage.service.ts";
 import type { Transcriber } from "../llm/transcribe.ts";
 import { cleanText, cutText } from "../lib/text.ts";
+import { LRUCache } from "lru-cache";
 import { FileDownloadError, type DownloadFile } from "./files.ts";
+import type { FileBox } from "./box/box.ts";
 
 /** Why a file could not become part of the conversation; each gets its own short reply. */
-export type MediaFailure = "too_big" | "download_failed" | "transcription_failed" | "nothing_heard" | "unsupported_file" | "unreadable_file";
+export type MediaFailure = "too_big" | "download_failed" | "transcription_failed" | "nothing_heard" | "unsupported_file" | "unreadable_file" | "too_complex";
 
 export type Prepared =
   /** Refused before the work was done: the user's daily speech is used up (see PrepareOptions). */
@@ -22,8 +24,11 @@ export type Prepared =
       text: string;
       /** A voice note's transcript, to show the user what was heard. */
       heard?: string;
-      /** A document or transcript longer than DOCUMENT_MAX_CHARS: how much of it was kept. */
-      cut?: { read: number; total: number };
+      /**
+       * A document or transcript longer than DOCUMENT_MAX_CHARS: how much of it was kept (total:
+       * null when reading stopped before the end; pages: a PDF read in part).
+       */
+      cut?: { read: number; total: number | null; pages?: { read: number; total: number } };
     }
   | { ok: false; failure: MediaFailure };
 
@@ -42,6 +47,12 @@ export interface MediaService {
 
 export interface MediaDependencies {
   download: DownloadFile;
+  /** Where PDFs are read and images sent as files are scaled: a child process with bounds (box/box.ts). */
+  box: FileBox;
+  /** A PDF is read up to this many pages (DOCUMENT_MAX_PAGES). */
+  documentMaxPages?: number;
+  /** Images sent as files are scaled to this (IMAGE_MAX_SIDE), like photos. */
+  imageMaxSide?: number;
   /** Speech to text; without one, voice notes get "can't listen". */
   transcriber: Transcriber | null;
   /** A document's text is cut to this many characters (with a note). */
@@ -64,25 +75,26 @@ const isText = (a: Attachment) => {
   return TEXT_EXTENSIONS.has(extension);
 };
 
-/** Bytes as UTF-8 text, or null for what is not text (invalid UTF-8, NUL bytes). */
-function decodeText(bytes: Buffer): string | null {
+/** Bytes as UTF-8 text, or null for what is not text (invalid UTF-8, NUL bytes). `partial`: the bytes are the file's start (a character may be cut at their end). */
+function decodeText(bytes: Buffer, partial = false): string | null {
   try {
-    const text = new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+    const text = new TextDecoder("utf-8", { fatal: true }).decode(bytes, { stream: partial });
     return text.includes("\u0000") ? null : text.replace(/^\uFEFF/, "");
   } catch {
     return null;
   }
 }
 
-/** A PDF's text, page after page (unpdf: pdf.js for servers, loaded on the first PDF only). */
-async function pdfText(bytes: Buffer): Promise<string> {
-  const { extractText, getDocumentProxy } = await import("unpdf");
-  const { text } = await extractText(await getDocumentProxy(new Uint8Array(bytes)), { mergePages: true });
-  return text;
-}
+/** Flate streams of a PDF may inflate to this much in all; past it the file is refused unread. */
+const MAX_INFLATED_BYTES = 64 * 1024 * 1024;
+/** An image sent as a file may decode to this many pixels (a 50-megapixel photo); past it, refused. */
+const MAX_IMAGE_PIXELS = 50_000_000;
+/** Images for the model, kept by file for later turns (a history photo is not downloaded again each turn). */
+const IMAGE_CACHE_BYTES = 16 * 1024 * 1024;
 
 export function createMediaService(deps: MediaDependencies): MediaService {
   const { download, logger } = deps;
+  const images = new LRUCache<string, string>({ maxSize: IMAGE_CACHE_BYTES, sizeCalculation: (url) => url.length, ttl: 3_600_000 });
   const fetchFile = async (attachment: Attachment): Promise<Buffer | MediaFailure> => {
     try {
       return await download(attachment.fileId, attachment.fileSize);
@@ -98,17 +110,34 @@ export function createMediaService(deps: MediaDependencies): MediaService {
     if (!pdf && !isText(attachment)) return { ok: false, failure: "unsupported_file" };
     const bytes = await fetchFile(attachment);
     if (typeof bytes === "string") return { ok: false, failure: bytes };
-    let text: string | null;
-    try {
-      text = pdf ? await pdfText(bytes) : decodeText(bytes);
-    } catch (error) {
-      logger.warn({ reason: error instanceof Error ? error.message : String(error) }, "could not read a PDF");
-      text = null;
+    let text: string;
+    let pages: { read: number; total: number } | undefined;
+    let stoppedEarly = false;
+    if (pdf) {
+      // In the box: a PDF is a program of its sender's, and pdf.js runs it.
+      const result = await deps.box.run({ kind: "pdf", bytes, maxChars: deps.documentMaxChars, maxPages: deps.documentMaxPages ?? 100, maxInflatedBytes: MAX_INFLATED_BYTES });
+      if (!result.ok) {
+        logger.info({ failure: result.failure, ...(result.failure === "too_complex" ? { limit: result.limit } : { reason: result.reason }) }, "a PDF could not be read");
+        return { ok: false, failure: result.failure === "too_complex" ? "too_complex" : "unreadable_file" };
+      }
+      if (result.kind !== "pdf") return { ok: false, failure: "unreadable_file" };
+      text = result.text;
+      if (result.cut) pages = { read: result.pagesRead, total: result.pages };
+    } else {
+      // Only as much as can be kept is decoded: DOCUMENT_MAX_CHARS characters are at most 4 bytes each.
+      const prefix = bytes.subarray(0, deps.documentMaxChars * 4 + 4);
+      const decoded = decodeText(prefix, prefix.length < bytes.length);
+      if (decoded === null) return { ok: false, failure: "unsupported_file" };
+      text = decoded;
+      stoppedEarly = prefix.length < bytes.length;
     }
-    if (text === null) return { ok: false, failure: pdf ? "unreadable_file" : "unsupported_file" };
     text = cleanText(text).trim();
     if (text === "") return { ok: false, failure: "unreadable_file" }; // a scanned PDF, an empty file
-    const { body, cut } = capped(text, "file");
+    const capping = capped(text, "file");
+    let body = capping.body;
+    let cut: { read: number; total: number | null; pages?: { read: number; total: number } } | undefined = capping.cut;
+    if (stoppedEarly || pages) cut = { read: Math.min(text.length, deps.documentMaxChars), total: stoppedEarly || !cut ? null : cut.total, ...(pages ? { pages } : {}) };
+    if ((stoppedEarly || pages) && !body.includes("[… the rest of the file")) body += "\n[… the rest of the file was not read]";
     const header = `📄 ${attachment.fileName ?? "document"}`;
     return { ok: true, text: `${header}\n\n${body}${caption ? `\n\n${caption}` : ""}`, ...(cut ? { cut } : {}) };
   };
@@ -158,8 +187,24 @@ export function createMediaService(deps: MediaDependencies): MediaService {
     },
 
     async imageUrl(attachment) {
+      const key = `${attachment.fileUniqueId}:${deps.imageMaxSide ?? 0}`;
+      const cached = images.get(key);
+      if (cached) return cached;
       const bytes = await download(attachment.fileId, attachment.fileSize);
-      return `data:${attachment.mimeType ?? "image/jpeg"};base64,${bytes.toString("base64")}`;
+      let url: string;
+      if (attachment.fileName === null && attachment.width !== null) {
+        // A photo: Telegram already gives it in the size asked for (attachments.ts picks it).
+        url = `data:${attachment.mimeType ?? "image/jpeg"};base64,${bytes.toString("base64")}`;
+      } else {
+        // An image sent as a file: any size, any pixels. Scaled in the box like a photo.
+        const result = await deps.box.run({ kind: "image", bytes, maxSide: deps.imageMaxSide ?? 1280, maxPixels: MAX_IMAGE_PIXELS });
+        if (!result.ok || result.kind !== "image") {
+          throw new FileDownloadError("failed", `the image could not be read: ${result.ok ? "not an image" : result.failure}`);
+        }
+        url = `data:image/jpeg;base64,${Buffer.from(result.jpeg).toString("base64")}`;
+      }
+      images.set(key, url);
+      return url;
     },
   };
 }

@@ -65,7 +65,12 @@ export function createTexts(t: Translate) {
     interrupted: t("interrupted"),
     mediaFailure: (failure: MediaFailure) => t(`media-${failure.replaceAll("_", "-")}`),
     imagesUnseen: t("images-unseen"),
-    documentCut: (name: string, read: number, total: number) => t("document-cut", { name: name || "—", read, total }),
+    documentCut: (name: string, cut: { read: number; total: number | null; pages?: { read: number; total: number } }) =>
+      cut.pages
+        ? t("document-cut-pages", { name: name || "—", read: cut.pages.read, total: cut.pages.total })
+        : cut.total === null
+          ? t("document-cut-start", { name: name || "—", read: cut.read })
+          : t("document-cut", { name: name || "—", read: cut.read, total: cut.total }),
     stoppedMark: t("stopped-mark"),
     answerCut: (why: "length" | "tokens") => t(`answer-cut-${why}`),
     stoppedBeforeText: t("stopped-before-text"),

@@ -5,6 +5,7 @@ import type { Attachment } from "../../src/db/message.repository.ts";
 import { FileDownloadError } from "../../src/media/files.ts";
 import { createMediaService } from "../../src/media/media.service.ts";
 import { attachmentOf, pickPhotoSize } from "../../src/telegram/attachments.ts";
+import { runJob } from "../../src/media/box/jobs.ts";
 import { makePdf } from "../helpers/pdf.ts";
 
 const logger = pino({ level: "silent" });
@@ -39,6 +40,7 @@ describe("a file's text", () => {
         return bytes;
       },
       transcriber: transcribe ? { server: "s", model: "whisper-test", transcribe: async (b) => transcribe(b) } : null,
+      box: { run: runJob }, // the jobs in this process: the box itself is tested in file-box.test.ts
       documentMaxChars: 20,
       logger,
     });
@@ -76,7 +78,7 @@ describe("a file's text", () => {
     expect(ok).toMatchObject({ ok: true, text: "Hi" });
     expect(charged).toEqual([[95, "whisper-test"]]);
     let downloaded = false;
-    const refusing = createMediaService({ download: async () => ((downloaded = true), Buffer.from("x")), transcriber: { server: "s", model: "w", transcribe: async () => "never" }, documentMaxChars: 20, logger });
+    const refusing = createMediaService({ download: async () => ((downloaded = true), Buffer.from("x")), transcriber: { server: "s", model: "w", transcribe: async () => "never" }, box: { run: runJob }, documentMaxChars: 20, logger });
     const verdict = { ok: false as const, limit: "daily_audio" as const, max: 60, resetsAt: new Date(), tell: true };
     expect(await refusing.prepare(voice, "", { chargeAudio: async () => verdict })).toEqual({ ok: false, failure: "over_limit", verdict });
     expect(downloaded).toBe(false);

@@ -320,7 +320,7 @@ export function createChatFeature(deps: ChatDependencies): Composer<ParleyContex
         return deps.dialogue.failMedia(request, prepared.failure);
       }
       const outcome = await deps.dialogue.reply({ ...request, text: cleanText(prepared.text) }, onText, deps.abortTurns, stop);
-      const before = prepared.heard ? quoteHeard(prepared.heard) : prepared.cut ? `_${ctx.texts.documentCut(attachment.fileName ?? "", prepared.cut.read, prepared.cut.total)}_\n\n` : undefined;
+      const before = prepared.heard ? quoteHeard(prepared.heard) : prepared.cut ? `_${ctx.texts.documentCut(attachment.fileName ?? "", prepared.cut)}_\n\n` : undefined;
       return before ? { ...outcome, before } : outcome;
     });
   });
