@@ -18,6 +18,8 @@ import { createInboxRepository, INBOX_CHANNEL, STOP_CHANNEL } from "./db/inbox.r
 import { createMessageRepository } from "./db/message.repository.ts";
 import { assertMigrated, createMigrator, migrateToLatest, pendingMigrations } from "./db/migrations.ts";
 import { listen, type Listener } from "./db/notifications.ts";
+import { createInstancesRepository, FLOOD_CHANNEL, parseFlood } from "./db/instances.repository.ts";
+import { createSendBudget } from "./telegram/budget.ts";
 import { createDialogueService } from "./dialogue/dialogue.service.ts";
 import { createHttpServer, type HttpServer, type Readiness } from "./http/server.ts";
 import { ALLOWED_UPDATES, toIncoming } from "./inbox/updates.ts";
@@ -65,6 +67,18 @@ export function createApp(config: Config, { logger, onFatal, logContext = create
   const migrator = createMigrator(db);
   const owner = `${process.pid}-${randomUUID().slice(0, 8)}`;
   const inbox = withBatchedEnds(createInboxRepository(db));
+  // One budget of sends to Telegram for the whole bot: on PostgreSQL the instances share it.
+  const instances = config.database.kind === "postgres" ? createInstancesRepository(db) : undefined;
+  let liveInstances = 1;
+  let heartbeat: NodeJS.Timeout | undefined;
+  const budget = createSendBudget({
+    perSecond: config.telegram.sendsPerSecond,
+    instances: () => liveInstances,
+    onFlood: (chatId, untilMs) => {
+      logger.warn({ chatId, waitMs: untilMs - Date.now() }, "Telegram asked the bot to slow down (429); every instance waits");
+      instances?.notifyFlood(owner, chatId, untilMs).catch((error: unknown) => logger.warn({ err: error }, "could not pass a flood wait on to the other instances"));
+    },
+  });
   const abortTurns = new AbortController();
   const stops = createGenerationStops();
   let botUsername = "";
@@ -156,6 +170,7 @@ export function createApp(config: Config, { logger, onFatal, logContext = create
         logger,
         abortTurns: abortTurns.signal,
         observeApi: telegramApi.transformer,
+        budget,
         access,
         usage,
         groupSettingsBy: config.access.groupSettingsBy,
@@ -175,6 +190,7 @@ export function createApp(config: Config, { logger, onFatal, logContext = create
         inbox,
         owner,
         windowMs: config.inbox.pasteMergeMs,
+        mergeMax: config.inbox.mergeWaitingMax,
         logger,
         // Only messages for the bot are answered together (a group's chatter is not).
         addressed: (message) => message.chat.type === "private" || (message.text !== undefined && addressedText({ text: message.text, entities: message.entities, reply_to_message: message.reply_to_message }, botInfo) !== null),
@@ -218,7 +234,7 @@ export function createApp(config: Config, { logger, onFatal, logContext = create
           receiving = `webhook on ${config.http.host}:${port}${webhook.path}`;
         } else {
           await parley.bot.api.deleteWebhook(); // long polling cannot coexist with a webhook
-          const current = createPoller({ api: createPlainApi(token, apiRoot, telegramApi.transformer, 45), ingest, allowedUpdates: ALLOWED_UPDATES, logger, languages });
+          const current = createPoller({ api: createPlainApi(token, apiRoot, telegramApi.transformer, 45, budget.transformer("final")), ingest, allowedUpdates: ALLOWED_UPDATES, logger, languages });
           poller = current;
           current.run().catch((error: unknown) => {
             const reason =
@@ -242,9 +258,24 @@ export function createApp(config: Config, { logger, onFatal, logContext = create
             [INBOX_CHANNEL]: (from) => from !== owner && worker?.wake(),
             // Another instance received a stop request: this one may be writing that chat's answer.
             [STOP_CHANNEL]: (chatId) => chatId !== "" && stops.stop(Number(chatId)),
+            // Another instance met a 429: this one waits too.
+            [FLOOD_CHANNEL]: (payload) => {
+              const flood = parseFlood(payload, owner);
+              if (flood) budget.pause(flood.chatId, flood.untilMs);
+            },
           },
           logger,
         );
+      }
+      if (instances) {
+        // The instances share the budget of sends: each learns how many there are every two seconds.
+        const beat = () =>
+          instances
+            .beat(owner)
+            .then((live) => (liveInstances = live))
+            .catch((error: unknown) => logger.debug({ err: error }, "could not record this instance as alive"));
+        await beat();
+        heartbeat = setInterval(beat, 2_000);
       }
       worker.start();
       logger.info(
@@ -271,6 +302,8 @@ export function createApp(config: Config, { logger, onFatal, logContext = create
       await worker?.stop();
       clearTimeout(cancelLate);
       await retention?.stop();
+      clearInterval(heartbeat);
+      await instances?.leave(owner).catch(() => undefined);
       await listener?.close();
       await db.destroy();
     },

@@ -43,7 +43,8 @@ export interface Config {
   http: { host: string; port: number };
   /** all: receive updates and work them; worker: only work the inbox (another instance receives). */
   /** pasteMergeMs: a long paste's pieces this close together are one turn (0: off). */
-  inbox: { role: "all" | "worker"; leaseMs: number; maxConcurrentTurns: number; pasteMergeMs: number };
+  /** mergeWaitingMax: messages of one author waiting in a chat are answered together, up to this many (1: each alone). */
+  inbox: { role: "all" | "worker"; leaseMs: number; maxConcurrentTurns: number; pasteMergeMs: number; mergeWaitingMax: number };
   /** model: the default; models: those a chat may choose with /model (the default first). */
   openai: { apiKey: string; baseURL: string; model: string; models: string[]; timeoutMs: number; maxRetries: number };
   /** answerMaxChars: an answer is cut (and marked) at this length. */
@@ -193,6 +194,7 @@ const schema = databaseSchema.extend({
   TURN_LEASE_SECONDS: intSetting(1, 600, 15),
   MAX_CONCURRENT_TURNS: intSetting(1, 100_000, 1000),
   PASTE_MERGE_MS: intSetting(0, 10_000, 1500),
+  MERGE_WAITING_MAX: intSetting(1, 50, 10),
   OPENAI_API_KEY: optional(z.string().optional()),
   OPENAI_BASE_URL: optional(httpUrl("an OpenAI-compatible API").default(OFFICIAL_OPENAI)),
   OPENAI_MODEL: optional(z.string().default("gpt-4o-mini")),
@@ -294,7 +296,7 @@ export function parseConfig(env: Environment): Config {
           : null,
     },
     http: { host: v.HTTP_HOST, port: v.HTTP_PORT },
-    inbox: { role: v.INSTANCE_ROLE, leaseMs: v.TURN_LEASE_SECONDS * 1000, maxConcurrentTurns: v.MAX_CONCURRENT_TURNS, pasteMergeMs: v.PASTE_MERGE_MS },
+    inbox: { role: v.INSTANCE_ROLE, leaseMs: v.TURN_LEASE_SECONDS * 1000, maxConcurrentTurns: v.MAX_CONCURRENT_TURNS, pasteMergeMs: v.PASTE_MERGE_MS, mergeWaitingMax: v.MERGE_WAITING_MAX },
     openai: {
       // Local servers (Ollama, vLLM) accept any key, but the SDK insists on a non-empty one.
       apiKey: v.OPENAI_API_KEY ?? NO_API_KEY,

@@ -14,7 +14,7 @@ import type { Logger } from "../logger.ts";
 export const PASTE_PIECE_MIN_CHARS = 3_500;
 /** At most this many pieces make one turn (a 40 000-character paste). */
 const MAX_PIECES = 10;
-/** Messages waiting behind a turn are answered together: at most this many, and this many characters. */
+/** Messages waiting behind a turn are answered together: by default at most this many, and at most this many characters. */
 export const MAX_COALESCED = 10;
 export const MAX_COALESCED_CHARS = 8_000;
 
@@ -29,6 +29,8 @@ export interface PasteMergerOptions {
    * those are answered together. Default: all.
    */
   addressed?: (message: Message) => boolean;
+  /** MERGE_WAITING_MAX: at most this many waiting messages answered together (1: none). */
+  mergeMax?: number;
   /** Waits, or resolves early when the bot stops (tests pass a fake clock through this). */
   sleep?: (ms: number) => Promise<void>;
   now?: () => number;
@@ -76,7 +78,7 @@ export function pasteRun(pending: readonly PendingUpdate[], windowMs: number): A
  * The run of waiting messages, from the first, that are answered as one turn: text from the same
  * author and topic, each for the bot, up to MAX_COALESCED messages and MAX_COALESCED_CHARS.
  */
-export function coalescedRun(pending: readonly PendingUpdate[], addressed: (message: Message) => boolean): Array<PendingUpdate & { message: TextMessage }> {
+export function coalescedRun(pending: readonly PendingUpdate[], addressed: (message: Message) => boolean, max = MAX_COALESCED): Array<PendingUpdate & { message: TextMessage }> {
   const run: Array<PendingUpdate & { message: TextMessage }> = [];
   let chars = 0;
   for (const update of pending) {
@@ -84,7 +86,7 @@ export function coalescedRun(pending: readonly PendingUpdate[], addressed: (mess
     if (!message || !addressed(message)) break;
     const first = run[0]?.message;
     if (first && (message.from?.id !== first.from?.id || message.message_thread_id !== first.message_thread_id)) break;
-    if (run.length > 0 && (run.length === MAX_COALESCED || chars + message.text.length > MAX_COALESCED_CHARS)) break;
+    if (run.length > 0 && (run.length >= max || chars + message.text.length > MAX_COALESCED_CHARS)) break;
     run.push({ ...update, message });
     chars += message.text.length;
   }
@@ -94,6 +96,7 @@ export function coalescedRun(pending: readonly PendingUpdate[], addressed: (mess
 export function createPasteMerger(options: PasteMergerOptions): PasteMerger {
   const { inbox, owner, windowMs, logger } = options;
   const addressed = options.addressed ?? (() => true);
+  const mergeMax = options.mergeMax ?? MAX_COALESCED;
 
   /** Merges `run` (its first is `row`) into `row`, joined by `separator`; the row as it is if another owner took it. */
   const absorbRun = async (row: ClaimedUpdate, run: Array<PendingUpdate & { message: TextMessage }>, separator: string) => {
@@ -107,7 +110,7 @@ export function createPasteMerger(options: PasteMergerOptions): PasteMerger {
   const sleep = options.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
   /** Messages that waited behind the chat's previous turn: answered together, in one turn and one model call. */
   const coalesce = async (row: ClaimedUpdate & { chatId: bigint }): Promise<ClaimedUpdate> => {
-    const run = coalescedRun(await inbox.pending(row.chatId, row.updateId, MAX_COALESCED), addressed);
+    const run = coalescedRun(await inbox.pending(row.chatId, row.updateId, mergeMax), addressed, mergeMax);
     if (run.length < 2 || run[0]!.updateId !== row.updateId) return row;
     const merged = await absorbRun(row, run, "\n\n");
     if (!merged) return row;
@@ -119,7 +122,7 @@ export function createPasteMerger(options: PasteMergerOptions): PasteMerger {
     async merge(row) {
       const first = textMessageOf(row.payload);
       if (row.state !== "working" || row.chatId === null || !first) return row;
-      if (windowMs === 0 || !nearLimit(first)) return row.chatHasMore && addressed(first) ? coalesce({ ...row, chatId: row.chatId }) : row;
+      if (windowMs === 0 || !nearLimit(first)) return row.chatHasMore && mergeMax > 1 && addressed(first) ? coalesce({ ...row, chatId: row.chatId }) : row;
       let run = pasteRun(await inbox.pending(row.chatId, row.updateId, MAX_PIECES), windowMs);
       // The last piece near the limit may have a next one on its way: wait for it, until its window closes.
       for (let waits = 0; waits < MAX_PIECES; waits++) {

@@ -1,4 +1,3 @@
-import { autoRetry } from "@grammyjs/auto-retry";
 import { Api, Bot, BotError, GrammyError, type Transformer } from "grammy";
 import type { Update, UserFromGetMe } from "grammy/types";
 import type { Logger } from "pino";
@@ -16,6 +15,7 @@ import { createTurn, type Turn } from "../inbox/turn.ts";
 import type { ParleyContext } from "./context.ts";
 import { deliveryRetryMs, logBotError } from "./errors.ts";
 import { createRichSupport } from "./rich.ts";
+import type { SendBudget } from "./budget.ts";
 import { createAccessGate } from "./features/access.ts";
 import { createRateLimiter } from "../access/rate.ts";
 import { createAdminFeature } from "./features/admin.ts";
@@ -43,6 +43,8 @@ export interface BotDependencies {
   abortTurns: AbortSignal;
   /** Installed on every Bot API client (metrics, reachability). */
   observeApi: Transformer;
+  /** The bot's budget of sends to Telegram: finals wait for it, previews are dropped under pressure. */
+  budget: SendBudget;
   access: AccessService;
   usage: UsageService;
   groupSettingsBy: AccessConfig["groupSettingsBy"];
@@ -73,19 +75,24 @@ export interface ParleyBot {
   tellPoisoned(row: ClaimedUpdate): Promise<void>;
 }
 
-/** Telegram API without retries: for polling (its own loop decides) and previews (dropped on 429). */
-export function createPlainApi(token: string, apiRoot: string, observe: Transformer, timeoutSeconds = 60): Api {
+/**
+ * A Telegram API client: every call observed (`observe`), and, with a budget, its sends paced as
+ * `kind` (previews dropped under pressure, finals waiting for their slot).
+ */
+export function createPlainApi(token: string, apiRoot: string, observe: Transformer, timeoutSeconds = 60, budget?: Transformer): Api {
   const api = new Api(token, { apiRoot, timeoutSeconds });
-  api.config.use(observe);
+  api.config.use(observe); // every attempt is seen, retried ones included
+  if (budget) api.config.use(budget);
   return api;
 }
 
 export function createBot(deps: BotDependencies): ParleyBot {
   const bot = new Bot<ParleyContext>(deps.token, { botInfo: deps.botInfo, client: { apiRoot: deps.apiRoot, timeoutSeconds: 60 } });
-  // Short flood waits are waited out in place; a longer one, Telegram's 5xx or a broken connection
-  // end the call, and the delivery waits in the inbox instead (see features/chat.ts).
+  // Sends wait for their slot of the bot's budget, and a short flood wait in place; a longer one,
+  // Telegram's 5xx or a broken connection end the call, and the delivery waits in the inbox
+  // instead (see features/chat.ts).
   bot.api.config.use(deps.observeApi); // every attempt is seen, retried ones included
-  bot.api.config.use(autoRetry({ maxRetryAttempts: 3, maxDelaySeconds: 3, rethrowHttpErrors: true, rethrowInternalServerErrors: true }));
+  bot.api.config.use(deps.budget.transformer("final"));
 
   const turns = new Map<number, Turn>();
   bot.use((ctx, next) => {
@@ -106,7 +113,7 @@ export function createBot(deps: BotDependencies): ParleyBot {
     createChatFeature({
       dialogue,
       logger,
-      previewApi: createPlainApi(deps.token, deps.apiRoot, deps.observeApi),
+      previewApi: createPlainApi(deps.token, deps.apiRoot, deps.observeApi, 60, deps.budget.transformer("preview")),
       previewIntervalMs: deps.previewIntervalMs ?? 1_000,
       rich: createRichSupport(deps.richMessages, logger),
       // The first text within 150 ms (an answer complete by then goes out as one message, with no

@@ -4,6 +4,7 @@ import type { Logger } from "pino";
 import type { DeliveryProgress } from "../db/database.ts";
 import { formatAnswer, previewText, richPreview, splitRichMarkdown, type FormattedText } from "./markdown/render.ts";
 import type { RichSupport } from "./rich.ts";
+import { SendShed } from "./budget.ts";
 import { TELEGRAM_TEXT_LIMIT } from "./split.ts";
 import { cleanText } from "../lib/text.ts";
 
@@ -200,8 +201,10 @@ export function createLiveReply(options: LiveReplyOptions): LiveReply {
       else await flushClassic();
     } catch (error) {
       if (rich?.lacks(error)) return flushPreview();
-      // A lost preview is harmless: the final answer is delivered (and retried) separately.
-      logger.warn({ err: error }, "could not update the answer preview");
+      // A lost preview is harmless: the final answer is delivered (and retried) separately. One
+      // dropped to spare Telegram's budget is expected under load.
+      if (error instanceof SendShed) logger.debug("a preview was dropped: the bot is near Telegram's limits");
+      else logger.warn({ err: error }, "could not update the answer preview");
     }
   };
 

@@ -30,7 +30,8 @@ for (const store of STORES) {
       world = await createWorld();
       const w = world;
       let database: DatabaseConfig = { kind: "pglite", dataDir: w.env().PGLITE_DATA_DIR! };
-      const extra: Record<string, string> = { TURN_LEASE_SECONDS: "2", LOG_LEVEL: "info" };
+      // Each message its own turn (MERGE_WAITING_MAX=1): the audit counts one answer per message.
+      const extra: Record<string, string> = { TURN_LEASE_SECONDS: "2", LOG_LEVEL: "info", MERGE_WAITING_MAX: "1" };
       if (store.name === "postgres") {
         pg = await createTempPostgres();
         database = pg.config;

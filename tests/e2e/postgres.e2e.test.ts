@@ -81,7 +81,8 @@ describe.skipIf(!TEST_DATABASE_URL)("on PostgreSQL", () => {
 
   test("database gone: the user is told their message waits, and it is answered once the database is back", { timeout: 60_000 }, async () => {
     const { url, name } = await database();
-    let bot = await world.startBot({ DATABASE_URL: url });
+    // Each message its own turn (MERGE_WAITING_MAX=1): both waiting messages get their own answer.
+    let bot = await world.startBot({ DATABASE_URL: url, MERGE_WAITING_MAX: "1" });
     const { chat, user } = person("Outage");
     world.tg.userSends(chat, user, "before the outage");
     await world.tg.waitFor(() => world.tg.messagesIn(chat.id).length === 1, "the first answer", 30_000);
@@ -111,7 +112,7 @@ describe.skipIf(!TEST_DATABASE_URL)("on PostgreSQL", () => {
     // Its outage errors (connection strings, Bot API URLs) leaked no secret.
     expect(bot.stdout + bot.stderr).not.toContain(world.tg.token.split(":")[1]);
     await admin.query(`alter database ${name} allow_connections true`);
-    bot = await world.startBot({ DATABASE_URL: url });
+    bot = await world.startBot({ DATABASE_URL: url, MERGE_WAITING_MAX: "1" });
     // Nothing was lost: both messages are answered, in order, each once, after one notice.
     await world.tg.waitFor(() => world.tg.messagesIn(chat.id).length === 4, "both answers after recovery", 30_000);
     const messages = world.tg.messagesIn(chat.id);

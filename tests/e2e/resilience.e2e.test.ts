@@ -12,7 +12,8 @@ let mainBot: BotProcess;
 
 beforeAll(async () => {
   world = await createWorld();
-  mainBot = await world.startBot();
+  // Each message its own turn: these tests follow messages one by one (bounded.e2e tests merging).
+  mainBot = await world.startBot({ MERGE_WAITING_MAX: "1" });
 });
 afterAll(async () => world?.close());
 beforeEach(() => world.ai.reset());

@@ -69,13 +69,18 @@ describe.skipIf(!TEST_DATABASE_URL)("instances on one PostgreSQL", () => {
   test("a user's daily limit holds whichever instance answers", { timeout: 60_000 }, () =>
     withTwoInstances({ USER_DAILY_MESSAGES: "3" }, async (w, bots) => {
       const { chat, user } = person("Limited");
-      for (let i = 1; i <= 5; i++) w.tg.userSends(chat, user, `message ${i}`);
-      // A chat's updates are worked in order: once /usage is answered, the five messages were.
+      for (let i = 1; i <= 4; i++) {
+        const next = w.tg.nextBotMessage(chat.id);
+        w.tg.userSends(chat, user, `message ${i}`);
+        await next;
+      }
+      // A chat's updates are worked in order: once /usage is answered, the fifth message was.
+      w.tg.userSends(chat, user, "message 5");
       w.tg.userSends(chat, user, "/usage");
       const replies = (await w.tg.waitForChat(chat.id, (m) => m.at(-1)?.text.startsWith("Your usage") ?? false, "/usage")).map((m) => m.text);
       expect(replies.slice(0, 3)).toEqual(["Echo: message 1", "Echo: message 2", "Echo: message 3"]);
       // The limit is said once (the fifth message is refused without a word), not once a message.
-      expect(replies).toHaveLength(5);
+      expect(replies).toHaveLength(5); // four, and /usage
       expect(replies[3]).toMatch(/^You've reached today's limit of 3 messages/);
       // Both instances took updates (the fake balances them in turn).
       expect(new Set(w.tg.webhookDeliveries.map((d) => d.target)).size).toBe(2);
@@ -114,6 +119,7 @@ describe.skipIf(!TEST_DATABASE_URL)("instances on one PostgreSQL", () => {
       HTTP_PORT: "0",
       TURN_LEASE_SECONDS: "2",
       LOG_LEVEL: "info",
+      MERGE_WAITING_MAX: "1", // each message its own turn: the audit counts one answer per message
     };
     const bots = [];
     for (let i = 0; i < 3; i++) bots.push(await w.startBot(env));

@@ -202,6 +202,26 @@ export class FakeTelegram {
   readonly answeredCallbackQueries: Array<{ id: string; text?: string; show_alert?: boolean }> = [];
   private nextCallbackId = 1;
   private injected: Array<{ method: string; reply: ApiErrorReply; when?: (params: Record<string, unknown>) => boolean }> = [];
+  /**
+   * Telegram's flood limits, enforced as Telegram does: about 30 messages a second from the bot,
+   * about one a second in a chat (bursts of three pass) and 20 a minute in a group; past them a
+   * 429 with retry_after, which doubles (up to 32 s) while the bot keeps violating them within a
+   * minute, and every call during the wait is refused too (with what is left of it). Drafts count for the bot only; chat
+   * actions and callback answers not at all. null: no limits (benchmarks of the bot's own work).
+   */
+  floodLimits: { perSecond: number; privatePace: { sends: number; windowMs: number }; groupPace: { sends: number; windowMs: number } } | null = {
+    perSecond: 30,
+    privatePace: { sends: 3, windowMs: 3_000 },
+    groupPace: { sends: 20, windowMs: 60_000 },
+  };
+  /** Calls refused with 429 by the flood limits, and calls that counted against them. */
+  floodRefused = 0;
+  floodCounted = 0;
+  private floodSends: number[] = [];
+  private floodChats = new Map<number, number[]>();
+  private floodViolations = new Map<string, number[]>();
+  private floodUntil = 0;
+  private floodChatUntil = new Map<number, number>();
 
   async start(): Promise<this> {
     await new Promise<void>((resolve) => this.server.listen(0, "127.0.0.1", resolve));
@@ -501,9 +521,12 @@ export class FakeTelegram {
     const call: ApiCall = { method, params, at: Date.now(), ok: true };
     const injectedAt = this.injected.findIndex((i) => i.method === method && (!i.when || i.when(params)));
     let outcome: { ok: true; result: unknown } | ({ ok: false } & ApiErrorReply);
+    const retryAfter = injectedAt >= 0 ? null : this.floodCheck(method, params);
     if (injectedAt >= 0) {
       const [injected] = this.injected.splice(injectedAt, 1);
       outcome = { ok: false, ...injected!.reply };
+    } else if (retryAfter !== null) {
+      outcome = { ok: false, error_code: 429, description: `Too Many Requests: retry after ${retryAfter}`, parameters: { retry_after: retryAfter } };
     } else if (method === "getUpdates" && this.webhook) {
       outcome = {
         ok: false,
@@ -529,6 +552,55 @@ export class FakeTelegram {
     if (method !== "getUpdates") this.calls.push(call);
     reply(outcome.ok ? 200 : outcome.error_code, outcome);
     this.notify();
+  }
+
+  /** The retry_after (seconds) if this call breaks a flood limit; else null, and the call counts. */
+  private floodCheck(method: string, params: Record<string, unknown>): number | null {
+    const limits = this.floodLimits;
+    if (!limits || !/^(send(?!ChatAction)|edit|copyMessage|forwardMessage)/.test(method)) return null;
+    const at = Date.now();
+    const chatId = Number(params.chat_id);
+    const draft = method === "sendRichMessageDraft" || method === "sendMessageDraft";
+    const prune = (times: number[], windowMs: number) => {
+      while (times.length > 0 && times[0]! <= at - windowMs) times.shift();
+    };
+    /**
+     * A refusal: retry_after is when the call would pass (a full window's room, or the wait already
+     * asked), doubled for each violation of the same scope (the bot, or this chat) in the last
+     * minute, up to 32 s.
+     */
+    const violate = (chat: number | null, roomAt: number) => {
+      this.floodRefused++;
+      const key = chat === null ? "bot" : `chat ${chat}`;
+      const past = (this.floodViolations.get(key) ?? []).filter((t) => t > at - 60_000);
+      past.push(at);
+      this.floodViolations.set(key, past);
+      const retryAfter = Math.min(32, Math.max(Math.ceil((roomAt - at) / 1_000), 2 ** (past.length - 1)));
+      if (chat === null) this.floodUntil = Math.max(this.floodUntil, at + retryAfter * 1_000);
+      else this.floodChatUntil.set(chat, Math.max(this.floodChatUntil.get(chat) ?? 0, at + retryAfter * 1_000));
+      return retryAfter;
+    };
+    // Calls during a wait Telegram asked for are refused too, with what is left of it (calls already
+    // on their way when the 429 was sent do not make it longer; a new violation after it does).
+    const waitLeft = (until: number) => {
+      this.floodRefused++;
+      return Math.ceil((until - at) / 1_000);
+    };
+    if (this.floodUntil > at) return waitLeft(this.floodUntil);
+    if ((this.floodChatUntil.get(chatId) ?? 0) > at) return waitLeft(this.floodChatUntil.get(chatId)!);
+    prune(this.floodSends, 1_000);
+    if (this.floodSends.length >= limits.perSecond) return violate(null, this.floodSends[this.floodSends.length - limits.perSecond]! + 1_000);
+    const pace = chatId < 0 ? limits.groupPace : limits.privatePace;
+    const times = this.floodChats.get(chatId) ?? [];
+    prune(times, pace.windowMs);
+    if (!draft && times.length >= pace.sends) return violate(chatId, times[times.length - pace.sends]! + pace.windowMs);
+    this.floodSends.push(at);
+    this.floodCounted++;
+    if (!draft) {
+      times.push(at);
+      this.floodChats.set(chatId, times);
+    }
+    return null;
   }
 
   private async getUpdates(params: Record<string, unknown>, req: IncomingMessage) {

@@ -63,7 +63,7 @@ describe("parseConfig", () => {
     expect(parseConfig(valid)).toMatchObject({
       telegram: { webhook: null },
       http: { host: "127.0.0.1", port: 8080 },
-      inbox: { role: "all", leaseMs: 15_000, maxConcurrentTurns: 1000, pasteMergeMs: 1500 },
+      inbox: { role: "all", leaseMs: 15_000, maxConcurrentTurns: 1000, pasteMergeMs: 1500, mergeWaitingMax: 10 },
     });
     const config = parseConfig({
       ...valid,
@@ -85,7 +85,7 @@ describe("parseConfig", () => {
       maxConnections: 80,
     });
     expect(config.http).toEqual({ host: "0.0.0.0", port: 0 });
-    expect(config.inbox).toEqual({ role: "worker", leaseMs: 5_000, maxConcurrentTurns: 200, pasteMergeMs: 0 });
+    expect(config.inbox).toEqual({ role: "worker", leaseMs: 5_000, maxConcurrentTurns: 200, pasteMergeMs: 0, mergeWaitingMax: 10 });
     expect(secretsOf(config)).toContain("s3cret_Token-1");
   });
 

@@ -197,7 +197,8 @@ async function answerTurn(ctx: ParleyContext, deps: ChatDependencies, generate: 
       // Over a daily limit: no model call, nothing stored; said once a day (a turn too big for
       // what is left: each time, with the numbers).
       const { verdict } = outcome;
-      if (verdict.tell) await live.fail(ctx.texts.overLimit(verdict, new Date()));
+      // Best effort, like every notice: the row ends either way (a retry would not tell again).
+      if (verdict.tell) await live.fail(ctx.texts.overLimit(verdict, new Date())).catch(() => undefined);
       else await live.cancel();
       return turn.done();
     }
