@@ -9,9 +9,9 @@ import { TELEGRAM_TEXT_LIMIT } from "./split.ts";
 import { cleanText } from "../lib/text.ts";
 
 export interface LiveReplyOptions {
-  /** For the final answer (with auto-retry for short flood waits). */
+  /** For the final answer: its sends wait for a slot of the bot's budget (telegram/budget.ts). */
   api: Api;
-  /** For previews, drafts and the typing indicator: no retries, a preview that meets a 429 is dropped. */
+  /** For previews, drafts and the typing indicator: never wait, dropped under pressure or on a 429. */
   previewApi: Api;
   /** How far an earlier attempt got delivering this answer. */
   resume?: DeliveryProgress | null | undefined;

@@ -9,7 +9,7 @@ import { createOutageLog, type Logger } from "../logger.ts";
 import type { Languages } from "./i18n.ts";
 
 export interface PollerOptions {
-  /** An Api without auto-retry: this loop decides how to wait. */
+  /** An Api outside the send budget: this loop decides how to wait. */
   api: Api;
   /** Commits the updates to the inbox; throws if it could not. */
   ingest(updates: Update[]): Promise<void>;
