@@ -4,6 +4,12 @@ export interface BatchOptions {
   /** Statements of this kind running at once; requests made meanwhile wait and go together. */
   maxInFlight: number;
   maxBatchSize: number;
+  /**
+   * Collect for this long before sending (instead of the end of the event loop's turn): for
+   * statements nobody waits on, whose requests arrive spread out (a turn's end comes after its
+   * paced delivery, 1/n s after the previous one's), so each would otherwise go alone.
+   */
+  collectMs?: number;
 }
 
 /**
@@ -51,7 +57,8 @@ export function batchWhileBusy<Request, Result>(
       batchScheduleFn: (send) => {
         if (busy < options.maxInFlight) {
           busy++;
-          soon(send);
+          if (options.collectMs) setTimeout(send, options.collectMs);
+          else soon(send);
         } else {
           waiting.push(send);
         }

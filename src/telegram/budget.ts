@@ -34,6 +34,13 @@ const MAX_WAIT_MS = 3_000;
 const MAX_ATTEMPTS = 3;
 /** Previews may use this share of the second's budget and of a chat's pace; the rest is kept for finals. */
 const PREVIEW_SHARE = 0.5;
+/**
+ * How far behind its schedule the spacing may fall and catch up: a timer fires late when the event
+ * loop is busy, and the sends whose turn came meanwhile go together instead of each waiting for
+ * another tick (at 1 000/s, one send per tick made the tick the pace, and one finish statement per
+ * turn). Spacing wider than this (30/s: 33 ms) is kept exactly.
+ */
+const CATCH_UP_MS = 20;
 
 /** A preview dropped to spare the budget: nothing was sent. */
 export class SendShed extends Error {
@@ -73,6 +80,8 @@ export function createSendBudget(options: SendBudgetOptions): SendBudget {
   const instances = options.instances ?? (() => 1);
   /** Send times within the last second (this instance's), oldest first. */
   const recent: number[] = [];
+  /** When the next send is due on an even schedule (1/n s apart); a send behind it by up to CATCH_UP_MS goes now. */
+  let due = 0;
   const chats = new Map<number, number[]>();
   const pausedChats = new Map<number, number>();
   let pausedUntil = 0;
@@ -100,7 +109,7 @@ export function createSendBudget(options: SendBudgetOptions): SendBudget {
   const globalReadyAt = (at: number) => {
     prune(recent, 1_000, at);
     const n = slots(at);
-    const spaced = recent.length > 0 ? recent[recent.length - 1]! + 1_000 / n : 0;
+    const spaced = due - Math.max(0, CATCH_UP_MS - 1_000 / n);
     return Math.max(spaced, recent.length >= n ? recent[recent.length - n]! + 1_000 : 0);
   };
 
@@ -121,6 +130,7 @@ export function createSendBudget(options: SendBudgetOptions): SendBudget {
 
   const take = (chatId: number | null, draft: boolean, at: number) => {
     recent.push(at);
+    due = Math.max(due, at) + 1_000 / slots(at);
     counters.sent++;
     if (chatId !== null && !draft) {
       const times = chats.get(chatId) ?? [];
