@@ -17,9 +17,80 @@ export interface LogContext {
 
 export function createLogContext(): LogContext {
   const storage = new AsyncLocalStorage<Record<string, unknown>>();
-  const none = {};
-  return { run: (fields, fn) => storage.run(fields, fn), fields: () => storage.getStore() ?? none };
+  // A fresh object for every line: pino merges a line's own fields into what the mixin returns,
+  // and a shared object would carry them on to every later line (and the stored one to the rest
+  // of the turn).
+  return { run: (fields, fn) => storage.run({ ...fields }, fn), fields: () => ({ ...storage.getStore() }) };
 }
+
+/**
+ * What is logged of an error: what it is and why (type, message, stack, codes, Telegram's
+ * description, the model server's status), never what was being sent or received. grammY's
+ * GrammyError carries the request's parameters (`payload`: the answer's text), openai's APIError
+ * the response body (`error`) and headers; a BotError its whole update. Only the fields below are
+ * kept, and only as plain values; causes (and an AggregateError's errors) are described the same way.
+ */
+const ERROR_FIELDS = [
+  "code",
+  "errno",
+  "syscall",
+  "address",
+  "port",
+  "method", // the Bot API method that failed
+  "error_code",
+  "description",
+  "status",
+  "failure",
+  "requestID",
+  "param",
+  "severity",
+  "routine",
+  "schema",
+  "table",
+  "column",
+  "constraint",
+] as const;
+const MAX_ERROR_DEPTH = 5;
+
+function describeError(value: unknown, depth = 0, seen = new Set<unknown>()): unknown {
+  if (value === null || (typeof value !== "object" && typeof value !== "function")) return value;
+  if (seen.has(value) || depth > MAX_ERROR_DEPTH) return "[…]";
+  seen.add(value);
+  const error = value as Record<string, unknown>;
+  const out: Record<string, unknown> = {};
+  const type = (value as { constructor?: { name?: unknown } }).constructor?.name;
+  out.type = typeof type === "string" && type !== "Object" ? type : typeof error.type === "string" ? error.type : "Object";
+  for (const key of ["message", "stack", "name"] as const) {
+    if (typeof error[key] === "string") out[key] = error[key];
+  }
+  for (const key of ERROR_FIELDS) {
+    const field = error[key];
+    if (typeof field === "string" || typeof field === "number" || typeof field === "boolean") out[key] = field;
+  }
+  // Telegram's parameters: numbers only (retry_after, migrate_to_chat_id).
+  if (typeof error.parameters === "object" && error.parameters !== null) {
+    const numbers = Object.entries(error.parameters).filter(([, v]) => typeof v === "number");
+    if (numbers.length > 0) out.parameters = Object.fromEntries(numbers);
+  }
+  // grammY's HttpError wraps the network error as `error`; openai's APIError keeps the response body there.
+  if (error.error instanceof Error) out.error = describeError(error.error, depth + 1, seen);
+  if (error.cause !== undefined) out.cause = describeError(error.cause, depth + 1, seen);
+  if (Array.isArray(error.errors)) out.errors = error.errors.slice(0, 10).map((e) => describeError(e, depth + 1, seen));
+  return out;
+}
+
+/** An error under any other key of a line is described the same way (never serialized whole). */
+const ERROR_KEYS = new Set(["err", "error"]);
+const describeErrors = (line: Record<string, unknown>) => {
+  let out = line;
+  for (const [key, value] of Object.entries(line)) {
+    if (value instanceof Error && !ERROR_KEYS.has(key)) {
+      if (out === line) out = { ...line };
+      out[key] = describeError(value);
+    }
+  }
+  return out;
+};
 
 /**
  * Structured JSON logs on stdout. Secrets are scrubbed from every line as it is written, so
@@ -45,7 +116,11 @@ export function createLogger(options: {
       base: { app: "parley" },
       redact: { paths: ["token", "apiKey", "*.token", "*.apiKey", "config.telegram.token", "config.openai.apiKey"], censor: REDACTED },
       hooks: { streamWrite: scrub },
+      serializers: { err: describeError, error: describeError },
+      formatters: { log: describeErrors },
       ...(options.context ? { mixin: options.context.fields } : {}),
+      // A new object for each line: neither the context's nor the line's own is written into.
+      mixinMergeStrategy: (mergeObject: object, mixinObject: object) => ({ ...mixinObject, ...mergeObject }),
     },
     options.destination ?? pino.destination({ fd: 1, sync: false }),
   );

@@ -1,4 +1,6 @@
 import { Writable } from "node:stream";
+import { GrammyError } from "grammy";
+import OpenAI from "openai";
 import { expect, test } from "vitest";
 import { createLogContext, createLogger } from "../../src/logger.ts";
 
@@ -60,4 +62,107 @@ test("every line written inside a log context carries its fields, from child log
   ]);
   // One key, not two: JSON with a repeated key would confuse log tools.
   expect(lines[1]!.match(/"updateId"/g)).toHaveLength(1);
+});
+
+test("a line's fields are its own: they never reach a later line, with or without a log context", () => {
+  const { lines, destination } = capture();
+  const context = createLogContext();
+  const logger = createLogger({ level: "info", secrets: [], destination, context });
+  const child = logger.child({ chatId: 7 });
+  logger.info({ receiving: "long polling", memoryProfile: "lean" }, "Parley is running");
+  logger.info({ migration: "20261122000000_initial_schema" }, "migration applied");
+  child.info({ answerChars: 12 }, "answered");
+  context.run({ updateId: 1 }, () => {
+    logger.warn({ err: new Error("boom"), reason: "refused" }, "inside");
+    logger.info({ answerChars: 3 }, "answered");
+  });
+  logger.info("stopped");
+  const parsed = lines.map((l) => JSON.parse(l) as Record<string, unknown>);
+  const own = (l: Record<string, unknown>) => Object.keys(l).filter((k) => !["level", "time", "app", "msg"].includes(k));
+  expect(parsed.map((l) => [l.msg, own(l)])).toEqual([
+    ["Parley is running", ["receiving", "memoryProfile"]],
+    ["migration applied", ["migration"]],
+    ["answered", ["chatId", "answerChars"]],
+    ["inside", ["updateId", "err", "reason"]],
+    ["answered", ["updateId", "answerChars"]],
+    ["stopped", []],
+  ]);
+});
+
+test("a log context's fields are on the lines written inside `run` and not after; the fields given to `run` are not changed", async () => {
+  const { lines, destination } = capture();
+  const context = createLogContext();
+  const logger = createLogger({ level: "info", secrets: [], destination, context });
+  const fields = { updateId: 9 };
+  await context.run(fields, async () => {
+    logger.info({ stored: true }, "a message was edited");
+    await new Promise((resolve) => setTimeout(resolve, 1));
+    logger.info("answered");
+    expect(context.fields()).toEqual({ updateId: 9 });
+  });
+  logger.info("after");
+  const parsed = lines.map((l) => JSON.parse(l) as Record<string, unknown>);
+  expect(parsed.map((l) => [l.msg, l.updateId, l.stored])).toEqual([
+    ["a message was edited", 9, true],
+    ["answered", 9, undefined],
+    ["after", undefined, undefined],
+  ]);
+  expect(fields).toEqual({ updateId: 9 });
+  expect(context.fields()).toEqual({});
+});
+
+const ANSWER = "the answer so far: Uquokka's secret plan";
+
+test("a Telegram error logged as err shows what failed and why, never the request's payload", () => {
+  const { lines, destination } = capture();
+  const logger = createLogger({ level: "info", secrets: [], destination });
+  const error = new GrammyError(
+    "Call to 'sendMessageDraft' failed!",
+    { ok: false, error_code: 429, description: "Too Many Requests: retry after 3", parameters: { retry_after: 3 } },
+    "sendMessageDraft",
+    { chat_id: 5, draft_id: 1, text: ANSWER },
+  );
+  logger.warn({ err: error }, "could not update the answer preview");
+  logger.info({ answerChars: ANSWER.length }, "answered");
+  expect(lines.join("")).not.toContain("Uquokka");
+  const err = (JSON.parse(lines[0]!) as { err: Record<string, unknown> }).err;
+  expect(err).toMatchObject({
+    type: "GrammyError",
+    message: "Call to 'sendMessageDraft' failed! (429: Too Many Requests: retry after 3)",
+    method: "sendMessageDraft",
+    error_code: 429,
+    description: "Too Many Requests: retry after 3",
+    parameters: { retry_after: 3 },
+  });
+  expect(err.stack).toContain("GrammyError");
+  expect(err).not.toHaveProperty("payload");
+  expect(Object.keys(JSON.parse(lines[1]!) as object)).not.toContain("err");
+});
+
+test("an error whose cause carries a payload, a model error with its response body, and an error under another key show no conversation text", () => {
+  const { lines, destination } = capture();
+  const logger = createLogger({ level: "info", secrets: [], destination });
+  const telegram = new GrammyError("Call to 'sendMessage' failed!", { ok: false, error_code: 400, description: "Bad Request: message is too long" }, "sendMessage", {
+    chat_id: 5,
+    text: ANSWER,
+  });
+  logger.error({ err: new Error("could not deliver the answer", { cause: telegram }) }, "update failed");
+  const model = OpenAI.APIError.generate(
+    400,
+    { error: { message: "Invalid 'messages'", code: "invalid_value", param: "messages", echoed: ANSWER } },
+    undefined,
+    new Headers({ "x-request-id": "req_1" }),
+  );
+  logger.error({ err: new Error("model call failed", { cause: model }) }, "model");
+  logger.warn({ error: telegram }, "under error");
+  logger.warn({ reason: telegram }, "under another key");
+  logger.error(new AggregateError([telegram], "several"));
+  expect(lines).toHaveLength(5);
+  expect(lines.join("")).not.toContain("Uquokka");
+  const parsed = lines.map((l) => JSON.parse(l) as Record<string, Record<string, unknown>>);
+  expect(parsed[0]!.err!.cause).toMatchObject({ type: "GrammyError", method: "sendMessage", error_code: 400, description: "Bad Request: message is too long" });
+  expect(parsed[1]!.err!.cause).toMatchObject({ type: "BadRequestError", message: "400 Invalid 'messages'", status: 400, code: "invalid_value", param: "messages", requestID: "req_1" });
+  expect(parsed[2]!.error).toMatchObject({ type: "GrammyError", description: "Bad Request: message is too long" });
+  expect(parsed[3]!.reason).toMatchObject({ type: "GrammyError", description: "Bad Request: message is too long" });
+  expect((parsed[4]!.err!.errors as unknown[])[0]).toMatchObject({ type: "GrammyError", method: "sendMessage" });
 });
