@@ -15,6 +15,7 @@ import { createUsageRepository } from "./db/usage.repository.ts";
 import { createSettingsRepository } from "./db/settings.repository.ts";
 import { createDatabase } from "./db/connection.ts";
 import { createInboxRepository, INBOX_CHANNEL, STOP_CHANNEL } from "./db/inbox.repository.ts";
+import { createPrivacyRepository } from "./db/privacy.repository.ts";
 import { createMessageRepository } from "./db/message.repository.ts";
 import { assertMigrated, createMigrator, migrateToLatest, pendingMigrations } from "./db/migrations.ts";
 import { listen, type Listener } from "./db/notifications.ts";
@@ -24,11 +25,11 @@ import { createDialogueService } from "./dialogue/dialogue.service.ts";
 import { createHttpServer, type HttpServer, type Readiness } from "./http/server.ts";
 import { ALLOWED_UPDATES, toIncoming } from "./inbox/updates.ts";
 import { withBatchedEnds } from "./inbox/batched.ts";
-import { createGenerationStops, stopRequestOf } from "./inbox/stops.ts";
+import { createGenerationStops, parseStopRequest, stopRequestOf, type StopRequest } from "./inbox/stops.ts";
 import { createInboxWorker, type InboxWorker } from "./inbox/worker.ts";
 import { createPasteMerger } from "./inbox/paste.ts";
 import { createLlmClient } from "./llm/client.ts";
-import { createLogContext, type LogContext, type Logger } from "./logger.ts";
+import { createLogContext, createOutageLog, type LogContext, type Logger } from "./logger.ts";
 import { createMetrics } from "./ops/metrics.ts";
 import { createBot, createPlainApi } from "./telegram/bot.ts";
 import { addressedText } from "./telegram/features/chat.ts";
@@ -85,6 +86,7 @@ export function createApp(config: Config, { logger, onFatal, logContext = create
   let worker: InboxWorker | undefined;
   let poller: Poller | undefined;
   let http: HttpServer | undefined;
+  let opsHttp: HttpServer | undefined;
   let listener: Listener | undefined;
   let retention: Retention | undefined;
 
@@ -93,13 +95,21 @@ export function createApp(config: Config, { logger, onFatal, logContext = create
   const ingest = async (updates: Update[]) => {
     metrics.updatesReceived(await inbox.ingest(updates.map(toIncoming), owner));
     worker?.wake();
-    // A stop request acts now, not in its turn (which comes after the answer it means to stop).
-    const stopped = updates.map((u) => stopRequestOf(u, botUsername)).filter((chat): chat is number => chat !== null);
-    if (stopped.length === 0) return;
-    const elsewhere = stopped.filter((chat) => !stops.stop(chat));
+    // A stop request acts now, not in its turn (which comes after the answer it means to stop):
+    // here, if this instance writes an answer it names; otherwise where one does.
+    const requests = updates.map((u) => stopRequestOf(u, botUsername)).filter((r): r is StopRequest => r !== null);
+    if (requests.length === 0) return;
+    const elsewhere = requests.filter((request) => stops.named(request).length === 0);
+    for (const request of requests) if (!elsewhere.includes(request)) stopHere(request);
+    for (const request of elsewhere) logger.debug({ chatId: request.chatId, userId: request.user.id }, "a stop request names no answer written here");
     if (elsewhere.length > 0 && config.database.kind === "postgres") {
       await inbox.notifyStops(elsewhere).catch((error: unknown) => logger.warn({ err: error }, "could not pass a stop request on to the other instances"));
     }
+  };
+  /** Stops what the request names, if its user may (ParleyBot.stop); never holds up the caller. */
+  let stopAnswers: ((request: StopRequest) => Promise<number>) | undefined;
+  const stopHere = (request: StopRequest) => {
+    stopAnswers?.(request).catch((error: unknown) => logger.warn({ err: error, chatId: request.chatId }, "could not decide a stop request"));
   };
 
   /** GET /readyz: the database answers, its schema is current, Telegram was reachable last time. */
@@ -110,12 +120,16 @@ export function createApp(config: Config, { logger, onFatal, logContext = create
       checks.database = "ok";
       const pending = await pendingMigrations(migrator);
       checks.schema = pending.length === 0 ? "ok" : `migrations pending: ${pending.join(", ")}`;
+      databaseOutage.succeeded();
     } catch (error) {
-      checks.database = `unreachable: ${error instanceof Error ? error.message : String(error)}`;
+      // Which check fails, never the error's text (it may name hosts and users): that goes to the log, once.
+      checks.database = "unreachable";
+      databaseOutage.failed(error);
     }
     checks.telegram = telegramApi.reachable() ? "ok" : "unreachable";
     return { ready: Object.values(checks).every((c) => c === "ok"), checks };
   };
+  const databaseOutage = createOutageLog(logger, "database");
 
   return {
     async start() {
@@ -181,7 +195,9 @@ export function createApp(config: Config, { logger, onFatal, logContext = create
         media,
         imageMaxSide: config.media.imageMaxSide,
         messagesPerMinute: config.limits.messagesPerMinute,
+        privacy: createPrivacyRepository(db),
       });
+      stopAnswers = (request) => parley.stop(request);
       if (config.retentionDays !== null) {
         retention = createRetention({ repository: messages, days: config.retentionDays, logger });
         retention.start();
@@ -206,7 +222,8 @@ export function createApp(config: Config, { logger, onFatal, logContext = create
         onPoison: (row) => parley.tellPoisoned(row),
       });
 
-      // One HTTP server for health, metrics and (in webhook mode) the webhook.
+      // Health and metrics on HTTP_HOST:HTTP_PORT; in webhook mode that listener is public (it takes
+      // the webhook), and metrics and the readiness checks move to the ops listener.
       const takesWebhook = webhook && config.inbox.role === "all";
       http = createHttpServer({
         ...config.http,
@@ -214,8 +231,14 @@ export function createApp(config: Config, { logger, onFatal, logContext = create
         readiness,
         metrics,
         webhook: takesWebhook ? { path: webhook.path, secret: webhook.secret, ingest: (u) => ingest([u]) } : undefined,
+        ops: !takesWebhook,
       });
       const port = await http.listen();
+      let opsAt: string | undefined;
+      if (takesWebhook) {
+        opsHttp = createHttpServer({ ...config.ops, logger, readiness, metrics, ops: true });
+        opsAt = `${config.ops.host}:${await opsHttp.listen()}`;
+      }
 
       let receiving = "nothing (worker only)";
       if (config.inbox.role === "all") {
@@ -257,7 +280,10 @@ export function createApp(config: Config, { logger, onFatal, logContext = create
           {
             [INBOX_CHANNEL]: (from) => from !== owner && worker?.wake(),
             // Another instance received a stop request: this one may be writing that chat's answer.
-            [STOP_CHANNEL]: (chatId) => chatId !== "" && stops.stop(Number(chatId)),
+            [STOP_CHANNEL]: (payload) => {
+              const request = parseStopRequest(payload);
+              if (request && stops.named(request).length > 0) stopHere(request);
+            },
             // Another instance met a 429: this one waits too.
             [FLOOD_CHANNEL]: (payload) => {
               const flood = parseFlood(payload, owner);
@@ -285,6 +311,7 @@ export function createApp(config: Config, { logger, onFatal, logContext = create
           model: config.openai.model,
           receiving,
           http: `${config.http.host}:${port}`,
+          ...(opsAt ? { ops: opsAt } : {}),
           instance: owner,
           memoryProfile: config.memoryProfile,
         },
@@ -295,6 +322,7 @@ export function createApp(config: Config, { logger, onFatal, logContext = create
     async stop() {
       poller?.stop();
       await http?.close();
+      await opsHttp?.close();
       const cancelLate = setTimeout(() => {
         logger.warn({ turns: worker?.running() }, "turns still running; cancelling them (they run again on the next start)");
         abortTurns.abort();

@@ -41,6 +41,8 @@ export interface Config {
   /** sendsPerSecond: the bot's whole budget of sends to Telegram, shared by its instances. */
   telegram: { token: string; apiRoot: string; webhook: WebhookConfig | null; richMessages: "auto" | "off"; sendsPerSecond: number };
   http: { host: string; port: number };
+  /** Webhook mode: /metrics and the detail of /readyz are served here only (OPS_HOST:OPS_PORT). */
+  ops: { host: string; port: number };
   /** all: receive updates and work them; worker: only work the inbox (another instance receives). */
   /** pasteMergeMs: a long paste's pieces this close together are one turn (0: off). */
   /** mergeWaitingMax: messages of one author waiting in a chat are answered together, up to this many (1: each alone). */
@@ -190,6 +192,8 @@ const schema = databaseSchema.extend({
   TELEGRAM_SENDS_PER_SECOND: intSetting(1, 1_000, 29),
   HTTP_HOST: optional(z.string().default("127.0.0.1")),
   HTTP_PORT: intSetting(0, 65_535, 8080),
+  OPS_HOST: optional(z.string().default("127.0.0.1")),
+  OPS_PORT: intSetting(0, 65_535, 8081),
   INSTANCE_ROLE: optional(z.enum(["all", "worker"], { error: "must be all or worker" }).default("all")),
   TURN_LEASE_SECONDS: intSetting(1, 600, 15),
   MAX_CONCURRENT_TURNS: intSetting(1, 100_000, 1000),
@@ -296,6 +300,7 @@ export function parseConfig(env: Environment): Config {
           : null,
     },
     http: { host: v.HTTP_HOST, port: v.HTTP_PORT },
+    ops: { host: v.OPS_HOST, port: v.OPS_PORT },
     inbox: { role: v.INSTANCE_ROLE, leaseMs: v.TURN_LEASE_SECONDS * 1000, maxConcurrentTurns: v.MAX_CONCURRENT_TURNS, pasteMergeMs: v.PASTE_MERGE_MS, mergeWaitingMax: v.MERGE_WAITING_MAX },
     openai: {
       // Local servers (Ollama, vLLM) accept any key, but the SDK insists on a non-empty one.

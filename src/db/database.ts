@@ -54,6 +54,8 @@ export interface MessagesTable {
   conversation: ColumnType<string, string | undefined, string>;
   /** What a user turn was: text, or a file whose text (caption, transcript, contents) is `content`. */
   kind: ColumnType<MessageKind, MessageKind | undefined, MessageKind>;
+  /** A user turn that quotes another user's message: whose words the quote holds (their /forget erases it). */
+  quoted_user_id: ColumnType<bigint | null, bigint | number | null | undefined, bigint | number | null>;
 }
 
 export type MessageKind = "text" | AttachmentKind;
@@ -83,6 +85,8 @@ export interface ChatSettingsTable {
   /** Groups: null, one shared history; "member", one per member. */
   history_mode: Nullable<string>;
   updated_by: Nullable<bigint | number>;
+  /** Who wrote system_prompt (their /forget erases it). */
+  system_prompt_by: Nullable<bigint | number>;
   updated_at: Generated<Date>;
 }
 

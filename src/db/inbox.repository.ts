@@ -76,8 +76,8 @@ export interface InboxRepository {
   finishMany(rows: readonly FinishRequest[]): Promise<FinishResult[]>;
   /** Clears every lease: only for a store that one process alone can open (PGlite). */
   releaseAllLeases(): Promise<number>;
-  /** Tells every instance (LISTEN STOP_CHANNEL) to stop the answers being written in these chats. */
-  notifyStops(chatIds: readonly number[]): Promise<void>;
+  /** Tells every instance (LISTEN STOP_CHANNEL) of these stop requests (inbox/stops.ts), each as JSON. */
+  notifyStops(requests: readonly object[]): Promise<void>;
   /** Deletes finished rows older than `olderThanMs`, at most `limit` of them. */
   pruneFinished(olderThanMs: number, limit: number): Promise<number>;
   /** Rows not finished yet, and the age of the oldest (for logs and benchmarks). */
@@ -306,9 +306,9 @@ export function createInboxRepository(db: Executor): InboxRepository {
       return Number(result.numUpdatedRows);
     },
 
-    async notifyStops(chatIds) {
-      if (chatIds.length === 0) return;
-      await sql`select pg_notify(${STOP_CHANNEL}, chat::text) from unnest(${chatIds.map(String)}::bigint[]) as chat`.execute(db);
+    async notifyStops(requests) {
+      if (requests.length === 0) return;
+      await sql`select pg_notify(${STOP_CHANNEL}, request) from unnest(${requests.map((r) => JSON.stringify(r))}::text[]) as request`.execute(db);
     },
 
     async pruneFinished(olderThanMs, limit) {

@@ -116,6 +116,8 @@ export interface TurnInput {
   kind?: MessageKind;
   attachment?: Attachment | null;
   telegramMessageId: Id;
+  /** The turn quotes another user's message (a reply): whose words the quote holds. */
+  quotedUserId?: Id | null;
   result: TurnResult;
 }
 
@@ -143,11 +145,8 @@ export interface MessageRepository {
   clearHistory(where: ConversationRef): Promise<{ count: number; mark: string }>;
   /** Undoes one clearHistory: the chat's rows it soft-deleted are live again. Returns how many. */
   restoreCleared(chatId: Id, mark: string): Promise<number>;
-  /**
-   * Erases for good every message a user wrote, in every chat, the answers to them, and the
-   * user's profile row (names). Usage counts stay: they hold no content. Returns how many messages.
-   */
-  forgetUser(userId: Id): Promise<number>;
+  /** The histories (conversation keys) of the chat that one clearHistory set aside, live or not. */
+  clearedConversations(chatId: Id, mark: string): Promise<string[]>;
   /**
    * A group became a supergroup (a new chat id): its history moves to the new id, in one
    * statement. Telegram message ids start over in the new chat, so the moved rows forget theirs.
@@ -217,10 +216,11 @@ export function createMessageRepository(db: Executor): MessageRepository {
             ${column((t) => usageOf(t)?.model ?? null)}::text[], ${column((t) => usageOf(t)?.promptTokens ?? null)}::int[],
             ${column((t) => usageOf(t)?.completionTokens ?? null)}::int[], ${column((t) => usageOf(t)?.estimated ?? null)}::bool[],
             ${column((t) => "answer" in t.result && t.result.interrupted === true)}::bool[],
-            ${column((t) => t.kind ?? "text")}::text[], ${column((t) => (t.attachment ? JSON.stringify(t.attachment) : null))}::jsonb[]
+            ${column((t) => t.kind ?? "text")}::text[], ${column((t) => (t.attachment ? JSON.stringify(t.attachment) : null))}::jsonb[],
+            ${column((t) => (t.quotedUserId == null ? null : String(t.quotedUserId)))}::bigint[]
           ) with ordinality as i(update_id, owner, chat_id, chat_type, chat_title, conversation, user_id, username, first_name,
                                  last_name, content, telegram_message_id, answer, error, model, prompt_tokens,
-                                 completion_tokens, usage_estimated, interrupted, kind, attachment, ord)
+                                 completion_tokens, usage_estimated, interrupted, kind, attachment, quoted_user_id, ord)
         ), owned as (
           select i.* from input i
           join inbox on inbox.update_id = i.update_id and inbox.lease_owner = i.owner and inbox.state = 'working'
@@ -239,8 +239,8 @@ export function createMessageRepository(db: Executor): MessageRepository {
           where (users.username, users.first_name, users.last_name)
             is distinct from (excluded.username, excluded.first_name, excluded.last_name)
         ), question as (
-          insert into messages (chat_id, conversation, user_id, role, kind, content, telegram_message_id, in_context)
-          select chat_id, conversation, user_id, 'user', kind, content, telegram_message_id, answer is not null from owned order by ord
+          insert into messages (chat_id, conversation, user_id, role, kind, content, telegram_message_id, in_context, quoted_user_id)
+          select chat_id, conversation, user_id, 'user', kind, content, telegram_message_id, answer is not null, quoted_user_id from owned order by ord
           on conflict (chat_id, telegram_message_id) where telegram_message_id is not null do nothing
           returning id, chat_id, telegram_message_id
         ), answer as (
@@ -367,6 +367,17 @@ export function createMessageRepository(db: Executor): MessageRepository {
       return rows[0]!;
     },
 
+    async clearedConversations(chatId, mark) {
+      const rows = await db
+        .selectFrom("messages")
+        .select("conversation")
+        .distinct()
+        .where("deleted_at", "=", sql<Date>`to_timestamp(0) + ${mark}::bigint * interval '1 microsecond'`)
+        .where("chat_id", "=", BigInt(chatId))
+        .execute();
+      return rows.map((r) => r.conversation);
+    },
+
     async restoreCleared(chatId, mark) {
       const result = await db
         .updateTable("messages")
@@ -375,25 +386,6 @@ export function createMessageRepository(db: Executor): MessageRepository {
         .where("chat_id", "=", BigInt(chatId))
         .executeTakeFirst();
       return Number(result.numUpdatedRows);
-    },
-
-    async forgetUser(userId) {
-      // One statement: the questions and their answers go together (their references from the
-      // inbox become null), then the profile, which nothing references any more.
-      const { rows } = await sql<{ erased: number }>`
-        with mine as (
-          select id from messages where user_id = ${BigInt(userId)}
-        ), answers as (
-          delete from messages where reply_to_id in (select id from mine) returning id
-        ), questions as (
-          delete from messages where id in (select id from mine) returning id
-        ), profile as (
-          delete from users where id = ${BigInt(userId)}
-            and not exists (select 1 from messages m where m.user_id = ${BigInt(userId)} and m.id not in (select id from mine))
-        )
-        select ((select count(*) from answers) + (select count(*) from questions))::int as erased
-      `.execute(db);
-      return rows[0]?.erased ?? 0;
     },
 
     async moveChat(fromChatId, toChatId) {

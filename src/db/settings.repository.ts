@@ -30,12 +30,15 @@ type Executor = Kysely<Database> | Transaction<Database>;
 export function createSettingsRepository(db: Executor): SettingsRepository {
   /** One setting of a chat, the others left as they are. */
   const set = async (chatId: Id, column: "system_prompt" | "model" | "history_mode", value: string | null, by: Id) => {
+    // The /system text is its author's words: who wrote it is kept with it (for their /forget).
+    const author = column === "system_prompt" ? { system_prompt_by: value === null ? null : by } : {};
     await db
       .insertInto("chat_settings")
-      .values({ chat_id: chatId, [column]: value, updated_by: by })
+      .values({ chat_id: chatId, [column]: value, updated_by: by, ...author })
       .onConflict((oc) =>
         oc.column("chat_id").doUpdateSet((eb) => ({
           [column]: eb.ref(`excluded.${column}`),
+          ...(column === "system_prompt" ? { system_prompt_by: eb.ref("excluded.system_prompt_by") } : {}),
           updated_by: eb.ref("excluded.updated_by"),
           updated_at: sql<Date>`now()`,
         })),

@@ -22,3 +22,9 @@ export function conversationKey(place: Place, mode: HistoryMode): string {
   if (place.isGroup && mode === "member") parts.push(`u${place.userId}`);
   return parts.join("/");
 }
+
+/** The member whose own history `conversation` is ("u<user>" or "t<topic>/u<user>"), if it is one. */
+export function memberOf(conversation: string): number | undefined {
+  const member = /(?:^|\/)u(\d+)$/.exec(conversation)?.[1];
+  return member === undefined ? undefined : Number(member);
+}

@@ -38,6 +38,8 @@ export interface UserTurn {
   attachment?: Attachment | null;
   /** Who is charged for the answer (daily limits): the author, unless another user asked (/retry). */
   payerId?: number;
+  /** The text quotes another user's message (a reply): whose words (their /forget erases the quote). */
+  quotedUserId?: number | undefined;
 }
 
 export type ReplyOutcome =
@@ -91,6 +93,8 @@ export interface DialogueService {
   clear(place: Place): Promise<{ count: number; mark: string }>;
   /** Undoes the /clear that `mark` names: its messages are the chat's memory again. Returns how many. */
   undoClear(chatId: number, mark: string): Promise<number>;
+  /** The histories one /clear set aside (to decide who may undo it). */
+  clearedConversations(chatId: number, mark: string): Promise<string[]>;
   /**
    * A turn whose file could not become text: the message is stored (its caption, and the file's
    * reference), out of the model's context, and the inbox row ends as failed, in one statement.
@@ -111,8 +115,6 @@ export interface DialogueService {
    * the one the chat's latest answer answers (so the answer should be written again).
    */
   edit(chatId: number, telegramMessageId: number, text: string): Promise<{ stored: boolean; latest: boolean }>;
-  /** Erases for good everything the user wrote (every chat) and the answers to it; returns how many messages. */
-  forget(userId: number): Promise<number>;
   /** The chat's instructions to the model: its own (/system), or the default. */
   systemPrompt(chatId: number): Promise<{ prompt: string; custom: boolean }>;
   /** Sets the chat's own instructions (they survive /clear); null restores the default. */
@@ -240,6 +242,7 @@ export function createDialogueService(deps: DialogueDependencies): DialogueServi
           kind: turn.kind ?? "text",
           attachment: turn.attachment ?? null,
           telegramMessageId: turn.telegramMessageId,
+          quotedUserId: turn.quotedUserId ?? null,
           result,
         }),
       STORE_RETRY_MS,
@@ -575,9 +578,10 @@ export function createDialogueService(deps: DialogueDependencies): DialogueServi
       return repository.restoreCleared(chatId, mark);
     },
 
-    forget(userId) {
-      return repository.forgetUser(userId);
+    clearedConversations(chatId, mark) {
+      return repository.clearedConversations(chatId, mark);
     },
+
 
     async moveChat(fromChatId, toChatId) {
       await deps.chatSettings?.move(fromChatId, toChatId);

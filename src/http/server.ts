@@ -1,7 +1,10 @@
 /**
- * Parley's one HTTP server (HTTP_HOST:HTTP_PORT): Telegram's webhook calls (in webhook mode; each
- * update is committed to the inbox and answered 200 at once, never after the model), and for
- * operators GET /healthz (the process lives), /readyz (it can do its work) and /metrics.
+ * Parley's HTTP servers. For operators: GET /healthz (the process lives), /readyz (it can do its
+ * work: which check fails, never an error's text) and /metrics, on HTTP_HOST:HTTP_PORT. In
+ * webhook mode that listener is public (Telegram calls it, often through a proxy that forwards
+ * every path): it takes the webhook (each update committed to the inbox and answered 200 at once,
+ * never after the model), /healthz, and /readyz as ready or not; /metrics and /readyz's checks
+ * are served only on a listener of their own (OPS_HOST:OPS_PORT, loopback by default).
  */
 import { timingSafeEqual } from "node:crypto";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
@@ -30,6 +33,8 @@ export interface HttpServerOptions {
   port: number;
   /** Only in webhook mode. */
   webhook?: WebhookRoute | undefined;
+  /** Serves /metrics and the checks of /readyz (false: the public listener of webhook mode). */
+  ops: boolean;
   /** GET /readyz: whether this instance can do its work now. */
   readiness(): Promise<Readiness>;
   /** GET /metrics. */
@@ -106,7 +111,8 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
 
   const onReady = async (res: ServerResponse) => {
     const readiness = await options.readiness();
-    send(res, readiness.ready ? 200 : 503, `${JSON.stringify(readiness)}\n`, "application/json");
+    const body = options.ops ? readiness : { ready: readiness.ready };
+    send(res, readiness.ready ? 200 : 503, `${JSON.stringify(body)}\n`, "application/json");
   };
 
   const onMetrics = async (res: ServerResponse) => send(res, 200, await options.metrics.render(), options.metrics.contentType);
@@ -141,8 +147,8 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
   const routes = new Map<string, { method: string; handle: (req: IncomingMessage, res: ServerResponse) => Promise<void> | void }>([
     ["/healthz", { method: "GET", handle: (_req, res) => send(res, 200, "ok\n") }],
     ["/readyz", { method: "GET", handle: (_req, res) => onReady(res) }],
-    ["/metrics", { method: "GET", handle: (_req, res) => onMetrics(res) }],
   ]);
+  if (options.ops) routes.set("/metrics", { method: "GET", handle: (_req, res) => onMetrics(res) });
   if (webhook) routes.set(webhook.path, { method: "POST", handle: (req, res) => onWebhook(req, res, webhook) });
 
   const limits = { ...HTTP_LIMITS, ...options.limits };

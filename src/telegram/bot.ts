@@ -8,13 +8,15 @@ import type { AccessConfig } from "../config.ts";
 import type { ClaimedUpdate, InboxRepository } from "../db/inbox.repository.ts";
 import type { Metrics } from "../ops/metrics.ts";
 import type { DialogueService } from "../dialogue/dialogue.service.ts";
-import type { GenerationStops } from "../inbox/stops.ts";
+import type { GenerationStops, StopRequest } from "../inbox/stops.ts";
 import type { Languages } from "./i18n.ts";
 import type { MediaService } from "../media/media.service.ts";
 import { createTurn, type Turn } from "../inbox/turn.ts";
 import type { ParleyContext } from "./context.ts";
 import { deliveryRetryMs, logBotError } from "./errors.ts";
 import { createRichSupport } from "./rich.ts";
+import { createButtons } from "./buttons.ts";
+import type { PrivacyRepository } from "../db/privacy.repository.ts";
 import type { SendBudget } from "./budget.ts";
 import { createAccessGate } from "./features/access.ts";
 import { createRateLimiter } from "../access/rate.ts";
@@ -60,6 +62,8 @@ export interface BotDependencies {
   imageMaxSide: number;
   /** USER_MESSAGES_PER_MINUTE. */
   messagesPerMinute: number;
+  /** /forget erases through this. */
+  privacy: PrivacyRepository;
   previewIntervalMs?: number;
   draftIntervalMs?: number;
 }
@@ -73,6 +77,11 @@ export interface ParleyBot {
   handle(row: ClaimedUpdate, inbox: InboxRepository, owner: string, onNext: () => void): Promise<void>;
   /** Tells the chat of a row given up as poison that its message will not be answered. */
   tellPoisoned(row: ClaimedUpdate): Promise<void>;
+  /**
+   * A stop request, at ingest: the answers running here that it names stop if its user passes the
+   * access gate and wrote them, or administers the chat. Returns how many stopped.
+   */
+  stop(request: StopRequest): Promise<number>;
 }
 
 /**
@@ -94,13 +103,26 @@ export function createBot(deps: BotDependencies): ParleyBot {
   bot.api.config.use(deps.observeApi); // every attempt is seen, retried ones included
   bot.api.config.use(deps.budget.transformer("final"));
 
+  const { access, usage, logger, dialogue, metrics } = deps;
   const turns = new Map<number, Turn>();
+  const buttons = createButtons(deps.token);
   bot.use((ctx, next) => {
     ctx.turn = turns.get(ctx.update.update_id);
     ctx.texts = deps.languages.textsFor(ctx.from?.language_code);
+    const chatId = ctx.chat?.id ?? 0;
+    ctx.button = (data) => buttons.sign(chatId, data);
     return next();
   });
-  const { access, usage, logger, dialogue, metrics } = deps;
+  // A button press counts only if this bot made that button for this chat; features then see its data.
+  bot.on("callback_query:data", (ctx, next) => {
+    const data = buttons.verify(ctx.chat?.id ?? 0, ctx.callbackQuery.data);
+    if (data === null) {
+      logger.info({ userId: ctx.from.id }, "refused: a button this bot did not make (forged, old, or from another chat)");
+      return ctx.answerCallbackQuery({ text: ctx.texts.buttonInvalid, show_alert: true });
+    }
+    ctx.callbackQuery.data = data;
+    return next();
+  });
   const chatAdmins = createChatAdmins({
     fetch: async (chatId) => (await bot.api.getChatAdministrators(chatId)).map((member) => member.user.id),
   });
@@ -132,7 +154,7 @@ export function createBot(deps: BotDependencies): ParleyBot {
   bot.use(createHelpFeature());
   bot.use(createClearFeature({ dialogue, logger, settings }));
   bot.use(createUsageFeature({ usage, access }));
-  bot.use(createForgetFeature({ dialogue, logger }));
+  bot.use(createForgetFeature({ privacy: deps.privacy, logger }));
   bot.use(createAdminFeature({ access, logger }));
   bot.use(createStopFeature({ dialogue }));
   bot.use(createMigrateFeature({ dialogue, logger }));
@@ -142,8 +164,27 @@ export function createBot(deps: BotDependencies): ParleyBot {
   bot.use(createExportFeature({ dialogue }));
   bot.use(createUnsupportedFeature());
 
+  /** May `request`'s user stop answers others asked for: a chat admin (or the bot's). */
+  const administers = async ({ chatId, user, senderChatId }: StopRequest) =>
+    access.isAdmin(user.id) || senderChatId === chatId || (chatId < 0 && (await chatAdmins.isAdmin(chatId, user.id)));
+
   return {
     bot,
+    async stop(request) {
+      const named = deps.stops.named(request);
+      if (named.length === 0) return 0;
+      // The same gate as every update: someone who may not use the bot stops nothing.
+      if (!(await access.isAllowed(request.user))) {
+        logger.info({ userId: request.user.id, chatId: request.chatId }, "refused: a stop request from a user who is not allowed");
+        return 0;
+      }
+      const others = named.some((answer) => answer.authorId !== request.user.id);
+      const admin = others && (await administers(request));
+      let stopped = 0;
+      for (const answer of named) if ((answer.authorId === request.user.id || admin) && deps.stops.stop(answer)) stopped++;
+      if (stopped < named.length) logger.info({ userId: request.user.id, chatId: request.chatId }, "refused: a stop request for someone else's answer");
+      return stopped;
+    },
     async tellPoisoned(row) {
       const update = row.payload as Update | null;
       const message = update?.message ?? update?.edited_message;

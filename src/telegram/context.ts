@@ -12,6 +12,8 @@ export type ParleyContext = Context & {
   texts: Texts;
   /** The user sends faster than USER_MESSAGES_PER_MINUTE: the update is kept but not acted on (tell: say so, once). */
   overRate?: { tell: boolean };
+  /** The callback data of an inline button in this chat that carries `data`: signed (buttons.ts). */
+  button(data: string): string;
 };
 
 /** Reply options that quote the user's message in groups (so it is clear whom a reply is for). */

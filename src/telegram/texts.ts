@@ -120,7 +120,7 @@ export function createTexts(t: Translate) {
             t("usage-everyone"),
             ...rows.map((r) =>
               t("usage-everyone-row", {
-                who: r.username ? `@${r.username}` : (r.firstName ?? t("someone")),
+                who: r.userId === 0n ? t("usage-erased") : r.username ? `@${r.username}` : (r.firstName ?? t("someone")),
                 userId: String(r.userId),
                 todayTokens: tokensOf(r.today),
                 monthTokens: tokensOf(r.month),
@@ -135,6 +135,7 @@ export function createTexts(t: Translate) {
     forgetDone: (n: number) => t("forget-done", { messages: count("messages", n) }),
     forgetCancelled: t("forget-cancelled"),
     notYourButton: t("not-your-button"),
+    buttonInvalid: t("button-invalid"),
     forgetExpired: t("forget-expired"),
     /** The command menu (setMyCommands) in this language. */
     commands: COMMAND_NAMES.map((command) => ({ command, description: t(`command-${command}`) })),

@@ -66,10 +66,12 @@ describe.each(E2E_STORES)("on %s", (store) => {
     expect(menu.text).toMatch(/shares one conversation/);
     expect(menu.buttons!.map((row) => row[0]!.text)).toEqual(["✅ One history for the group", "One history per member"]);
     // A member who is not an admin cannot change it.
-    const refused = world.tg.userPresses(group, ben, menu, "mode:member");
+    const perMember = menu.buttons![1]![0]!.callback_data;
+    const refused = world.tg.userPresses(group, ben, menu, perMember);
     await world.tg.waitFor(() => world.tg.answeredCallbackQueries.some((q) => q.id === refused), "the refusal");
     expect(world.tg.answeredCallbackQueries.find((q) => q.id === refused)).toMatchObject({ show_alert: true });
-    world.tg.userPresses(group, admin, menu, "mode:member");
+    expect(world.tg.answeredCallbackQueries.find((q) => q.id === refused)).toMatchObject({ text: "Only this group's administrators can do that." });
+    world.tg.userPresses(group, admin, menu, perMember);
     await world.tg.waitFor(() => /separate conversation with each member/.test(world.tg.messagesIn(group.id).find((m) => m.messageId === menu.messageId)!.text), "the new mode");
 
     await say(group, ben, `${at} Ben's secret: 7`);
@@ -89,7 +91,7 @@ describe.each(E2E_STORES)("on %s", (store) => {
     expect(seenWith("and mine?")).toHaveLength(3);
 
     const back = await say(group, admin, "/mode");
-    world.tg.userPresses(group, admin, back, "mode:shared");
+    world.tg.userPresses(group, admin, back, back.buttons![0]![0]!.callback_data);
     await world.tg.waitFor(() => /shares one conversation with me again/.test(world.tg.messagesIn(group.id).find((m) => m.messageId === back.messageId)!.text), "the shared mode");
     await say(group, cai, `${at} and now?`);
     expect(seenWith("and now?")).toEqual(["user:Ben: shared fact: the sky is blue", "assistant:Echo: Ben: shared fact: the sky is blue", "user:Cai: and now?"]);

@@ -37,6 +37,20 @@ describe("webhook mode", () => {
     expect(world.tg.polls).toEqual([]);
   });
 
+  test("the public listener has the webhook, /healthz and a bare /readyz; /metrics and the checks are on the loopback ops listener", async () => {
+    const publicBase = bot.httpBase();
+    expect((await fetch(`${publicBase}/metrics`)).status).toBe(404);
+    const ready = await fetch(`${publicBase}/readyz`);
+    expect([ready.status, await ready.json()]).toEqual([200, { ready: true }]);
+    expect((await fetch(`${publicBase}/healthz`)).status).toBe(200);
+    const ops = bot.opsBase();
+    expect(new URL(ops).hostname).toBe("127.0.0.1");
+    expect(new URL(ops).port).not.toBe(new URL(publicBase).port);
+    expect(await (await fetch(`${ops}/readyz`)).json()).toEqual({ ready: true, checks: { database: "ok", schema: "ok", telegram: "ok" } });
+    expect(await (await fetch(`${ops}/metrics`)).text()).toContain("parley_updates_received_total");
+    expect((await fetch(`${ops}${new URL(target).pathname}`, { method: "POST", body: "{}" })).status).toBe(404);
+  });
+
   test("a call without the right secret gets 401 and stores nothing", async () => {
     const { chat, user } = person("Intruder");
     const forged = world.tg.messageUpdate(chat, user, "forged message");

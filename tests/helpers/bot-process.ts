@@ -25,7 +25,7 @@ export class BotProcess {
   stderr = "";
   readonly exited: Promise<Exit>;
   private readonly child: ChildProcess;
-  private lineWaiters: Array<{ pattern: RegExp; resolve: () => void }> = [];
+  private lineWaiters: Array<{ seen: () => boolean; resolve: () => void }> = [];
 
   constructor(env: Record<string, string>) {
     this.child = spawn(process.execPath, [...NODE_FLAGS, MAIN], {
@@ -44,14 +44,27 @@ export class BotProcess {
     this.exited = new Promise((resolve) => this.child.once("exit", (code, signal) => resolve({ code, signal })));
   }
 
+  /** Lines of stdout that match `pattern`. */
+  linesMatching(pattern: RegExp): number {
+    return this.stdout.split("\n").filter((line) => pattern.test(line)).length;
+  }
+
+  /** Resolves when at least `count` lines of stdout match `pattern`; rejects if the process exits first. */
+  waitForLines(pattern: RegExp, count: number, timeoutMs = 20_000): Promise<void> {
+    return this.waitUntil(() => this.linesMatching(pattern) >= count, `${count} lines ${pattern}`, timeoutMs);
+  }
+
   /** Resolves when the output matches `pattern`; rejects if the process exits first. */
-  async waitForOutput(pattern: RegExp, timeoutMs = 20_000): Promise<void> {
-    const seen = () => pattern.test(this.stdout) || pattern.test(this.stderr);
+  waitForOutput(pattern: RegExp, timeoutMs = 20_000): Promise<void> {
+    return this.waitUntil(() => pattern.test(this.stdout) || pattern.test(this.stderr), String(pattern), timeoutMs);
+  }
+
+  private async waitUntil(seen: () => boolean, pattern: string, timeoutMs: number): Promise<void> {
     if (seen()) return;
     let timer: NodeJS.Timeout | undefined;
     try {
       await Promise.race([
-        new Promise<void>((resolve) => this.lineWaiters.push({ pattern, resolve })),
+        new Promise<void>((resolve) => this.lineWaiters.push({ seen, resolve })),
         this.exited.then((exit) => {
           if (!seen()) throw new Error(`bot exited (${exit.code}) before printing ${pattern}:\n${this.stderr}\n${this.stdout}`);
         }),
@@ -72,6 +85,13 @@ export class BotProcess {
   webhookTarget(): string {
     const where = /"receiving":"webhook on ([^"]+)"/.exec(this.stdout)?.[1];
     if (!where) throw new Error(`the bot did not say where its webhook listens:\n${this.stdout}`);
+    return `http://${where}`;
+  }
+
+  /** Webhook mode: where /metrics and the readiness checks are served (the ops listener). */
+  opsBase(): string {
+    const where = /"ops":"([^"]+)"/.exec(this.stdout)?.[1];
+    if (!where) throw new Error(`the bot did not say where its ops listener is:\n${this.stdout}`);
     return `http://${where}`;
   }
 
@@ -100,7 +120,7 @@ export class BotProcess {
 
   private checkWaiters(): void {
     this.lineWaiters = this.lineWaiters.filter((w) => {
-      if (w.pattern.test(this.stdout) || w.pattern.test(this.stderr)) {
+      if (w.seen()) {
         w.resolve();
         return false;
       }

@@ -48,6 +48,7 @@ export async function createWorld(store: "pglite" | "postgres" = "pglite"): Prom
     OPENAI_TIMEOUT_SECONDS: "5",
     PGLITE_DATA_DIR: path.join(dataDir, "pglite"),
     HTTP_PORT: "0", // every bot serves health and metrics; tests run many at once
+    OPS_PORT: "0", // and in webhook mode an ops listener
     LOG_LEVEL: "debug",
     ...databaseUrl,
     ...extra,

@@ -9,6 +9,8 @@ import type { Database } from "../../src/db/database.ts";
 import { createInboxRepository, type InboxRepository } from "../../src/db/inbox.repository.ts";
 import { createMessageRepository, wholeChat, type ChatInfo, type MessageRepository, type TurnResult, type UserInfo } from "../../src/db/message.repository.ts";
 import { createUsageRepository, type UsageRepository } from "../../src/db/usage.repository.ts";
+import { createPrivacyRepository, type PrivacyRepository } from "../../src/db/privacy.repository.ts";
+import { createSettingsRepository, type SettingsRepository } from "../../src/db/settings.repository.ts";
 import { openMigrated, STORES } from "../helpers/stores.ts";
 
 const OWNER = "test-owner";
@@ -23,6 +25,8 @@ for (const store of STORES) {
     let messages: MessageRepository;
     let inbox: InboxRepository;
     let usage: UsageRepository;
+    let privacy: PrivacyRepository;
+    let settings: SettingsRepository;
     let close: () => Promise<void>;
     let updateId = 1;
     let telegramId = 1;
@@ -32,6 +36,8 @@ for (const store of STORES) {
       messages = createMessageRepository(db);
       inbox = createInboxRepository(db);
       usage = createUsageRepository(db);
+      privacy = createPrivacyRepository(db);
+      settings = createSettingsRepository(db);
     });
     afterAll(async () => close?.());
 
@@ -191,24 +197,80 @@ for (const store of STORES) {
     test("forgetUser erases the user's messages in every chat and the answers to them, and nothing of anyone else", async () => {
       const eve = newUser("Eve");
       const fay = newUser("Fay");
-      const privateChat = newChat();
+      const privateChat = { ...newChat(), id: eve.id };
       const group = newChat("supergroup");
       await turn(privateChat, eve, "my secret");
       await turn(group, eve, "group secret");
       await turn(group, fay, "fay's question");
       await turn(group, eve, "failed one", { failed: "timeout" });
       await messages.clearHistory(wholeChat(privateChat.id)); // soft-deleted rows go too
-      const erased = await messages.forgetUser(eve.id);
-      expect(erased).toBe(5); // 3 questions, 2 answers
+      const erased = await privacy.forgetUser(eve.id);
+      expect(erased).toEqual({ messages: 5, quotes: 0, waiting: 0 }); // 3 questions, 2 answers
       const left = await db.selectFrom("messages").select("content").where("chat_id", "in", [BigInt(privateChat.id), BigInt(group.id)]).orderBy("id").execute();
       expect(left.map((m) => m.content)).toEqual(["fay's question", "re: fay's question"]);
       expect(await db.selectFrom("users").select("id").where("id", "=", BigInt(eve.id)).execute()).toEqual([]);
+      expect(await db.selectFrom("chats").select("id").where("id", "=", BigInt(eve.id)).execute()).toEqual([]);
       expect(await db.selectFrom("users").select("id").where("id", "=", BigInt(fay.id)).execute()).toHaveLength(1);
-      // The inbox rows that stored them forget the ids; usage counts (no content) stay.
+      // The inbox rows that stored them forget the ids.
       const refs = await db.selectFrom("inbox").select(["user_message_id", "answer_id"]).where("user_message_id", "is", null).where("state", "in", ["answered", "failed"]).execute();
-      expect(refs.length).toBeGreaterThanOrEqual(3);
+      expect(refs.length).toBeGreaterThanOrEqual(2);
       expect((await usage.ofUser(eve.id)).today.messages).toBe(0); // these turns carried no usage
-      expect(await messages.forgetUser(eve.id)).toBe(0);
+      expect((await privacy.forgetUser(eve.id)).messages).toBe(0);
+    });
+
+    test("forgetUser erases their /system texts, their quotes in others' turns (and verbatim copies in the answers), and their waiting updates", async () => {
+      const gus = newUser("Gus");
+      const hal = newUser("Hal");
+      const group = newChat("supergroup");
+      await db.insertInto("chats").values({ id: group.id, type: "supergroup" }).onConflict((oc) => oc.doNothing()).execute();
+      await settings.setSystemPrompt(group.id, "Gus's rule: answer like a pirate", gus.id);
+      await settings.setModel(group.id, "other-model", gus.id);
+      const other = newChat("supergroup");
+      await db.insertInto("chats").values({ id: other.id, type: "supergroup" }).execute();
+      await settings.setSystemPrompt(other.id, "Hal's rule", hal.id);
+      await settings.setModel(other.id, "m", gus.id); // Gus changed only the model: Hal's text stays
+
+      // Hal replies to Gus, quoting him; the answer repeats the quote word for word.
+      const quote = "> Gus lives at 12 Harbour Road\n> \n> and has a dog\n\nwhere does he live?";
+      await messages.recordTurn({ ...input(await lease(), group, hal, quote, { answer: "He said: Gus lives at 12 Harbour Road." }), quotedUserId: gus.id });
+      // Gus's messages still waiting in the inbox, and another's waiting reply that quotes him.
+      const waiting = updateId++;
+      const reply = updateId++;
+      await inbox.ingest([
+        { updateId: waiting, chatId: group.id, threadId: null, messageId: 900, payload: { update_id: waiting, message: { message_id: 900, chat: { id: group.id }, from: { id: gus.id }, text: "Gus's pending words" } } },
+        { updateId: reply, chatId: group.id, threadId: null, messageId: 901, payload: { update_id: reply, message: { message_id: 901, chat: { id: group.id }, from: { id: hal.id }, text: "@bot and?", reply_to_message: { message_id: 5, from: { id: gus.id }, text: "Gus's earlier words" } } } },
+      ]);
+
+      const erased = await privacy.forgetUser(gus.id);
+      expect(erased).toMatchObject({ quotes: 1, waiting: 1 });
+      const everything = async (needle: string) => {
+        const { rows } = await sql<{ hits: number }>`
+          select (select count(*) from messages m where m::text like ${`%${needle}%`}) + (select count(*) from chat_settings s where s::text like ${`%${needle}%`})
+               + (select count(*) from inbox i where i::text like ${`%${needle}%`}) as hits`.execute(db);
+        return Number(rows[0]!.hits);
+      };
+      for (const words of ["Harbour Road", "pirate", "pending words", "earlier words"]) expect(await everything(words), words).toBe(0);
+      const question = await db.selectFrom("messages").select(["content", "quoted_user_id"]).where("chat_id", "=", BigInt(group.id)).where("role", "=", "user").executeTakeFirstOrThrow();
+      expect(question).toEqual({ content: "> [erased]\n\nwhere does he live?", quoted_user_id: null });
+      expect((await settings.ofChats([group.id, other.id])).map((s) => s.systemPrompt)).toEqual([null, "Hal's rule"]);
+      const byGus = await db.selectFrom("chat_settings").select("chat_id").where((eb) => eb.or([eb("updated_by", "=", BigInt(gus.id)), eb("system_prompt_by", "=", BigInt(gus.id))])).execute();
+      expect(byGus).toEqual([]);
+      // The reply itself is answered, without the words it replied to.
+      const [claimed] = (await inbox.claim(OWNER, 10, 60_000)).filter((r) => Number(r.updateId) === reply);
+      expect(JSON.stringify(claimed?.payload)).toContain("@bot and?");
+    });
+
+    test("forgetUser moves their usage into the anonymous total and keeps today's charges (a /forget does not lift a limit)", async () => {
+      const ida = newUser("Ida");
+      await turn(newChat(), ida, "count me", { answer: "ok", usage: usageOf("m-forget", 10, 5) });
+      await usage.reserve(ida.id, { messages: 1, tokens: 15, audioSeconds: 0 }, { messages: null, tokens: null, audioSeconds: null });
+      const before = await db.selectFrom("usage_daily").select(["messages", "prompt_tokens"]).where("user_id", "=", 0n).where("model", "=", "m-forget").executeTakeFirst();
+      await privacy.forgetUser(ida.id);
+      expect(await db.selectFrom("usage_daily").select("user_id").where("user_id", "=", BigInt(ida.id)).execute()).toEqual([]);
+      const after = await db.selectFrom("usage_daily").select(["messages", "prompt_tokens"]).where("user_id", "=", 0n).where("model", "=", "m-forget").executeTakeFirstOrThrow();
+      expect(after.messages - (before?.messages ?? 0)).toBe(1);
+      expect(Number(after.prompt_tokens) - Number(before?.prompt_tokens ?? 0)).toBe(10);
+      expect((await usage.charged(ida.id)).messages).toBe(1);
     });
 
     test("purgeDeleted erases soft-deleted rows past the retention, oldest first and at most `limit`, and never live ones", async () => {

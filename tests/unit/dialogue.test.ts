@@ -54,8 +54,8 @@ function memoryRepository(overrides: Partial<MessageRepository> = {}) {
     async restoreCleared() {
       return 0;
     },
-    async forgetUser() {
-      return 0;
+    async clearedConversations() {
+      return [];
     },
     async purgeDeleted() {
       return 0;

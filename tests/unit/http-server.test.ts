@@ -14,14 +14,15 @@ afterEach(async () => {
   server = undefined;
 });
 
-async function start(limits: Parameters<typeof createHttpServer>[0]["limits"]): Promise<number> {
+async function start(limits: Parameters<typeof createHttpServer>[0]["limits"], ops = false): Promise<number> {
   server = createHttpServer({
     host: "127.0.0.1",
     port: 0,
     logger,
-    readiness: async () => ({ ready: true, checks: {} }),
-    metrics: { contentType: "text/plain", render: async () => "" },
-    webhook: { path: "/hook", secret: "s3cret", ingest: async () => undefined },
+    readiness: async () => ({ ready: false, checks: { database: "unreachable", telegram: "ok" } }),
+    metrics: { contentType: "text/plain", render: async () => "parley_up 1\n" },
+    webhook: ops ? undefined : { path: "/hook", secret: "s3cret", ingest: async () => undefined },
+    ops,
     limits,
   });
   return server.listen();
@@ -74,5 +75,26 @@ describe("HTTP bounds", () => {
     held[0]!.write("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n");
     expect(await answer).toMatch(/^HTTP\/1\.1 200/);
     held.forEach((s) => s.destroy());
+  });
+});
+
+describe("ops endpoints", () => {
+  const get = async (port: number, path: string) => {
+    const response = await fetch(`http://127.0.0.1:${port}${path}`);
+    return { status: response.status, body: await response.text() };
+  };
+
+  test("the webhook's public listener says only whether it is ready, and has no /metrics", async () => {
+    const port = await start({});
+    expect(await get(port, "/readyz")).toEqual({ status: 503, body: '{"ready":false}\n' });
+    expect((await get(port, "/metrics")).status).toBe(404);
+    expect((await get(port, "/healthz")).status).toBe(200);
+  });
+
+  test("the ops listener says which check fails, and serves /metrics", async () => {
+    const port = await start({}, true);
+    expect(JSON.parse((await get(port, "/readyz")).body)).toEqual({ ready: false, checks: { database: "unreachable", telegram: "ok" } });
+    expect(await get(port, "/metrics")).toEqual({ status: 200, body: "parley_up 1\n" });
+    expect((await get(port, "/hook")).status).toBe(404);
   });
 });

@@ -30,6 +30,15 @@ function actsOn(ctx: ParleyContext): boolean {
   return promptOf(message, ctx.me, true) !== null || (attachmentOf(message, Infinity) !== null && mediaPromptOf(message, ctx.me, true) !== null);
 }
 
+/** /forget, or a press of its confirmation buttons (their data is checked before the gate). */
+function forgets(ctx: ParleyContext): boolean {
+  if (ctx.callbackQuery) return ctx.callbackQuery.data?.startsWith("forget:") ?? false;
+  const text = ctx.message?.text;
+  if (text === undefined || !isCommand(ctx.message!)) return false;
+  const command = /^\/forget(?:@(\w+))?(?:\s|$)/i.exec(text);
+  return command !== null && (command[1] === undefined || command[1].toLowerCase() === ctx.me.username.toLowerCase());
+}
+
 /**
  * The first thing every update meets: a user who may not talk to the bot gets one short reply
  * with their user id (to give the operator), and nothing else happens: no model call, nothing
@@ -40,6 +49,13 @@ export function createAccessGate({ access, logger, metrics, rate }: AccessGateDe
   gate.use(async (ctx, next) => {
     const user = ctx.from;
     if (!user || !actsOn(ctx)) return next();
+    // Erasure is everyone's right, a user the admins denied too: it only removes their own data.
+    // Within the rate, like everything else (past it, silently: a flood gets no replies).
+    if (forgets(ctx)) {
+      if (access.isAdmin(user.id) || rate.hit(user.id).ok) return next();
+      metrics.turnRefused("rate");
+      return ctx.callbackQuery ? ctx.answerCallbackQuery() : undefined;
+    }
     if (await access.isAllowed(user)) {
       // Fair share: every update a user makes the bot act on counts (admins excepted).
       if (!access.isAdmin(user.id)) {

@@ -119,6 +119,15 @@ export function promptOf(message: Message, me: UserFromGetMe, isGroup: boolean):
   return text;
 }
 
+/** Whose words promptOf quotes in a reply (the replied-to message's author), if it quotes someone. */
+export function quotedAuthorOf(message: Message, me: UserFromGetMe): number | undefined {
+  const replied = message.reply_to_message;
+  const author = replied?.from?.id ?? (message.external_reply?.origin.type === "user" ? message.external_reply.origin.sender_user.id : undefined);
+  if (author === undefined || author === me.id) return undefined;
+  const quoted = message.quote?.text ?? replied?.text ?? replied?.caption;
+  return quoted?.trim() ? author : undefined;
+}
+
 /**
  * The prompt of a message with a file the bot reads (photo, voice, document…): its caption as
  * promptOf gives it, or "" without one; null when a group message is not for the bot (a caption
@@ -170,7 +179,7 @@ async function answerTurn(ctx: ParleyContext, deps: ChatDependencies, generate: 
   // An answer stored by an earlier attempt is delivered, never generated again.
   if (turn.answer) return deliverAnswer(live, turn.answer.content, turn, deps.logger);
 
-  const stop = deps.stops.register(chat.id);
+  const stop = deps.stops.register({ chatId: chat.id, topicId: topicOf(msg), authorId: from.id, draftId: isGroup ? undefined : draftIdOf(turn.updateId) });
   const outcome = await generate((textSoFar) => live.update(textSoFar), stop.signal)
     .catch(async (error: unknown) => {
       await live.cancel(); // no typing indicator left running; the error boundary logs the error
@@ -246,6 +255,7 @@ const requestOf = (ctx: ParleyContext, turn: Turn, chat: Chat, user: User) => ({
   user: { id: user.id, username: user.username ?? null, firstName: user.first_name, lastName: user.last_name ?? null },
   isGroup: chat.type !== "private",
   topicId: topicOf(ctx.msg),
+  quotedUserId: ctx.msg ? quotedAuthorOf(ctx.msg, ctx.me) : undefined,
 });
 
 export function createChatFeature(deps: ChatDependencies): Composer<ParleyContext> {

@@ -4,7 +4,6 @@ import type { SettingsPolicy } from "../../access/chat-admins.ts";
 import type { HistoryMode } from "../../dialogue/conversation.ts";
 import type { DialogueService } from "../../dialogue/dialogue.service.ts";
 import { quoteInGroups, settingsRequester, type ParleyContext } from "../context.ts";
-import type { Texts } from "../texts.ts";
 
 const MODES: readonly HistoryMode[] = ["shared", "member"];
 
@@ -14,13 +13,13 @@ const MODES: readonly HistoryMode[] = ["shared", "member"];
  */
 export function createModeFeature({ dialogue, settings, logger }: { dialogue: DialogueService; settings: SettingsPolicy; logger: Logger }): Composer<ParleyContext> {
   const feature = new Composer<ParleyContext>();
-  const keyboard = (texts: Texts, current: HistoryMode) =>
-    InlineKeyboard.from(MODES.map((mode) => [InlineKeyboard.text(`${mode === current ? "✅ " : ""}${texts.modeName(mode)}`, `mode:${mode}`)]));
+  const keyboard = (ctx: ParleyContext, current: HistoryMode) =>
+    InlineKeyboard.from(MODES.map((mode) => [InlineKeyboard.text(`${mode === current ? "✅ " : ""}${ctx.texts.modeName(mode)}`, ctx.button(`mode:${mode}`))]));
 
   feature.command("mode", async (ctx) => {
     if (ctx.chat.type === "private") return ctx.reply(ctx.texts.modePrivate);
     const current = await dialogue.historyMode(ctx.chat.id);
-    return ctx.reply(ctx.texts.modeAsk(current), { ...quoteInGroups(ctx), reply_markup: keyboard(ctx.texts, current) });
+    return ctx.reply(ctx.texts.modeAsk(current), { ...quoteInGroups(ctx), reply_markup: keyboard(ctx, current) });
   });
 
   feature.callbackQuery(/^mode:(shared|member)$/, async (ctx) => {

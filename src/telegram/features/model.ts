@@ -11,13 +11,13 @@ import { settingsRequester, type ParleyContext } from "../context.ts";
  */
 export function createModelFeature({ dialogue, settings, logger }: { dialogue: DialogueService; settings: SettingsPolicy; logger: Logger }): Composer<ParleyContext> {
   const feature = new Composer<ParleyContext>();
-  const keyboard = (models: readonly string[], current: string) =>
-    InlineKeyboard.from(models.map((model, i) => [InlineKeyboard.text(`${model === current ? "✅ " : ""}${model}`, `model:${i}`)]));
+  const keyboard = (ctx: ParleyContext, models: readonly string[], current: string) =>
+    InlineKeyboard.from(models.map((model, i) => [InlineKeyboard.text(`${model === current ? "✅ " : ""}${model}`, ctx.button(`model:${i}`))]));
 
   feature.command("model", async (ctx) => {
     const { models, current } = await dialogue.modelChoice(ctx.chat.id);
     if (models.length < 2) return ctx.reply(ctx.texts.modelOnlyOne(current));
-    return ctx.reply(ctx.texts.modelAsk(current), { reply_markup: keyboard(models, current) });
+    return ctx.reply(ctx.texts.modelAsk(current), { reply_markup: keyboard(ctx, models, current) });
   });
 
   feature.callbackQuery(/^model:(\d{1,3})$/, async (ctx) => {

@@ -154,6 +154,7 @@ usage-cap-tokens = { $used } of { $max } tokens
 usage-cap-audio = { $used } of { $max } seconds of speech
 usage-nobody = Nobody has used the bot this month.
 usage-everyone = Everyone this month (today / month):
+usage-erased = users who erased their data (/forget)
 usage-everyone-row = { $who } ({ $userId }): { $todayTokens } / { $monthTokens } tokens, { $todayAnswers } / { $monthAnswers } answers
 
 forget-ask = This erases everything you ever wrote to me, in every chat, and my answers to it, for good. It can't be undone. (/clear only starts this chat over.)
@@ -162,6 +163,7 @@ forget-no = Cancel
 forget-done = Done: I've erased { $messages } for good.
 forget-cancelled = Cancelled: nothing was erased.
 not-your-button = This button belongs to someone else.
+button-invalid = This button doesn't work here. Send the command again for a new one.
 forget-expired = This button has expired. Send /forget again.
 
 command-start = Introduction

@@ -157,6 +157,7 @@ usage-cap-tokens = { $used } из { $max } токенов
 usage-cap-audio = { $used } из { $max } секунд речи
 usage-nobody = В этом месяце ботом никто не пользовался.
 usage-everyone = Все за этот месяц (сегодня / месяц):
+usage-erased = пользователи, стёршие свои данные (/forget)
 usage-everyone-row = { $who } ({ $userId }): { $todayTokens } / { $monthTokens } токенов, { $todayAnswers } / { $monthAnswers } ответов
 
 forget-ask = Это навсегда сотрёт всё, что вы мне когда-либо писали, во всех чатах, и мои ответы на это. Отменить будет нельзя. (/clear только начинает этот чат заново.)
@@ -165,6 +166,7 @@ forget-no = Отмена
 forget-done = Готово: я навсегда стёр { $messages }.
 forget-cancelled = Отменено: ничего не стёрто.
 not-your-button = Эта кнопка принадлежит другому человеку.
+button-invalid = Эта кнопка здесь не работает. Отправьте команду ещё раз, чтобы получить новую.
 forget-expired = Срок действия кнопки истёк. Отправьте /forget ещё раз.
 
 command-start = Знакомство
