@@ -8,8 +8,14 @@ import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { lastUserText } from "../fakes/openai-server.ts";
 import { BOT_USER, type TgChat } from "../fakes/telegram-server.ts";
 import type { BotProcess } from "../helpers/bot-process.ts";
-import { createWorld, OPENAI_KEY, person, type World } from "../helpers/world.ts";
+import { createWorld, E2E_STORES, OPENAI_KEY, person, type World } from "../helpers/world.ts";
 
+
+// Marker words: what users wrote (U…) and what the model wrote (M…).
+const USER = ["Uquokkaalpha", "Uquokkabeta", "Uquokkagamma", "Uquokkaedited", "Uquokkasystem", "Uquokkagroup", "Uquokkastranger", "Uquokkastream", "Uquokkafailed", "Uquokkaretry"];
+const MODEL = ["Mnarwhal", "Mnarwhalstream"];
+
+describe.each(E2E_STORES)("logs on %s", (store) => {
 let world: World;
 let bot: BotProcess;
 const lia = person("Lia");
@@ -17,12 +23,8 @@ const gus = person("Gus");
 const stranger = person("Stranger");
 const group: TgChat = { id: -100_931, type: "supergroup", title: "Loggers" };
 
-// Marker words: what users wrote (U…) and what the model wrote (M…).
-const USER = ["Uquokkaalpha", "Uquokkabeta", "Uquokkagamma", "Uquokkaedited", "Uquokkasystem", "Uquokkagroup", "Uquokkastranger", "Uquokkastream", "Uquokkafailed", "Uquokkaretry"];
-const MODEL = ["Mnarwhal", "Mnarwhalstream"];
-
 beforeAll(async () => {
-  world = await createWorld();
+  world = await createWorld(store);
   // Every answer echoes the user's text, with the model's own marker: both are conversation.
   world.ai.respondWith((request) => ({ kind: "answer", chunks: ["Mnarwhal says: ", lastUserText(request)] }));
   bot = await world.startBot({ ALLOWED_USERS: [lia, gus].map((p) => p.user.id).join(","), LOG_LEVEL: "debug" });
@@ -36,7 +38,6 @@ async function answerIn(chatId: number, text: string) {
 
 type Line = Record<string, unknown> & { level: number; msg: string };
 
-describe("logs", () => {
   test("a conversation at debug level leaves no conversation text and no secret in any line, and no line carries another's fields", async () => {
     const { chat, user } = lia;
     // A few private turns.
