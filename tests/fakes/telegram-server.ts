@@ -201,7 +201,7 @@ export class FakeTelegram {
   readonly openCallbackQueries = new Map<string, { from: TgUser; answer?: { text?: string; show_alert?: boolean } }>();
   readonly answeredCallbackQueries: Array<{ id: string; text?: string; show_alert?: boolean }> = [];
   private nextCallbackId = 1;
-  private injected: Array<{ method: string; reply: ApiErrorReply; when?: (params: Record<string, unknown>) => boolean }> = [];
+  private injected: Array<{ method: string; reply: ApiErrorReply | { result: unknown }; when?: (params: Record<string, unknown>) => boolean }> = [];
   /**
    * Telegram's flood limits, enforced as Telegram does: about 30 messages a second from the bot,
    * about one a second in a chat (bursts of three pass) and 20 a minute in a group; past them a
@@ -405,6 +405,14 @@ export class FakeTelegram {
     this.injected.push({ method, reply, ...(when ? { when } : {}) });
   }
 
+  /**
+   * The next call of `method` (matching `when`) "succeeds" with this result, whatever it is: a Bot
+   * API server (or a proxy) that answers ok with something malformed. Nothing is sent.
+   */
+  answerNext(method: string, result: unknown, when?: (params: Record<string, unknown>) => boolean): void {
+    this.injected.push({ method, reply: { result }, ...(when ? { when } : {}) });
+  }
+
   messagesIn(chatId: number): BotMessage[] {
     return [...(this.botMessagesByChat.get(chatId) ?? [])];
   }
@@ -524,7 +532,8 @@ export class FakeTelegram {
     const retryAfter = injectedAt >= 0 ? null : this.floodCheck(method, params);
     if (injectedAt >= 0) {
       const [injected] = this.injected.splice(injectedAt, 1);
-      outcome = { ok: false, ...injected!.reply };
+      const reply = injected!.reply;
+      outcome = "result" in reply ? { ok: true, result: reply.result } : { ok: false, ...reply };
     } else if (retryAfter !== null) {
       outcome = { ok: false, error_code: 429, description: `Too Many Requests: retry after ${retryAfter}`, parameters: { retry_after: retryAfter } };
     } else if (method === "getUpdates" && this.webhook) {
