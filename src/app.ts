@@ -1,6 +1,6 @@
 /**
  * The application: every long-lived object, wired in one place, with start() and stop().
- * main.ts runs it as a process; tests can drive it in-process.
+ * main.ts runs it as a process; tests/bot/ drives it in-process.
  */
 import { randomUUID } from "node:crypto";
 import { Api, GrammyError } from "grammy";

@@ -37,15 +37,20 @@ export interface AccessConfig {
 }
 
 export interface Config {
-  /** webhook null: long polling. richMessages: Bot API 10.1 rich messages and drafts, or classic text only. */
-  /** sendsPerSecond: the bot's whole budget of sends to Telegram, shared by its instances. */
+  /**
+   * webhook null: long polling. richMessages: Bot API 10.1 rich messages and drafts, or classic text
+   * only. sendsPerSecond: the bot's whole budget of sends to Telegram, shared by its instances.
+   */
   telegram: { token: string; apiRoot: string; webhook: WebhookConfig | null; richMessages: "auto" | "off"; sendsPerSecond: number };
   http: { host: string; port: number };
   /** Webhook mode: /metrics and the detail of /readyz are served here only (OPS_HOST:OPS_PORT). */
   ops: { host: string; port: number };
-  /** all: receive updates and work them; worker: only work the inbox (another instance receives). */
-  /** pasteMergeMs: a long paste's pieces this close together are one turn (0: off). */
-  /** mergeWaitingMax: messages of one author waiting in a chat are answered together, up to this many (1: each alone). */
+  /**
+   * role all: receive updates and work them; worker: only work the inbox (another instance
+   * receives). pasteMergeMs: a long paste's pieces this close together are one turn (0: off).
+   * mergeWaitingMax: messages of one author waiting in a chat are answered together, up to this
+   * many (1: each alone).
+   */
   inbox: { role: "all" | "worker"; leaseMs: number; maxConcurrentTurns: number; pasteMergeMs: number; mergeWaitingMax: number };
   /** model: the default; models: those a chat may choose with /model (the default first). */
   openai: { apiKey: string; baseURL: string; model: string; models: string[]; timeoutMs: number; maxRetries: number };

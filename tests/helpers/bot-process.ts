@@ -1,5 +1,5 @@
 /**
- * Runs the real bot the way `npm start` does (`node src/main.ts`), in its own process, with
+ * Runs the real bot the way `npm start` does (`node dist/src/main.js`, built), in its own process, with
  * a clean environment and a working directory of its own (so a developer's .env is not read).
  */
 import { spawn, type ChildProcess } from "node:child_process";

@@ -2,8 +2,9 @@ import { Composer } from "grammy";
 import type { ParleyContext } from "../context.ts";
 
 /**
- * What is left after the other features: unknown commands and non-text messages (stickers,
- * photos, voice, …). Private chats get a short hint; in groups the bot stays quiet.
+ * What is left after the other features: unknown commands, and messages the bot does not read
+ * (stickers, locations, polls, …; photos, voice, audio, video notes and documents are read by the
+ * chat feature). Private chats get a short hint; in groups the bot stays quiet.
  */
 export function createUnsupportedFeature(): Composer<ParleyContext> {
   const feature = new Composer<ParleyContext>();
