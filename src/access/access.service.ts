@@ -1,6 +1,7 @@
 import type { AccessConfig } from "../config.ts";
 import { parseUserSubject } from "../config.ts";
-import type { AccessRepository, AccessRule } from "../db/access.repository.ts";
+import type { AccessRepository } from "../db/access.repository.ts";
+import type { AccessRule } from "../domain/people.ts";
 
 export interface TelegramUser {
   id: number;

@@ -1,4 +1,5 @@
-import type { Charge, UsageRepository, UsageRow, UserUsage } from "../db/usage.repository.ts";
+import type { UsageRepository } from "../db/usage.repository.ts";
+import type { Charge, UsageRow, UserUsage } from "../domain/usage.ts";
 
 export interface DailyLimits {
   dailyMessages: number | null;

@@ -1,20 +1,11 @@
-import { sql, type Kysely, type Transaction } from "kysely";
-import type { Database } from "./database.ts";
-
-/** An admin's decision about one subject: a user id ("123") or a lower-cased "@username". */
-export interface AccessRule {
-  subject: string;
-  allowed: boolean;
-  changedBy: bigint;
-  changedAt: Date;
-}
+import { sql } from "kysely";
+import type { AccessRule } from "../domain/people.ts";
+import type { Executor } from "./executor.ts";
 
 export interface AccessRepository {
   rules(): Promise<AccessRule[]>;
   setRule(subject: string, allowed: boolean, changedBy: number | bigint): Promise<void>;
 }
-
-type Executor = Kysely<Database> | Transaction<Database>;
 
 export function createAccessRepository(db: Executor): AccessRepository {
   return {

@@ -1,4 +1,6 @@
 import type { ColumnType, Generated, GeneratedAlways } from "kysely";
+import type { DeliveryProgress } from "../domain/delivery.ts";
+import type { AttachmentKind, MessageKind, MessageRole } from "../domain/messages.ts";
 
 /**
  * Table types, as the database returns them. Telegram ids are 64-bit: `bigint` columns come
@@ -6,8 +8,6 @@ import type { ColumnType, Generated, GeneratedAlways } from "kysely";
  */
 type Int8 = ColumnType<bigint, bigint | number, bigint | number>;
 type Timestamp = ColumnType<Date, Date | string | undefined, Date | string>;
-
-export type MessageRole = "system" | "user" | "assistant";
 
 export interface UsersTable {
   id: ColumnType<bigint, bigint | number, never>;
@@ -57,9 +57,6 @@ export interface MessagesTable {
   /** A user turn that quotes another user's message: whose words the quote holds (their /forget erases it). */
   quoted_user_id: ColumnType<bigint | null, bigint | number | null | undefined, bigint | number | null>;
 }
-
-export type MessageKind = "text" | AttachmentKind;
-export type AttachmentKind = "photo" | "voice" | "audio" | "video_note" | "document";
 
 /** A file of a stored turn, by Telegram's reference (the bytes are not kept). */
 export interface AttachmentsTable {
@@ -128,16 +125,6 @@ export interface InstancesTable {
 /** received → working (leased) → answered → delivered; or failed; or done (nothing to answer). */
 export type InboxState = "received" | "working" | "answered" | "delivered" | "failed" | "done";
 export const UNFINISHED_STATES = ["received", "working", "answered"] as const satisfies InboxState[];
-
-/** How far the delivery of a stored answer got, so a resumed delivery sends only the rest. */
-export interface DeliveryProgress {
-  /** Final messages already sent. */
-  parts: number;
-  /** The preview message (edited into the first part), if one was shown. */
-  previewMessageId?: number;
-  /** How the parts were cut: rich messages, or classic text + entities (absent: classic). */
-  format?: "rich" | "classic";
-}
 
 type Nullable<T> = ColumnType<T | null, T | null | undefined, T | null>;
 

@@ -1,9 +1,9 @@
-import { sql, type Kysely, type Transaction } from "kysely";
+import { sql } from "kysely";
+import type { DeliveryProgress } from "../domain/delivery.ts";
+import type { Id } from "../domain/ids.ts";
 import { cleanText } from "../lib/text.ts";
-import { UNFINISHED_STATES, type Database, type DeliveryProgress, type InboxState } from "./database.ts";
-
-type Executor = Kysely<Database> | Transaction<Database>;
-type Id = number | bigint;
+import { UNFINISHED_STATES, type InboxState } from "./database.ts";
+import type { Executor } from "./executor.ts";
 
 /** An update as it goes into the inbox: its id, the chat and topic it belongs to, and itself. */
 export interface IncomingUpdate {

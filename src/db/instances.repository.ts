@@ -1,7 +1,5 @@
-import { sql, type Kysely, type Transaction } from "kysely";
-import type { Database } from "./database.ts";
-
-type Executor = Kysely<Database> | Transaction<Database>;
+import { sql } from "kysely";
+import type { Executor } from "./executor.ts";
 
 /** Payload: "<instance> <chat id or empty> <until, ms since 1970>": a 429 one instance met, for all to pause. */
 export const FLOOD_CHANNEL = "parley_flood";

@@ -1,73 +1,10 @@
 import { sql, type Kysely, type Transaction } from "kysely";
-import type { AttachmentKind, Database, MessageKind, MessageRole } from "./database.ts";
-
-type Id = number | bigint;
-
-export interface ChatInfo {
-  id: Id;
-  type: string;
-  title: string | null;
-}
-
-export interface UserInfo {
-  id: Id;
-  username: string | null;
-  firstName: string | null;
-  lastName: string | null;
-}
-
-/** A file of a turn, by Telegram's reference. */
-export interface Attachment {
-  kind: AttachmentKind;
-  fileId: string;
-  fileUniqueId: string;
-  mimeType: string | null;
-  fileSize: number | null;
-  width: number | null;
-  height: number | null;
-  duration: number | null;
-  fileName: string | null;
-}
-
-export interface HistoryMessage {
-  id: bigint;
-  role: MessageRole;
-  /** What a user turn was (text, photo, voice…): content is its text. */
-  kind: MessageKind;
-  /** The turn's file (a photo, a voice note, a document), if it had one. */
-  attachment: Attachment | null;
-  content: string;
-  charLength: number;
-  userId: bigint | null;
-  /** The author's first name (user turns only), so the model can tell group members apart. */
-  authorName: string | null;
-  createdAt: Date;
-}
-
-/** One history of a chat (see dialogue/conversation.ts for the keys). */
-export interface ConversationRef {
-  chatId: Id;
-  conversation: string;
-}
-
-/** A chat's own history: a private chat's, or a group's shared one outside topics. */
-export const wholeChat = (chatId: Id): ConversationRef => ({ chatId, conversation: "" });
-
-export interface HistoryBudget {
-  maxMessages: number;
-  maxChars: number;
-}
-
-/** A user message with its live answer. */
-export interface AnsweredTurn {
-  questionId: bigint;
-  answerId: bigint;
-  kind: MessageKind;
-  attachment: Attachment | null;
-  content: string;
-  userId: bigint | null;
-  authorName: string | null;
-}
+import type { ChatInfo, ConversationRef } from "../domain/chats.ts";
+import type { Id } from "../domain/ids.ts";
+import type { AnsweredTurn, Attachment, ExportedMessage, HistoryBudget, HistoryMessage, MessageKind, MessageRole, TurnResult } from "../domain/messages.ts";
+import type { UserInfo } from "../domain/people.ts";
+import type { Database } from "./database.ts";
+import type { Executor } from "./executor.ts";
 
 export interface RetryInput {
   updateId: Id;
@@ -77,32 +14,6 @@ export interface RetryInput {
   userId: Id;
   result: TurnResult;
 }
-
-/** A message as /export gives it. */
-export interface ExportedMessage {
-  role: MessageRole;
-  kind: MessageKind;
-  attachment: Attachment | null;
-  author: string | null;
-  content: string;
-  createdAt: Date;
-  /** A user turn whose answer failed (left out of the model's context). */
-  inContext: boolean;
-  interrupted: boolean;
-  model: string | null;
-}
-
-/** What an answer cost; counted in usage_daily for the turn's user. */
-export interface AnswerUsage {
-  model: string;
-  promptTokens: number;
-  completionTokens: number;
-  /** The server reported no usage: the counts are estimates. */
-  estimated: boolean;
-}
-
-/** How a turn ended: with an answer to store, or failed (the user's message is kept out of context). */
-export type TurnResult = { answer: string; usage?: AnswerUsage; interrupted?: boolean } | { failed: string; usage?: AnswerUsage };
 
 export interface TurnInput {
   updateId: Id;
@@ -174,8 +85,6 @@ export interface MessageRepository {
   /** Deletes up to `limit` messages soft-deleted more than `days` days ago; returns how many. */
   purgeDeleted(days: number, limit: number): Promise<number>;
 }
-
-type Executor = Kysely<Database> | Transaction<Database>;
 
 /**
  * The attachment of the message `alias` (as an Attachment), or null. Text turns (nearly all) have

@@ -1,8 +1,7 @@
 import { sql, type Kysely, type Transaction } from "kysely";
+import type { Id } from "../domain/ids.ts";
 import type { Database } from "./database.ts";
-
-type Executor = Kysely<Database> | Transaction<Database>;
-type Id = number | bigint;
+import type { Executor } from "./executor.ts";
 
 /** What one /forget erased. */
 export interface Erasure {

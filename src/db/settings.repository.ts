@@ -1,16 +1,7 @@
-import { sql, type Kysely, type Transaction } from "kysely";
-import type { Database } from "./database.ts";
-
-type Id = number | bigint;
-
-export interface ChatSettings {
-  /** The chat's own instructions to the model; null: the operator's default. */
-  systemPrompt: string | null;
-  /** The model the chat chose (/model); null: the operator's default. */
-  model: string | null;
-  /** Groups: one history per member ("member") or one shared (null, the default). */
-  historyMode: string | null;
-}
+import { sql } from "kysely";
+import type { ChatSettings } from "../domain/chats.ts";
+import type { Id } from "../domain/ids.ts";
+import type { Executor } from "./executor.ts";
 
 export interface SettingsRepository {
   /** Settings of many chats in one statement, in the order asked (defaults where none are set). */
@@ -24,8 +15,6 @@ export interface SettingsRepository {
   /** A group upgraded to a supergroup: its settings follow it. */
   move(fromChatId: Id, toChatId: Id): Promise<void>;
 }
-
-type Executor = Kysely<Database> | Transaction<Database>;
 
 export function createSettingsRepository(db: Executor): SettingsRepository {
   /** One setting of a chat, the others left as they are. */

@@ -3,10 +3,8 @@
  * their foreign keys, and their rows moved in batches as JSON (which both stores speak), so the
  * copy knows no table by name and stays right as migrations add tables and columns.
  */
-import { sql, type Kysely, type Transaction } from "kysely";
-import type { Database } from "./database.ts";
-
-type Executor = Kysely<Database> | Transaction<Database>;
+import { sql } from "kysely";
+import type { Executor } from "./executor.ts";
 
 export interface TableShape {
   name: string;

@@ -1,46 +1,13 @@
-import { sql, type Kysely, type Transaction } from "kysely";
-import type { Database } from "./database.ts";
-
-type Id = number | bigint;
-
-export interface UsageTotals {
-  messages: number;
-  promptTokens: number;
-  completionTokens: number;
-  /** Speech transcribed, in seconds. */
-  audioSeconds: number;
-}
-
-/** What one turn (or one transcription) charges against a user's daily limits. */
-export interface Charge {
-  messages: number;
-  tokens: number;
-  audioSeconds: number;
-}
-
-/** Daily limits; null: unlimited. */
-export interface LedgerLimits {
-  messages: number | null;
-  tokens: number | null;
-  audioSeconds: number | null;
-}
+import { sql } from "kysely";
+import type { Id } from "../domain/ids.ts";
+import type { Charge, LedgerLimits, UsageRow, UsageTotals, UserUsage } from "../domain/usage.ts";
+import type { Executor } from "./executor.ts";
 
 /**
  * A charge taken (the day it was taken on, to settle it there), or refused: with what the user
  * had already been charged that day, and whether they were told of a limit before today.
  */
 export type Reservation = { ok: true; day: string; tokens: number } | { ok: false; before: Charge; toldBefore: boolean };
-
-export interface UserUsage {
-  today: UsageTotals;
-  month: UsageTotals;
-}
-
-export interface UsageRow extends UserUsage {
-  userId: bigint;
-  username: string | null;
-  firstName: string | null;
-}
 
 export interface UsageRepository {
   /** One user's answers and tokens today and this month (UTC days, as counted by recordTurns). */
@@ -62,8 +29,6 @@ export interface UsageRepository {
   /** Speech transcribed for the user, for /usage (per transcription model). */
   recordAudio(userId: Id, model: string, seconds: number): Promise<void>;
 }
-
-type Executor = Kysely<Database> | Transaction<Database>;
 
 const today = sql<string>`(now() at time zone 'UTC')::date`;
 const monthStart = sql<string>`date_trunc('month', now() at time zone 'UTC')::date`;

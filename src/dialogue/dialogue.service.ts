@@ -1,9 +1,11 @@
 import type { Logger } from "pino";
-import type { MessageKind } from "../db/database.ts";
 import type { MediaFailure, MediaService } from "../media/media.service.ts";
-import type { AnswerUsage, Attachment, ChatInfo, ConversationRef, ExportedMessage, HistoryBudget, HistoryMessage, MessageRepository, TurnInput, TurnResult, UserInfo } from "../db/message.repository.ts";
+import type { MessageRepository, TurnInput } from "../db/message.repository.ts";
 import { batchWhileBusy } from "../db/batch.ts";
-import type { ChatSettings, SettingsRepository } from "../db/settings.repository.ts";
+import type { SettingsRepository } from "../db/settings.repository.ts";
+import type { ChatInfo, ChatSettings, ConversationRef } from "../domain/chats.ts";
+import type { AnswerUsage, Attachment, ExportedMessage, HistoryBudget, HistoryMessage, MessageKind, TurnResult } from "../domain/messages.ts";
+import type { UserInfo } from "../domain/people.ts";
 import { retryWrite } from "../db/retry.ts";
 import { cleanText, cutText } from "../lib/text.ts";
 import { conversationKey, type HistoryMode, type Place } from "./conversation.ts";

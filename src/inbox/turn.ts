@@ -1,5 +1,5 @@
 import type { ClaimedUpdate, InboxRepository } from "../db/inbox.repository.ts";
-import type { DeliveryProgress } from "../db/database.ts";
+import type { DeliveryProgress } from "../domain/delivery.ts";
 import { retryWrite } from "../db/retry.ts";
 import type { Logger } from "../logger.ts";
 

@@ -3,7 +3,7 @@
  * needed), a voice note's transcript, a document's text. The bytes are never stored.
  */
 import path from "node:path";
-import type { Attachment } from "../db/message.repository.ts";
+import type { Attachment } from "../domain/messages.ts";
 import type { Logger } from "../logger.ts";
 import type { LimitVerdict } from "../access/usage.service.ts";
 import type { Transcriber } from "../llm/transcribe.ts";

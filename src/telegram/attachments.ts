@@ -1,5 +1,5 @@
 import type { Message, PhotoSize } from "grammy/types";
-import type { Attachment } from "../db/message.repository.ts";
+import type { Attachment } from "../domain/messages.ts";
 
 /** Image types vision models take; other images (SVG, HEIC…) are documents. */
 const MODEL_IMAGE_TYPES = new Set(["image/jpeg", "image/png", "image/webp", "image/gif"]);

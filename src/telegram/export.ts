@@ -1,4 +1,4 @@
-import type { Attachment, ExportedMessage } from "../db/message.repository.ts";
+import type { Attachment, ExportedMessage } from "../domain/messages.ts";
 import type { Texts } from "./texts.ts";
 
 /** A chat's history as a Markdown document a person can read, in the reader's language. */

@@ -1,7 +1,7 @@
 import { GrammyError, type Api } from "grammy";
 import type { MessageEntity } from "grammy/types";
 import type { Logger } from "pino";
-import type { DeliveryProgress } from "../db/database.ts";
+import type { DeliveryProgress } from "../domain/delivery.ts";
 import { formatAnswer, previewText, richPreview, splitRichMarkdown, type FormattedText } from "./markdown/render.ts";
 import type { RichSupport } from "./rich.ts";
 import { SendShed } from "./budget.ts";

@@ -6,16 +6,10 @@ import { sql, type CompiledQuery, type Kysely } from "kysely";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import type { Database } from "../../src/db/database.ts";
 import { createInboxRepository, type InboxRepository } from "../../src/db/inbox.repository.ts";
-import {
-  createMessageRepository,
-  wholeChat,
-  type Attachment,
-  type TurnInput,
-  type ChatInfo,
-  type MessageRepository,
-  type TurnResult,
-  type UserInfo,
-} from "../../src/db/message.repository.ts";
+import { createMessageRepository, type MessageRepository, type TurnInput } from "../../src/db/message.repository.ts";
+import { wholeChat, type ChatInfo } from "../../src/domain/chats.ts";
+import type { Attachment, TurnResult } from "../../src/domain/messages.ts";
+import type { UserInfo } from "../../src/domain/people.ts";
 import { openMigrated, STORES } from "../helpers/stores.ts";
 
 let nextChatId = 1000;

@@ -4,7 +4,8 @@ import { createChatAdmins, createSettingsPolicy } from "../../src/access/chat-ad
 import { createRetention } from "../../src/access/retention.ts";
 import { createUsageService, nextUtcMidnight } from "../../src/access/usage.service.ts";
 import { ConfigError, parseConfig, parseUserSubject, type AccessConfig } from "../../src/config.ts";
-import type { AccessRepository, AccessRule } from "../../src/db/access.repository.ts";
+import type { AccessRepository } from "../../src/db/access.repository.ts";
+import type { AccessRule } from "../../src/domain/people.ts";
 import type { UsageRepository } from "../../src/db/usage.repository.ts";
 import { createLogger } from "../../src/logger.ts";
 import { createLanguages } from "../../src/telegram/i18n.ts";

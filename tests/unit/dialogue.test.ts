@@ -1,6 +1,7 @@
 import { pino } from "pino";
 import { describe, expect, test, vi } from "vitest";
-import type { HistoryBudget, HistoryMessage, MessageRepository, TurnResult } from "../../src/db/message.repository.ts";
+import type { MessageRepository } from "../../src/db/message.repository.ts";
+import type { HistoryBudget, HistoryMessage, TurnResult } from "../../src/domain/messages.ts";
 import { createDialogueService, toChatTurns, type UserTurn } from "../../src/dialogue/dialogue.service.ts";
 import { LlmError, type ChatTurn, type LlmClient } from "../../src/llm/client.ts";
 import { UNSTORABLE_ANSWERS } from "../corpus/answers.ts";

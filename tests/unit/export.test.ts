@@ -1,5 +1,5 @@
 import { describe, expect, test } from "vitest";
-import type { ExportedMessage } from "../../src/db/message.repository.ts";
+import type { ExportedMessage } from "../../src/domain/messages.ts";
 import { exportJson, exportMarkdown } from "../../src/telegram/export.ts";
 import { createLanguages } from "../../src/telegram/i18n.ts";
 

@@ -1,7 +1,7 @@
 import { pino } from "pino";
 import { describe, expect, test } from "vitest";
 import type { Message } from "grammy/types";
-import type { Attachment } from "../../src/db/message.repository.ts";
+import type { Attachment } from "../../src/domain/messages.ts";
 import { FileDownloadError } from "../../src/media/files.ts";
 import { createMediaService } from "../../src/media/media.service.ts";
 import { attachmentOf, pickPhotoSize } from "../../src/telegram/attachments.ts";
