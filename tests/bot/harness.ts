@@ -12,7 +12,7 @@ import { createApp, type App } from "../../src/app.ts";
 import { parseConfig } from "../../src/config.ts";
 import { FakeOpenAI } from "../fakes/openai-server.ts";
 import { FakeTelegram } from "../fakes/telegram-server.ts";
-import { OPENAI_KEY } from "../helpers/world.ts";
+import { testSettings } from "../helpers/world.ts";
 
 export interface InProcessBot {
   tg: FakeTelegram;
@@ -33,19 +33,7 @@ export async function startInProcess(settings: Record<string, string> = {}): Pro
   const tg = await new FakeTelegram().start();
   const ai = await new FakeOpenAI().start();
   const dataDir = mkdtempSync(path.join(tmpdir(), "parley-bot-"));
-  const config = parseConfig({
-    TELEGRAM_BOT_TOKEN: tg.token,
-    TELEGRAM_API_ROOT: tg.url,
-    OPENAI_API_KEY: OPENAI_KEY,
-    OPENAI_BASE_URL: ai.url,
-    OPENAI_MODEL: "fake-model",
-    OPENAI_TIMEOUT_SECONDS: "5",
-    PGLITE_DATA_DIR: path.join(dataDir, "pglite"),
-    HTTP_PORT: "0",
-    OPS_PORT: "0",
-    LOG_LEVEL: "debug",
-    ...settings,
-  });
+  const config = parseConfig({ ...testSettings(tg, ai, dataDir), ...settings });
   const logs: InProcessBot["logs"] = [];
   const logger = pino({ level: "debug" }, { write: (line: string) => void logs.push(JSON.parse(line) as InProcessBot["logs"][number]) });
   let fatal: string | undefined;

@@ -26,6 +26,22 @@ export interface World {
   close(): Promise<void>;
 }
 
+/** A bot's settings against these fakes, its embedded store in `dataDir`: the e2e and in-process layers alike. */
+export function testSettings(tg: FakeTelegram, ai: FakeOpenAI, dataDir: string): Record<string, string> {
+  return {
+    TELEGRAM_BOT_TOKEN: tg.token,
+    TELEGRAM_API_ROOT: tg.url,
+    OPENAI_API_KEY: OPENAI_KEY,
+    OPENAI_BASE_URL: ai.url,
+    OPENAI_MODEL: "fake-model",
+    OPENAI_TIMEOUT_SECONDS: "5",
+    PGLITE_DATA_DIR: path.join(dataDir, "pglite"),
+    HTTP_PORT: "0", // every bot serves health and metrics; tests run many at once
+    OPS_PORT: "0", // and in webhook mode an ops listener
+    LOG_LEVEL: "debug",
+  };
+}
+
 /** A world whose bots use `store`: PGlite in the data directory, or a new migrated PostgreSQL database (dropped on close). */
 export async function createWorld(store: "pglite" | "postgres" = "pglite"): Promise<World> {
   let postgres: TestStore | undefined;
@@ -39,20 +55,7 @@ export async function createWorld(store: "pglite" | "postgres" = "pglite"): Prom
   const ai = await new FakeOpenAI().start();
   const dataDir = mkdtempSync(path.join(tmpdir(), "parley-e2e-"));
   const bots: BotProcess[] = [];
-  const env = (extra: Record<string, string> = {}) => ({
-    TELEGRAM_BOT_TOKEN: tg.token,
-    TELEGRAM_API_ROOT: tg.url,
-    OPENAI_API_KEY: OPENAI_KEY,
-    OPENAI_BASE_URL: ai.url,
-    OPENAI_MODEL: "fake-model",
-    OPENAI_TIMEOUT_SECONDS: "5",
-    PGLITE_DATA_DIR: path.join(dataDir, "pglite"),
-    HTTP_PORT: "0", // every bot serves health and metrics; tests run many at once
-    OPS_PORT: "0", // and in webhook mode an ops listener
-    LOG_LEVEL: "debug",
-    ...databaseUrl,
-    ...extra,
-  });
+  const env = (extra: Record<string, string> = {}) => ({ ...testSettings(tg, ai, dataDir), ...databaseUrl, ...extra });
   return {
     tg,
     ai,
