@@ -1,4 +1,5 @@
 import type { Update } from "grammy/types";
+import { commandOf } from "../lib/text.ts";
 
 /**
  * Stop requests for answers being written: the stop button under a draft
@@ -77,9 +78,7 @@ export function stopRequestOf(update: Update, botUsername: string): StopRequest 
   }
   const message = update.message;
   const text = message?.text;
-  if (!message?.from || !text) return null;
-  const command = /^\/cancel(?:@(\w+))?(?:\s|$)/i.exec(text);
-  if (!command || (command[1] && command[1].toLowerCase() !== botUsername.toLowerCase())) return null;
+  if (!message?.from || !text || commandOf(text, botUsername) !== "cancel") return null;
   return {
     chatId: message.chat.id,
     topicId: message.is_topic_message ? message.message_thread_id : undefined,

@@ -12,3 +12,13 @@ export function cutText(text: string, max: number): string {
   const code = text.charCodeAt(max - 1);
   return text.slice(0, code >= 0xd800 && code <= 0xdbff ? max - 1 : max);
 }
+
+/**
+ * The command a message's text starts with, lower-cased ("/Cancel@parley_bot now" → "cancel"),
+ * when it is addressed to this bot or to no bot in particular; else null.
+ */
+export function commandOf(text: string, botUsername: string): string | null {
+  const command = /^\/(\w+)(?:@(\w+))?(?:\s|$)/.exec(text);
+  if (!command || (command[2] !== undefined && command[2].toLowerCase() !== botUsername.toLowerCase())) return null;
+  return command[1]!.toLowerCase();
+}

@@ -6,6 +6,7 @@ import { attachmentOf } from "../attachments.ts";
 import { isCommand, mediaPromptOf, promptOf } from "./chat.ts";
 import type { ParleyContext } from "../context.ts";
 import type { RateLimiter } from "../../access/rate.ts";
+import { commandOf } from "../../lib/text.ts";
 
 export interface AccessGateDependencies {
   access: AccessService;
@@ -34,9 +35,7 @@ function actsOn(ctx: ParleyContext): boolean {
 function forgets(ctx: ParleyContext): boolean {
   if (ctx.callbackQuery) return ctx.callbackQuery.data?.startsWith("forget:") ?? false;
   const text = ctx.message?.text;
-  if (text === undefined || !isCommand(ctx.message!)) return false;
-  const command = /^\/forget(?:@(\w+))?(?:\s|$)/i.exec(text);
-  return command !== null && (command[1] === undefined || command[1].toLowerCase() === ctx.me.username.toLowerCase());
+  return text !== undefined && isCommand(ctx.message!) && commandOf(text, ctx.me.username) === "forget";
 }
 
 /**
