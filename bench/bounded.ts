@@ -62,7 +62,11 @@ export async function benchClaim(kind: (typeof STORES)[number]): Promise<Figure[
         const started = performance.now();
         const rows = await inbox.claim("bench", 100, 1);
         samples.push(performance.now() - started);
-        if (rows.length > 0) await db.updateTable("inbox").set({ lease_owner: null, lease_until: null, state: "received" }).where("lease_owner", "=", "bench").execute();
+        // Put back what it took, by primary key: a reset that looked for the lease owner read all
+        // 100 000 rows after every claim, and the next claim paid for that scan (1.8× on PostgreSQL,
+        // 2× on PGlite; 1.16× and 0.7× with this reset).
+        const taken = rows.map((r) => r.updateId);
+        if (taken.length > 0) await db.updateTable("inbox").set({ lease_owner: null, lease_until: null, state: "received" }).where("update_id", "in", taken).execute();
       }
       return percentile(samples, 50);
     };

@@ -117,6 +117,16 @@ const leaseGivenBack = {
  * jsonb cannot hold a NUL character or a lone surrogate, and Telegram clients can send both: one
  * such update must not block the inbox. They are dropped or replaced, as for stored messages.
  */
+/**
+ * Whether the inbox row's chat has another unfinished update after it: the next entry of
+ * inbox_unfinished_idx in (chat, update) order, one index probe. Written as a row comparison in the
+ * index's order, as the skip scan's step is, because no other index gives that order: as an
+ * exists() the planner chose by its statistics between a scan of the whole table and a walk of the
+ * primary key over every later update (measured: both, on the bench's 100 000-row backlog).
+ */
+const CHAT_HAS_MORE = sql`(select next.chat_id = inbox.chat_id from inbox next where next.state in ${UNFINISHED}
+  and (next.chat_id, next.update_id) > (inbox.chat_id, inbox.update_id) order by next.chat_id, next.update_id limit 1) is true`;
+
 const storable = (_key: string, value: unknown) => (typeof value === "string" ? cleanText(value) : value);
 
 export function createInboxRepository(db: Executor): InboxRepository {
@@ -202,8 +212,7 @@ export function createInboxRepository(db: Executor): InboxRepository {
         where inbox.update_id = picked.update_id
         returning inbox.update_id, inbox.chat_id, inbox.state, inbox.attempts, inbox.payload, inbox.delivery, inbox.error,
           inbox.answer_id, (select content from messages where messages.id = inbox.answer_id) as answer_content,
-          exists (select 1 from inbox next where next.chat_id = inbox.chat_id and next.update_id > inbox.update_id
-            and next.state in ${UNFINISHED}) as chat_has_more
+          ${CHAT_HAS_MORE} as chat_has_more
       `.execute(db);
       return result.rows
         .map((r) => ({
@@ -289,8 +298,7 @@ export function createInboxRepository(db: Executor): InboxRepository {
                     ${requests.map((r) => r.state)}::text[], ${requests.map((r) => r.error ?? null)}::text[])
              with ordinality as v(update_id, owner, state, error, ord)
         where inbox.update_id = v.update_id and inbox.lease_owner = v.owner
-        returning v.ord::int as ord, exists (select 1 from inbox next where next.chat_id = inbox.chat_id
-          and next.update_id > inbox.update_id and next.state in ${UNFINISHED}) as chat_has_more
+        returning v.ord::int as ord, ${CHAT_HAS_MORE} as chat_has_more
       `.execute(db);
       const results: FinishResult[] = requests.map(() => ({ held: false, chatHasMore: false }));
       for (const row of rows) results[row.ord - 1] = { held: true, chatHasMore: row.chat_has_more };
