@@ -38,6 +38,24 @@ describe("splitFormatted", () => {
     expect(pieces[1]!.entities).toEqual([{ type: "bold", offset: 0, length: 4 }]);
   });
 
+  test("an entity across many pieces is in each of them, clipped; entities keep their order in each piece", async () => {
+    const text = Array.from({ length: 8 }, (_, i) => `${i}`.repeat(9)).join(" "); // eight words of 9
+    const entities = [
+      { type: "italic", offset: 0, length: text.length }, // the whole text
+      { type: "bold", offset: 12, length: 3 }, // inside the second word
+      { type: "code", offset: 25, length: 10 }, // across the third word's end and the fourth's start
+      { type: "underline", offset: text.length - 2, length: 2 }, // the very end
+    ];
+    const pieces = splitFormatted({ text, entities }, 12);
+    expect(pieces.map((p) => p.text)).toEqual(Array.from({ length: 8 }, (_, i) => `${i}`.repeat(9)));
+    expect(pieces.map((p) => p.entities.map((e) => e.type))).toEqual([["italic"], ["italic", "bold"], ["italic", "code"], ["italic", "code"], ["italic"], ["italic"], ["italic"], ["italic", "underline"]]);
+    expect(pieces[1]!.entities[1]).toEqual({ type: "bold", offset: 2, length: 3 });
+    expect(pieces[2]!.entities[1]).toEqual({ type: "code", offset: 5, length: 4 });
+    expect(pieces[3]!.entities[1]).toEqual({ type: "code", offset: 0, length: 5 });
+    expect(pieces[7]!.entities[1]).toEqual({ type: "underline", offset: 7, length: 2 });
+    for (const piece of pieces) expect(piece.entities[0]).toEqual({ type: "italic", offset: 0, length: 9 });
+  });
+
   test("every piece of a long formatted answer is valid for Telegram", async () => {
     const markdown = Array.from({ length: 60 }, (_, i) => `**Title ${i}**\n\n${"text ".repeat(60)}`).join("\n\n");
     for (const piece of await formatAnswer(markdown)) {
