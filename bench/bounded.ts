@@ -183,12 +183,12 @@ export async function benchTelegramBudget(kind: "pglite" | "postgres"): Promise<
   const world = await createWorld();
   const store = kind === "postgres" ? await createTempPostgres() : undefined;
   try {
-    const env: Record<string, string> = { LOG_LEVEL: "info" };
+    const env: Record<string, string> = { LOG_LEVEL: "info", ...(process.env.BUDGET_PROF ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${process.env.BUDGET_PROF}` } : {}) };
     if (store) {
       await migrate(store.config);
       env.DATABASE_URL = (store.config as { url: string }).url;
     }
-    await world.startBot(env);
+    const bot = await world.startBot(env);
     const chats = Array.from({ length: 1_000 }, (_, i) => person(`Budget${i}`));
     const modelSeconds = 1;
     world.ai.respondWith((request) => ({ kind: "answer", chunks: [`Re: ${lastUserText(request)}`], latencyMs: modelSeconds * 1_000 }));
@@ -204,6 +204,18 @@ export async function benchTelegramBudget(kind: "pglite" | "postgres"): Promise<
       () => false,
     );
     const seconds = (performance.now() - started) / 1000;
+    // BUDGET_TRACE=1: when the model calls and the sends went (s after the wave); BUDGET_PROF=dir:
+    // a CPU profile of the bot (it is stopped gracefully to write it).
+    if (process.env.BUDGET_TRACE) {
+      const t0 = Date.now() - (performance.now() - started);
+      const sendsAt = world.tg.calls.filter((c) => /^send(?!ChatAction)/.test(c.method) && c.at >= t0).map((c) => ((c.at - t0) / 1000).toFixed(2));
+      const methods = new Map<string, number>();
+      for (const c of world.tg.calls) if (c.at >= t0) methods.set(c.method, (methods.get(c.method) ?? 0) + 1);
+      const modelAt = world.ai.requests.map((r) => r.receivedAt).filter((t) => t >= t0).map((t) => ((t - t0) / 1000).toFixed(2));
+      console.log("model requests: first", modelAt[0], "100th", modelAt[99], "500th", modelAt[499], "last", modelAt.at(-1));
+      console.log(kind, [...methods], "first", sendsAt[0], "100th", sendsAt[99], "500th", sendsAt[499], "last", sendsAt.at(-1), sendsAt.length);
+    }
+    if (process.env.BUDGET_PROF) await bot.stop();
     const floor = chats.length / 30 + modelSeconds;
     const sends = world.tg.floodCounted - counted;
     if (!finished) console.log(`${kind}: only ${answered()} of ${chats.length} answered after ${seconds.toFixed(0)} s; ${world.tg.floodRefused - refused} sends refused`);

@@ -130,7 +130,12 @@ export function createSendBudget(options: SendBudgetOptions): SendBudget {
 
   const take = (chatId: number | null, draft: boolean, at: number) => {
     recent.push(at);
-    due = Math.max(due, at) + 1_000 / slots(at);
+    // A send that went late on the schedule (its timer fired late: the event loop was busy) keeps
+    // the schedule, by up to one spacing: the next may go that much sooner, instead of every later
+    // send inheriting the delay (1 000 sends a couple of ms late each made the 1 000-chat wave 2 s
+    // longer). The count of the last second still caps the rate.
+    const spacing = 1_000 / slots(at);
+    due = (due > at - spacing ? due : at) + spacing;
     counters.sent++;
     if (chatId !== null && !draft) {
       const times = chats.get(chatId) ?? [];
