@@ -1,5 +1,5 @@
 import { describe, expect, test } from "vitest";
-import { formatAnswer, markdownToTelegram, previewText, splitFormatted } from "../../src/telegram/markdown/render.ts";
+import { formatAnswer, markdownToTelegram, previewText, splitFormatted, type FormattedText } from "../../src/telegram/markdown/render.ts";
 
 const entityText = (text: string, e: { offset: number; length: number }) => text.slice(e.offset, e.offset + e.length);
 
@@ -40,7 +40,7 @@ describe("splitFormatted", () => {
 
   test("an entity across many pieces is in each of them, clipped; entities keep their order in each piece", async () => {
     const text = Array.from({ length: 8 }, (_, i) => `${i}`.repeat(9)).join(" "); // eight words of 9
-    const entities = [
+    const entities: FormattedText["entities"] = [
       { type: "italic", offset: 0, length: text.length }, // the whole text
       { type: "bold", offset: 12, length: 3 }, // inside the second word
       { type: "code", offset: 25, length: 10 }, // across the third word's end and the fourth's start
