@@ -130,12 +130,13 @@ export function createSendBudget(options: SendBudgetOptions): SendBudget {
 
   const take = (chatId: number | null, draft: boolean, at: number) => {
     recent.push(at);
-    // A send that went late on the schedule (its timer fired late: the event loop was busy) keeps
-    // the schedule, by up to one spacing: the next may go that much sooner, instead of every later
-    // send inheriting the delay (1 000 sends a couple of ms late each made the 1 000-chat wave 2 s
-    // longer). The count of the last second still caps the rate.
+    // A send that went a little late on the schedule (its timer fired late: the event loop was
+    // busy) keeps the schedule: the next may go that much sooner. Timers fire a millisecond or so
+    // late, and when every later send inherited it the bot sent 28.5 a second instead of 29 (half a
+    // second over 1 000 sends). Later than half a spacing, the schedule starts again from now, so
+    // two sends are never closer than half a spacing; the count of the last second caps the rate.
     const spacing = 1_000 / slots(at);
-    due = (due > at - spacing ? due : at) + spacing;
+    due = (due > at - spacing / 2 ? due : at) + spacing;
     counters.sent++;
     if (chatId !== null && !draft) {
       const times = chats.get(chatId) ?? [];
