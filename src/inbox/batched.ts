@@ -1,4 +1,4 @@
-import { batchWhileBusy } from "../db/batch.ts";
+import { batchWhileBusy } from "../lib/batch.ts";
 import type { FinishRequest, FinishResult, InboxRepository } from "../db/inbox.repository.ts";
 
 /**

@@ -1,6 +1,6 @@
 import type { ClaimedUpdate, InboxRepository } from "../db/inbox.repository.ts";
 import type { DeliveryProgress } from "../domain/delivery.ts";
-import { retryWrite } from "../db/retry.ts";
+import { retryWrite } from "../lib/retry.ts";
 import type { Logger } from "../logger.ts";
 
 /**

@@ -5,11 +5,11 @@
 import path from "node:path";
 import type { Attachment } from "../domain/messages.ts";
 import type { Logger } from "../logger.ts";
-import type { LimitVerdict } from "../access/usage.service.ts";
+import type { LimitVerdict } from "../limits/usage.service.ts";
 import type { Transcriber } from "../llm/transcribe.ts";
 import { cleanText, cutText } from "../lib/text.ts";
 import { LRUCache } from "lru-cache";
-import { FileDownloadError, type DownloadFile } from "./files.ts";
+import { FileDownloadError, type DownloadFile } from "./download.ts";
 import type { FileBox } from "./box/box.ts";
 
 /** Why a file could not become part of the conversation; each gets its own short reply. */

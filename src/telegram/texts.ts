@@ -1,5 +1,5 @@
 import type { AccessOverview } from "../access/access.service.ts";
-import type { LimitName } from "../access/usage.service.ts";
+import type { LimitName } from "../limits/usage.service.ts";
 import type { UsageTotals, UsageRow, UserUsage } from "../domain/usage.ts";
 import type { LlmFailure } from "../llm/client.ts";
 import type { MediaFailure } from "../media/media.service.ts";

@@ -1,8 +1,8 @@
 import { describe, expect, test, vi } from "vitest";
 import { createAccessService } from "../../src/access/access.service.ts";
 import { createChatAdmins, createSettingsPolicy } from "../../src/access/chat-admins.ts";
-import { createRetention } from "../../src/access/retention.ts";
-import { createUsageService, nextUtcMidnight } from "../../src/access/usage.service.ts";
+import { createRetention } from "../../src/retention/retention.service.ts";
+import { createUsageService, nextUtcMidnight } from "../../src/limits/usage.service.ts";
 import { ConfigError, parseConfig, parseUserSubject, type AccessConfig } from "../../src/config.ts";
 import type { AccessRepository } from "../../src/db/access.repository.ts";
 import type { AccessRule } from "../../src/domain/people.ts";

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "vitest";
-import { batchWhileBusy } from "../../src/db/batch.ts";
+import { batchWhileBusy } from "../../src/lib/batch.ts";
 
 /**
  * Lets promise jobs, ticks and the batches' own end-of-turn sends run, those queued by them too

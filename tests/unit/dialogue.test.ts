@@ -5,7 +5,7 @@ import type { HistoryBudget, HistoryMessage, TurnResult } from "../../src/domain
 import { createDialogueService, toChatTurns, type UserTurn } from "../../src/dialogue/dialogue.service.ts";
 import { LlmError, type ChatTurn, type LlmClient } from "../../src/llm/client.ts";
 import { UNSTORABLE_ANSWERS } from "../corpus/answers.ts";
-import type { LimitVerdict } from "../../src/access/usage.service.ts";
+import type { LimitVerdict } from "../../src/limits/usage.service.ts";
 
 const logger = pino({ level: "silent" });
 const settings = { systemPrompt: "SYSTEM", historyMaxMessages: 10, historyMaxChars: 1000 };

@@ -2,7 +2,7 @@ import { pino } from "pino";
 import { describe, expect, test } from "vitest";
 import type { Message } from "grammy/types";
 import type { Attachment } from "../../src/domain/messages.ts";
-import { FileDownloadError } from "../../src/media/files.ts";
+import { FileDownloadError } from "../../src/media/download.ts";
 import { createMediaService } from "../../src/media/media.service.ts";
 import { attachmentOf, pickPhotoSize } from "../../src/telegram/attachments.ts";
 import { runJob } from "../../src/media/box/jobs.ts";

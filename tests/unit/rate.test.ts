@@ -1,5 +1,5 @@
 import { expect, test } from "vitest";
-import { createRateLimiter } from "../../src/access/rate.ts";
+import { createRateLimiter } from "../../src/limits/rate.ts";
 
 test("a user may send `perMinute` messages in a burst, then as fast as the rate refills; past it they are told once, until they are under it again", () => {
   let now = 0;

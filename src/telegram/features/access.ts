@@ -5,7 +5,7 @@ import type { Metrics } from "../../ops/metrics.ts";
 import { attachmentOf } from "../attachments.ts";
 import { isCommand, mediaPromptOf, promptOf } from "./chat.ts";
 import type { ParleyContext } from "../context.ts";
-import type { RateLimiter } from "../../access/rate.ts";
+import type { RateLimiter } from "../../limits/rate.ts";
 import { commandOf } from "../../lib/text.ts";
 
 export interface AccessGateDependencies {

@@ -1,7 +1,7 @@
 import { BotError, Composer, type Api } from "grammy";
 import type { Chat, Message, User, UserFromGetMe } from "grammy/types";
 import type { Logger } from "pino";
-import type { UsageService } from "../../access/usage.service.ts";
+import type { UsageService } from "../../limits/usage.service.ts";
 import type { DialogueService, ReplyOutcome } from "../../dialogue/dialogue.service.ts";
 import type { Metrics } from "../../ops/metrics.ts";
 import type { Turn } from "../../inbox/turn.ts";

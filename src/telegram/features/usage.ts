@@ -1,6 +1,6 @@
 import { Composer } from "grammy";
 import type { AccessService } from "../../access/access.service.ts";
-import type { UsageService } from "../../access/usage.service.ts";
+import type { UsageService } from "../../limits/usage.service.ts";
 import { quoteInGroups, type ParleyContext } from "../context.ts";
 
 /** /usage: your own answers and tokens today and this month; an admin in private also sees everyone's. */

@@ -4,15 +4,15 @@
  * every failure said in one line. (`npx kysely …`, kysely-ctl, remains for making migrations and
  * for anything else by hand.)
  *
- *   node src/migrate.ts latest            apply pending migrations
- *   node src/migrate.ts reset [--force]   roll every migration back, then apply them again
+ *   node src/tools/migrate.ts latest            apply pending migrations
+ *   node src/tools/migrate.ts reset [--force]   roll every migration back, then apply them again
  */
 import { createInterface } from "node:readline/promises";
 import { NO_MIGRATIONS, type MigrationResult } from "kysely/migration";
-import { parseDatabaseConfig, readEnvironment } from "./config.ts";
-import { createDatabase } from "./db/connection.ts";
-import { createMigrator } from "./db/migrations.ts";
-import { describeError, describeStore, ToolError } from "./db/tool-errors.ts";
+import { parseDatabaseConfig, readEnvironment } from "../config.ts";
+import { createDatabase } from "../db/connection.ts";
+import { createMigrator } from "../db/migrations.ts";
+import { describeError, describeStore, ToolError } from "./errors.ts";
 
 function report(results: readonly MigrationResult[] | undefined, verb: string): void {
   for (const r of results ?? []) {
@@ -37,7 +37,7 @@ async function confirmReset(store: string, force: boolean): Promise<void> {
 
 async function run(args: string[]): Promise<void> {
   const [command, ...flags] = args;
-  if (command !== "latest" && command !== "reset") throw new ToolError("usage: node src/migrate.ts latest | reset [--force]");
+  if (command !== "latest" && command !== "reset") throw new ToolError("usage: node src/tools/migrate.ts latest | reset [--force]");
   const config = parseDatabaseConfig(readEnvironment());
   const store = describeStore(config);
   if (command === "reset") await confirmReset(store, flags.includes("--force"));

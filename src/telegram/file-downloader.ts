@@ -1,5 +1,5 @@
 import type { Api } from "grammy";
-import { FileDownloadError, type DownloadFile } from "../media/files.ts";
+import { FileDownloadError, type DownloadFile } from "../media/download.ts";
 
 /** Telegram lets a bot download files of up to 20 MB (getFile). */
 export const TELEGRAM_DOWNLOAD_MAX_BYTES = 20 * 1024 * 1024;

@@ -7,11 +7,11 @@
  */
 import { existsSync } from "node:fs";
 import path from "node:path";
-import { parseCopyConfig, readEnvironment } from "./config.ts";
-import { createDatabase } from "./db/connection.ts";
-import { createMigrator, migrateToLatest, pendingMigrations } from "./db/migrations.ts";
-import { countRows, readBatch, resetIdentity, tablesOf, writeBatch } from "./db/store-copy.ts";
-import { describeError, describeStore, ToolError } from "./db/tool-errors.ts";
+import { parseCopyConfig, readEnvironment } from "../config.ts";
+import { createDatabase } from "../db/connection.ts";
+import { createMigrator, migrateToLatest, pendingMigrations } from "../db/migrations.ts";
+import { countRows, readBatch, resetIdentity, tablesOf, writeBatch } from "../db/store-copy.repository.ts";
+import { describeError, describeStore, ToolError } from "./errors.ts";
 
 /** Rows per batch (`--batch-size=N` to change it). */
 const DEFAULT_BATCH = 5_000;
@@ -19,7 +19,7 @@ const DEFAULT_BATCH = 5_000;
 async function run(args: string[]): Promise<void> {
   const sizeArg = args.find((a) => a.startsWith("--batch-size="));
   const BATCH = sizeArg ? Number(sizeArg.split("=")[1]) : DEFAULT_BATCH;
-  if (!Number.isInteger(BATCH) || BATCH < 1) throw new ToolError("usage: node src/copy-store.ts [--batch-size=N]");
+  if (!Number.isInteger(BATCH) || BATCH < 1) throw new ToolError("usage: node src/tools/copy-store.ts [--batch-size=N]");
   const { from, to } = parseCopyConfig(readEnvironment());
   const source = describeStore(from);
   const target = describeStore(to);

@@ -1,9 +1,9 @@
 /**
- * How the operator tools (src/migrate.ts, src/copy-store.ts) name a store and say what went
+ * How the operator tools (src/tools/migrate.ts, src/tools/copy-store.ts) name a store and say what went
  * wrong: the store named before it is touched (never its password), every failure in one line.
  */
 import { ConfigError, type DatabaseConfig } from "../config.ts";
-import { StoreInUseError } from "./connection.ts";
+import { StoreInUseError } from "../db/connection.ts";
 
 /** A failure the tool explains itself: its message is the whole story. */
 export class ToolError extends Error {}
