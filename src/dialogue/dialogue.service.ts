@@ -6,7 +6,7 @@ import type { SettingsRepository } from "../db/settings.repository.ts";
 import type { ChatInfo, ChatSettings, ConversationRef } from "../domain/chats.ts";
 import type { AnswerUsage, Attachment, ExportedMessage, HistoryBudget, HistoryMessage, MessageKind, TurnResult } from "../domain/messages.ts";
 import type { UserInfo } from "../domain/people.ts";
-import { retryWrite } from "../lib/retry.ts";
+import { retryWrite, STORE_RETRY_MS } from "../lib/retry.ts";
 import { cleanText, cutText } from "../lib/text.ts";
 import { conversationKey, type HistoryMode, type Place } from "./conversation.ts";
 import type { Metrics } from "../ops/metrics.ts";
@@ -195,8 +195,6 @@ export function toChatTurns(
   ];
 }
 
-/** Retries for storing a finished answer: a short database blip should not cost a model call. */
-const STORE_RETRY_MS = [200, 1_000, 3_000];
 
 export function createDialogueService(deps: DialogueDependencies): DialogueService {
   const { repository, llm, settings, logger, metrics } = deps;

@@ -1,6 +1,6 @@
 import type { ClaimedUpdate, InboxRepository } from "../db/inbox.repository.ts";
 import type { DeliveryProgress } from "../domain/delivery.ts";
-import { retryWrite } from "../lib/retry.ts";
+import { END_RETRY_MS, retryWrite } from "../lib/retry.ts";
 import type { Logger } from "../logger.ts";
 
 /**
@@ -36,12 +36,6 @@ export interface Turn {
   takeRest(): (() => Promise<void>) | undefined;
 }
 
-/**
- * How long ending a row is retried through a database outage (about a minute in all). Giving up
- * early would let the lease run out and a delivered answer be delivered again; meanwhile no
- * other instance can take the row over either, as long as the database is away.
- */
-const END_RETRY_MS = [200, 1_000, 3_000, 5_000, 10_000, 10_000, 10_000, 10_000, 10_000];
 
 /**
  * `onNext` is called when the turn's end may have made work runnable (its chat's next update), so

@@ -6,6 +6,7 @@
  * taken over.
  */
 import type { ClaimedUpdate, InboxRepository } from "../db/inbox.repository.ts";
+import { backoffMs, TURN_RETRY } from "../lib/retry.ts";
 import { createLogContext, createOutageLog, type LogContext, type Logger } from "../logger.ts";
 import { isStatementError } from "../db/errors.ts";
 
@@ -121,7 +122,7 @@ export function createInboxWorker(options: WorkerOptions): InboxWorker {
           wake();
           return;
         }
-        const delayMs = Math.min(60_000, 1_000 * 2 ** Math.min(row.attempts, 6));
+        const delayMs = backoffMs(row.attempts, TURN_RETRY);
         log.warn({ err: error, delayMs }, "update not finished; it will be tried again");
         await inbox.release(row.updateId, owner, { delayMs, ...(failure === null ? {} : { error: failure }) });
       }

@@ -1,7 +1,7 @@
 import { GrammyError, HttpError, type BotError } from "grammy";
+import { backoffMs, TELEGRAM_RETRY } from "../lib/retry.ts";
 import type { Logger } from "../logger.ts";
 
-const backoffMs = (attempts: number) => Math.min(60_000, 1_000 * 2 ** Math.min(Math.max(attempts - 1, 0), 6));
 
 /**
  * How long to wait before trying a Telegram call again, when waiting can fix it: a flood wait
@@ -11,10 +11,10 @@ const backoffMs = (attempts: number) => Math.min(60_000, 1_000 * 2 ** Math.min(M
 export function deliveryRetryMs(error: unknown, attempts: number): number | undefined {
   if (error instanceof GrammyError) {
     if (error.error_code === 429) return (error.parameters.retry_after ?? 1) * 1000;
-    if (error.error_code >= 500) return backoffMs(attempts);
+    if (error.error_code >= 500) return backoffMs(attempts, TELEGRAM_RETRY);
     return undefined;
   }
-  if (error instanceof HttpError) return backoffMs(attempts);
+  if (error instanceof HttpError) return backoffMs(attempts, TELEGRAM_RETRY);
   return undefined;
 }
 

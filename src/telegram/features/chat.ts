@@ -4,6 +4,7 @@ import type { Logger } from "pino";
 import type { UsageService } from "../../limits/usage.service.ts";
 import type { DialogueService, ReplyOutcome } from "../../dialogue/dialogue.service.ts";
 import type { Metrics } from "../../ops/metrics.ts";
+import { backoffMs, STORAGE_RETRY } from "../../lib/retry.ts";
 import type { Turn } from "../../inbox/turn.ts";
 import { quoteInGroups, topicOf, type ParleyContext } from "../context.ts";
 import { deliveryRetryMs } from "../errors.ts";
@@ -229,7 +230,7 @@ async function answerTurn(ctx: ParleyContext, deps: ChatDependencies, generate: 
       return turn.retryLater(0); // shutting down: the next instance (or start) answers it
     case "storage_unavailable":
       await live.cancel();
-      return turn.retryLater(Math.min(30_000, 2_000 * turn.attempts));
+      return turn.retryLater(backoffMs(turn.attempts, STORAGE_RETRY));
     case "lease_lost":
       return live.cancel();
     case "duplicate":
@@ -279,7 +280,7 @@ export function createChatFeature(deps: ChatDependencies): Composer<ParleyContex
       { ...requestOf(ctx, turn, chat, from), text: cleanText(text), telegramMessageId: message.message_id, ...(attachment ? { kind: attachment.kind, attachment } : {}) },
       "rate_limited",
     );
-    if (outcome.kind === "storage_unavailable") return turn.retryLater(Math.min(30_000, 2_000 * turn.attempts));
+    if (outcome.kind === "storage_unavailable") return turn.retryLater(backoffMs(turn.attempts, STORAGE_RETRY));
     if (outcome.kind !== "lease_lost") turn.endedByRecord();
   });
 
