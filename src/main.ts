@@ -6,6 +6,7 @@ import { setFlagsFromString } from "node:v8";
 import { createApp } from "./app.ts";
 import { ConfigError, parseConfig, readEnvironment, secretsOf, type Config } from "./config.ts";
 import { StoreInUseError } from "./db/connection.ts";
+import { cannotConnect, describeStore, isConnectionFailure } from "./db/store-errors.ts";
 import { PendingMigrationsError } from "./db/migrations.ts";
 import { createLogContext, createLogger } from "./logger.ts";
 
@@ -31,9 +32,7 @@ function describeStartupError(error: unknown, config: Config | undefined): strin
   if ((error as NodeJS.ErrnoException | undefined)?.code === "EADDRINUSE") {
     return `HTTP_PORT ${config?.http.port} on ${config?.http.host} is already in use: ${message}`;
   }
-  if (config?.database.kind === "postgres" && /ECONNREFUSED|ENOTFOUND|password|does not exist|timeout/i.test(message)) {
-    return `Cannot connect to PostgreSQL (DATABASE_URL): ${message}. Is it running? (make db-up)`;
-  }
+  if (config?.database.kind === "postgres" && isConnectionFailure(error)) return cannotConnect(error, describeStore(config.database));
   return `Parley could not start: ${message}`;
 }
 

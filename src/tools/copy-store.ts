@@ -11,7 +11,8 @@ import { parseCopyConfig, readEnvironment } from "../config.ts";
 import { createDatabase } from "../db/connection.ts";
 import { createMigrator, migrateToLatest, pendingMigrations } from "../db/migrations.ts";
 import { countRows, readBatch, resetIdentity, tablesOf, writeBatch } from "../db/store-copy.repository.ts";
-import { describeError, describeStore, ToolError } from "./errors.ts";
+import { describeStore } from "../db/store-errors.ts";
+import { describeError, ToolError } from "./errors.ts";
 
 /** Rows per batch (`--batch-size=N` to change it). */
 const DEFAULT_BATCH = 5_000;

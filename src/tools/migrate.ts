@@ -12,7 +12,8 @@ import { NO_MIGRATIONS, type MigrationResult } from "kysely/migration";
 import { parseDatabaseConfig, readEnvironment } from "../config.ts";
 import { createDatabase } from "../db/connection.ts";
 import { createMigrator } from "../db/migrations.ts";
-import { describeError, describeStore, ToolError } from "./errors.ts";
+import { describeStore } from "../db/store-errors.ts";
+import { describeError, ToolError } from "./errors.ts";
 
 function report(results: readonly MigrationResult[] | undefined, verb: string): void {
   for (const r of results ?? []) {

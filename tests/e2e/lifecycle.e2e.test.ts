@@ -142,6 +142,16 @@ describe("durability", () => {
     expect(migrate.output).not.toContain("Pa55-word");
   });
 
+  test("the bot against a PostgreSQL server that is not there: the same line as the tools, no stack trace, no password", async () => {
+    world = await createWorld();
+    const bot = new BotProcess(world.env({ DATABASE_URL: "postgres://parley:Pa55-word@127.0.0.1:1/parley" }));
+    expect((await bot.exited).code).toBe(1);
+    expect(bot.stderr).toContain('Cannot connect to PostgreSQL database "parley" on 127.0.0.1:1: connect ECONNREFUSED');
+    expect(bot.stderr).toContain("is DATABASE_URL right?");
+    expect(bot.stderr + bot.stdout).not.toMatch(/\n\s+at /);
+    expect(bot.stderr + bot.stdout).not.toContain("Pa55-word");
+  });
+
   test("a network outage on getUpdates: polling resumes within 5 s of its end, one warning when it starts and one when it ends", async () => {
     world = await createWorld();
     const w = world;
