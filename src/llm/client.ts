@@ -1,4 +1,5 @@
 import OpenAI from "openai";
+import { createOpenAi, type ServerOptions } from "./openai.ts";
 
 /** A part of a user turn the model reads: text, or an image (a data: URL). */
 export type ContentPart = { type: "text"; text: string } | { type: "image_url"; image_url: { url: string } };
@@ -71,13 +72,9 @@ export function estimateUsage(turns: readonly ChatTurn[], answer: string): Token
 /** A server that does not know stream_options (older OpenAI-compatible servers) says so in a 400. */
 const REJECTS_STREAM_OPTIONS = /stream_options|include_usage/i;
 
-export interface LlmOptions {
-  apiKey: string;
-  baseURL: string;
+/** The server (its timeout applies to the connection and to every pause between two streamed chunks) and the default model. */
+export interface LlmOptions extends ServerOptions {
   model: string;
-  /** Applies to the connection and to every pause between two streamed chunks. */
-  timeoutMs: number;
-  maxRetries: number;
 }
 
 /** How servers say a model takes no images (OpenAI, vLLM, Ollama, LiteLLM word it differently). */
@@ -117,12 +114,7 @@ export function classifyLlmError(error: unknown): LlmError {
 }
 
 export function createLlmClient(options: LlmOptions): LlmClient {
-  const openai = new OpenAI({
-    apiKey: options.apiKey,
-    baseURL: options.baseURL,
-    timeout: options.timeoutMs,
-    maxRetries: options.maxRetries,
-  });
+  const openai = createOpenAi(options);
 
   // Dropped for the rest of the process once the server refuses it; usage is estimated then.
   let askUsage = true;

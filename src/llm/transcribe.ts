@@ -1,13 +1,10 @@
-import OpenAI, { toFile } from "openai";
+import { toFile } from "openai";
 import { classifyLlmError } from "./client.ts";
+import { createOpenAi, type ServerOptions } from "./openai.ts";
 
-export interface TranscriberOptions {
-  apiKey: string;
-  /** The OpenAI-compatible server's /v1 URL (OPENAI_TRANSCRIBE_BASE_URL, else OPENAI_BASE_URL). */
-  baseURL: string;
+/** The server (OPENAI_TRANSCRIBE_BASE_URL, else OPENAI_BASE_URL) and the model. */
+export interface TranscriberOptions extends ServerOptions {
   model: string;
-  timeoutMs: number;
-  maxRetries: number;
 }
 
 export interface Transcriber {
@@ -20,7 +17,7 @@ export interface Transcriber {
 
 /** Speech to text through the OpenAI-compatible audio/transcriptions endpoint (Whisper and the like). */
 export function createTranscriber(options: TranscriberOptions): Transcriber {
-  const openai = new OpenAI({ apiKey: options.apiKey, baseURL: options.baseURL, timeout: options.timeoutMs, maxRetries: options.maxRetries });
+  const openai = createOpenAi(options);
   return {
     server: new URL(options.baseURL).host,
     model: options.model,
