@@ -156,7 +156,7 @@ export function createApp(config: Config, { logger, onFatal, logContext = create
         logger,
       });
       const access = createAccessService({ config: config.access, repository: createAccessRepository(db) });
-      const usage = createUsageService(createUsageRepository(db), config.limits, { isAdmin: access.isAdmin });
+      const usage = createUsageService(createUsageRepository(db), config.limits, { isBotAdmin: access.isBotAdmin });
       const dialogue = createDialogueService({
         repository: messages,
         llm: createLlmClient(config.openai),

@@ -19,7 +19,7 @@ export interface AccessOverview {
 }
 
 export interface AccessService {
-  isAdmin(userId: number): boolean;
+  isBotAdmin(userId: number): boolean;
   isAllowed(user: TelegramUser): Promise<boolean>;
   /** Sets an admin's decision about `subject` (an id or @username, as typed); null if it is neither. */
   decide(subject: string, allowed: boolean, by: number): Promise<string | null>;
@@ -64,7 +64,7 @@ export function createAccessService({ config, repository, refreshMs = 10_000, no
   };
 
   return {
-    isAdmin: (userId) => admins.has(String(userId)),
+    isBotAdmin: (userId) => admins.has(String(userId)),
 
     async isAllowed(user) {
       if (admins.has(String(user.id))) return true;

@@ -3,7 +3,7 @@
  * burst of commands asks once. A promotion or demotion shows up within `ttlMs`.
  */
 export interface ChatAdmins {
-  isAdmin(chatId: number, userId: number): Promise<boolean>;
+  isChatAdmin(chatId: number, userId: number): Promise<boolean>;
 }
 
 export interface ChatAdminsOptions {
@@ -17,7 +17,7 @@ export interface ChatAdminsOptions {
 export function createChatAdmins({ fetch, ttlMs = 5 * 60_000, maxChats = 10_000, now = Date.now }: ChatAdminsOptions): ChatAdmins {
   const cache = new Map<number, { admins: Promise<Set<number>>; at: number }>();
   return {
-    async isAdmin(chatId, userId) {
+    async isChatAdmin(chatId, userId) {
       let entry = cache.get(chatId);
       if (!entry || now() - entry.at >= ttlMs) {
         const admins = fetch(chatId).then((ids) => new Set(ids));
@@ -48,7 +48,7 @@ export function createSettingsPolicy(options: {
       if (chatType === "private" || options.by === "everyone" || options.isBotAdmin(userId)) return true;
       // An anonymous group admin writes as the group itself.
       if (senderChatId === chatId) return true;
-      return options.chatAdmins.isAdmin(chatId, userId);
+      return options.chatAdmins.isChatAdmin(chatId, userId);
     },
   };
 }

@@ -90,7 +90,7 @@ export interface MessageRepository {
  * The attachment of the message `alias` (as an Attachment), or null. Text turns (nearly all) have
  * none and are not looked up: CASE evaluates the subquery only for the others.
  */
-const attachmentOf = (alias: string) => sql<Attachment | null>`case when ${sql.ref(`${alias}.kind`)} <> 'text' then (
+const attachmentColumn = (alias: string) => sql<Attachment | null>`case when ${sql.ref(`${alias}.kind`)} <> 'text' then (
     select jsonb_build_object('kind', a.kind, 'fileId', a.file_id, 'fileUniqueId', a.file_unique_id, 'mimeType', a.mime_type,
       'fileSize', a.file_size, 'width', a.width, 'height', a.height, 'duration', a.duration, 'fileName', a.file_name)
     from attachments a where a.message_id = ${sql.ref(`${alias}.id`)} order by a.id limit 1
@@ -228,7 +228,7 @@ export function createMessageRepository(db: Executor): MessageRepository {
         created_at: Date;
         first_name: string | null;
       }>`
-        select r.ord::int as ord, m.id, m.role, m.kind, ${attachmentOf("m")} as attachment, m.content, m.char_length, m.user_id, m.created_at, u.first_name
+        select r.ord::int as ord, m.id, m.role, m.kind, ${attachmentColumn("m")} as attachment, m.content, m.char_length, m.user_id, m.created_at, u.first_name
         from unnest(${asked.map((a) => String(a.where.chatId))}::bigint[], ${asked.map((a) => a.where.conversation)}::text[],
                     ${asked.map((a) => a.budget.maxMessages)}::int[], ${asked.map((a) => a.budget.maxChars)}::int[])
              with ordinality as r(chat_id, conversation, max_messages, max_chars, ord)
@@ -331,7 +331,7 @@ export function createMessageRepository(db: Executor): MessageRepository {
         .selectFrom("messages as a")
         .innerJoin("messages as q", "q.id", "a.reply_to_id")
         .leftJoin("users as u", "u.id", "q.user_id")
-        .select(["q.id as question_id", "a.id as answer_id", "q.kind", attachmentOf("q").as("attachment"), "q.content", "q.user_id", "u.first_name"])
+        .select(["q.id as question_id", "a.id as answer_id", "q.kind", attachmentColumn("q").as("attachment"), "q.content", "q.user_id", "u.first_name"])
         .where("a.chat_id", "=", BigInt(chatId))
         .where("a.conversation", "=", conversation)
         .where("a.role", "=", "assistant")
@@ -406,7 +406,7 @@ export function createMessageRepository(db: Executor): MessageRepository {
       const rows = await db
         .selectFrom("messages as m")
         .leftJoin("users as u", "u.id", "m.user_id")
-        .select(["m.role", "m.kind", attachmentOf("m").as("attachment"), "u.first_name", "u.username", "m.content", "m.created_at", "m.in_context", "m.interrupted", "m.model"])
+        .select(["m.role", "m.kind", attachmentColumn("m").as("attachment"), "u.first_name", "u.username", "m.content", "m.created_at", "m.in_context", "m.interrupted", "m.model"])
         .where("m.chat_id", "=", BigInt(chatId))
         .where("m.conversation", "=", conversation)
         .where("m.deleted_at", "is", null)

@@ -214,7 +214,7 @@ export function createDialogueService(deps: DialogueDependencies): DialogueServi
     : async () => noSettings;
 
   const modeOf = (chat: ChatSettings): HistoryMode => (chat.historyMode === "member" ? "member" : "shared");
-  const placeOf = (turn: Pick<UserTurn, "chat" | "user" | "isGroup" | "topicId">): Place => ({
+  const placeOfTurn = (turn: Pick<UserTurn, "chat" | "user" | "isGroup" | "topicId">): Place => ({
     chatId: Number(turn.chat.id),
     topicId: turn.topicId,
     userId: Number(turn.user.id),
@@ -333,7 +333,7 @@ export function createDialogueService(deps: DialogueDependencies): DialogueServi
     const log = logger.child({ chatId: turn.chat.id }); // the update id comes with the turn's log context
     let history: HistoryMessage[];
     let chat: ChatSettings;
-    const place = placeOf(turn);
+    const place = placeOfTurn(turn);
     // The message being answered always goes, whole; older ones fill what is left.
     const budget = { maxMessages: settings.historyMaxMessages - 1, maxChars: settings.historyMaxChars - [...turn.text].length };
     try {
@@ -523,7 +523,7 @@ export function createDialogueService(deps: DialogueDependencies): DialogueServi
     const log = logger.child({ chatId: turn.chat.id });
     let conversation: string;
     try {
-      conversation = (await conversationOf(placeOf(turn))).conversation;
+      conversation = (await conversationOf(placeOfTurn(turn))).conversation;
     } catch (error) {
       log.error({ err: error }, "database unavailable while storing a turn");
       return { kind: "storage_unavailable" };
@@ -542,7 +542,7 @@ export function createDialogueService(deps: DialogueDependencies): DialogueServi
     keepUnanswered: (turn, reason) => recordFailed(turn, reason, { kind: "unanswered" }),
 
     async retry(request, onText, signal, stop) {
-      const latest = await repository.latestAnswered(await conversationOf(placeOf(request)));
+      const latest = await repository.latestAnswered(await conversationOf(placeOfTurn(request)));
       if (!latest) return { kind: "nothing_to_retry" };
       // The same question again, asked with the history before it: the old answer is left out.
       const turn: UserTurn = {

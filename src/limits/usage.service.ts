@@ -53,13 +53,13 @@ export function nextUtcMidnight(now: Date): Date {
 export function createUsageService(
   repository: UsageRepository,
   limits: DailyLimits,
-  options: { isAdmin?: (userId: number) => boolean; now?: () => Date } = {},
+  options: { isBotAdmin?: (userId: number) => boolean; now?: () => Date } = {},
 ): UsageService {
-  const isAdmin = options.isAdmin ?? (() => false);
+  const isBotAdmin = options.isBotAdmin ?? (() => false);
   const now = options.now ?? (() => new Date());
   const ledger = { messages: limits.dailyMessages, tokens: limits.dailyTokens, audioSeconds: limits.dailyAudioSeconds ?? null };
   const limited = ledger.messages !== null || ledger.tokens !== null || ledger.audioSeconds !== null;
-  const applies = (userId: number) => limited && !isAdmin(userId);
+  const applies = (userId: number) => limited && !isBotAdmin(userId);
 
   /** Why `charge` does not fit beside `before`, and whether to say so. */
   const refusal = (before: Charge, charge: Charge, toldBefore: boolean): Extract<LimitVerdict, { ok: false }> => {
@@ -80,7 +80,7 @@ export function createUsageService(
   return {
     limits,
     applies,
-    tokensLimited: (userId) => ledger.tokens !== null && !isAdmin(userId),
+    tokensLimited: (userId) => ledger.tokens !== null && !isBotAdmin(userId),
 
     async check(userId) {
       if (!applies(userId)) return { ok: true };

@@ -126,7 +126,7 @@ export function createBot(deps: BotDependencies): ParleyBot {
   const chatAdmins = createChatAdmins({
     fetch: async (chatId) => (await bot.api.getChatAdministrators(chatId)).map((member) => member.user.id),
   });
-  const settings = createSettingsPolicy({ by: deps.groupSettingsBy, isBotAdmin: access.isAdmin, chatAdmins });
+  const settings = createSettingsPolicy({ by: deps.groupSettingsBy, isBotAdmin: access.isBotAdmin, chatAdmins });
   bot.use(createAccessGate({ access, logger, metrics, rate: createRateLimiter(deps.messagesPerMinute) }));
   // The chat feature comes right after the gate: a turn waits for the model inside it, and every
   // middleware layer before it stays suspended meanwhile (memory per turn in flight). It passes
@@ -166,7 +166,7 @@ export function createBot(deps: BotDependencies): ParleyBot {
 
   /** May `request`'s user stop answers others asked for: a chat admin (or the bot's). */
   const administers = async ({ chatId, user, senderChatId }: StopRequest) =>
-    access.isAdmin(user.id) || senderChatId === chatId || (chatId < 0 && (await chatAdmins.isAdmin(chatId, user.id)));
+    access.isBotAdmin(user.id) || senderChatId === chatId || (chatId < 0 && (await chatAdmins.isChatAdmin(chatId, user.id)));
 
   return {
     bot,

@@ -90,8 +90,8 @@ describe("access service", () => {
     expect(await access.isAllowed({ id: 77 })).toBe(true); // allowed by an admin
     expect(await access.isAllowed({ id: 4, username: "dave" })).toBe(false);
     expect(await access.isAllowed({ id: 9 })).toBe(true);
-    expect(access.isAdmin(9)).toBe(true);
-    expect(access.isAdmin(1)).toBe(false);
+    expect(access.isBotAdmin(9)).toBe(true);
+    expect(access.isBotAdmin(1)).toBe(false);
   });
 
   test("open to everyone: anyone but the denied", async () => {
@@ -137,19 +137,19 @@ describe("group settings", () => {
     let now = 0;
     const fetch = vi.fn(async (chatId: number) => (chatId === -1 ? [10, 11] : Promise.reject(new Error("chat not found"))));
     const admins = createChatAdmins({ fetch, ttlMs: 1_000, now: () => now });
-    expect(await admins.isAdmin(-1, 10)).toBe(true);
-    expect(await admins.isAdmin(-1, 12)).toBe(false);
+    expect(await admins.isChatAdmin(-1, 10)).toBe(true);
+    expect(await admins.isChatAdmin(-1, 12)).toBe(false);
     expect(fetch).toHaveBeenCalledTimes(1);
     now = 1_000;
-    await admins.isAdmin(-1, 10);
+    await admins.isChatAdmin(-1, 10);
     expect(fetch).toHaveBeenCalledTimes(2);
-    await expect(admins.isAdmin(-2, 10)).rejects.toThrow("chat not found");
-    await expect(admins.isAdmin(-2, 10)).rejects.toThrow("chat not found");
+    await expect(admins.isChatAdmin(-2, 10)).rejects.toThrow("chat not found");
+    await expect(admins.isChatAdmin(-2, 10)).rejects.toThrow("chat not found");
     expect(fetch).toHaveBeenCalledTimes(4);
   });
 
   test("private chats, bot admins, anonymous group admins and (if the operator says so) everyone may change settings", async () => {
-    const chatAdmins = { isAdmin: vi.fn(async (_chat: number, user: number) => user === 10) };
+    const chatAdmins = { isChatAdmin: vi.fn(async (_chat: number, user: number) => user === 10) };
     const policy = createSettingsPolicy({ by: "admins", isBotAdmin: (id) => id === 99, chatAdmins });
     expect(await policy.mayChange({ chatType: "private", chatId: 5, userId: 5 })).toBe(true);
     expect(await policy.mayChange({ chatType: "supergroup", chatId: -1, userId: 99 })).toBe(true);
@@ -191,7 +191,7 @@ describe("daily limits", () => {
     expect(await createUsageService(repository, { dailyMessages: 11, dailyTokens: 1000 }, at).check(1)).toMatchObject({ ok: false, limit: "daily_tokens" });
     expect(await createUsageService(repository, { dailyMessages: 11, dailyTokens: 1001 }, at).check(1)).toEqual({ ok: true });
     const calls = read.mock.calls.length;
-    expect(await createUsageService(repository, { dailyMessages: 1, dailyTokens: 1 }, { ...at, isAdmin: () => true }).check(1)).toEqual({ ok: true });
+    expect(await createUsageService(repository, { dailyMessages: 1, dailyTokens: 1 }, { ...at, isBotAdmin: () => true }).check(1)).toEqual({ ok: true });
     expect(await createUsageService(repository, { dailyMessages: null, dailyTokens: null }, at).check(1)).toEqual({ ok: true });
     expect(read.mock.calls.length).toBe(calls);
   });

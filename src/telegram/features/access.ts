@@ -51,13 +51,13 @@ export function createAccessGate({ access, logger, metrics, rate }: AccessGateDe
     // Erasure is everyone's right, a user the admins denied too: it only removes their own data.
     // Within the rate, like everything else (past it, silently: a flood gets no replies).
     if (forgets(ctx)) {
-      if (access.isAdmin(user.id) || rate.hit(user.id).ok) return next();
+      if (access.isBotAdmin(user.id) || rate.hit(user.id).ok) return next();
       metrics.turnRefused("rate");
       return ctx.callbackQuery ? ctx.answerCallbackQuery() : undefined;
     }
     if (await access.isAllowed(user)) {
       // Fair share: every update a user makes the bot act on counts (admins excepted).
-      if (!access.isAdmin(user.id)) {
+      if (!access.isBotAdmin(user.id)) {
         const verdict = rate.hit(user.id);
         if (!verdict.ok) {
           metrics.turnRefused("rate");

@@ -6,10 +6,10 @@ import type { ParleyContext } from "../context.ts";
 /** /allow, /deny and /users: the bot's admins manage access from a private chat, no restart. */
 export function createAdminFeature({ access, logger }: { access: AccessService; logger: Logger }): Composer<ParleyContext> {
   const feature = new Composer<ParleyContext>();
-  const admin = feature.filter((ctx) => ctx.from !== undefined && access.isAdmin(ctx.from.id));
+  const admin = feature.filter((ctx) => ctx.from !== undefined && access.isBotAdmin(ctx.from.id));
   const commands = ["allow", "deny", "users"] as const;
 
-  const guard = feature.command([...commands]).filter((ctx) => !access.isAdmin(ctx.from?.id ?? 0));
+  const guard = feature.command([...commands]).filter((ctx) => !access.isBotAdmin(ctx.from?.id ?? 0));
   guard.use((ctx) => ctx.reply(ctx.texts.adminOnly));
 
   const privateOnly = admin.command([...commands]).filter((ctx) => ctx.chat.type !== "private");

@@ -8,7 +8,7 @@ export function createUsageFeature({ usage, access }: { usage: UsageService; acc
   const feature = new Composer<ParleyContext>();
   feature.command("usage", async (ctx) => {
     if (!ctx.from) return;
-    const admin = access.isAdmin(ctx.from.id);
+    const admin = access.isBotAdmin(ctx.from.id);
     const mine = await usage.ofUser(ctx.from.id);
     await ctx.reply(ctx.texts.usage(mine, usage.limits, admin), quoteInGroups(ctx));
     if (admin && ctx.chat.type === "private") await ctx.reply(ctx.texts.usageEveryone(await usage.everyone()));
