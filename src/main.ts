@@ -5,7 +5,7 @@ import { GrammyError, HttpError } from "grammy";
 import { setFlagsFromString } from "node:v8";
 import { createApp } from "./app.ts";
 import { ConfigError, parseConfig, readEnvironment, secretsOf, type Config } from "./config.ts";
-import { StoreInUseError } from "./db/connection.ts";
+import { StoreInUseError } from "./db/store-lock.ts";
 import { cannotConnect, describeStore, isConnectionFailure } from "./db/store-errors.ts";
 import { PendingMigrationsError } from "./db/migrations.ts";
 import { createLogContext, createLogger } from "./logger.ts";

@@ -3,7 +3,7 @@
  * failure in one line, the store named as db/store-errors.ts names it.
  */
 import { ConfigError } from "../config.ts";
-import { StoreInUseError } from "../db/connection.ts";
+import { StoreInUseError } from "../db/store-lock.ts";
 import { cannotConnect, isConnectionFailure } from "../db/store-errors.ts";
 
 /** A failure the tool explains itself: its message is the whole story. */

@@ -6,7 +6,7 @@
  */
 import { writeFileSync } from "node:fs";
 import { PGlite } from "@electric-sql/pglite";
-import { PGLITE_TEMPLATE, PGLITE_TEMPLATE_INFO, pgliteVersion } from "../db/connection.ts";
+import { PGLITE_TEMPLATE, PGLITE_TEMPLATE_INFO, pgliteVersion } from "../db/store-template.ts";
 
 const pglite = new PGlite("memory://");
 await pglite.waitReady;

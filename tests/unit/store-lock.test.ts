@@ -4,7 +4,7 @@ import { hostname, tmpdir } from "node:os";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
 import { afterEach, beforeEach, describe, expect, test } from "vitest";
-import { lockDataDir, StoreInUseError } from "../../src/db/connection.ts";
+import { lockDataDir, StoreInUseError } from "../../src/db/store-lock.ts";
 
 describe("the embedded store's lock", () => {
   let base: string;
@@ -67,10 +67,10 @@ describe("the embedded store's lock", () => {
     // Each process loads the lock and says "ready". On "go" (written to all of them at once, so
     // they start as one) it tries to take the lock and reports; it keeps what it took until
     // "release", so that the others' tries all meet it. The same processes play every round.
-    const connection = pathToFileURL(path.resolve(import.meta.dirname, "../../src/db/connection.ts")).href;
+    const storeLock = pathToFileURL(path.resolve(import.meta.dirname, "../../src/db/store-lock.ts")).href;
     const script = `
       import { createInterface } from "node:readline";
-      import { lockDataDir } from ${JSON.stringify(connection)};
+      import { lockDataDir } from ${JSON.stringify(storeLock)};
       let release;
       const say = (line) => process.stdout.write(JSON.stringify(line) + "\\n");
       say("ready");

@@ -3,7 +3,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterEach, expect, test } from "vitest";
-import { PGLITE_TEMPLATE_INFO, pgliteVersion, unpackPgliteTemplate } from "../../src/db/connection.ts";
+import { PGLITE_TEMPLATE_INFO, pgliteVersion, unpackPgliteTemplate } from "../../src/db/store-template.ts";
 
 const dirs: string[] = [];
 afterEach(() => {
