@@ -9,6 +9,7 @@ import path from "node:path";
 import { sql } from "kysely";
 import { createInboxRepository } from "../src/db/inbox.repository.ts";
 import { createMessageRepository } from "../src/db/message.repository.ts";
+import { createTurnCommitRepository } from "../src/db/turn-commit.repository.ts";
 import { wholeChat } from "../src/domain/chats.ts";
 import { formatAnswer } from "../src/telegram/markdown/render.ts";
 import { createDatabase } from "../src/db/connection.ts";
@@ -84,7 +85,7 @@ async function benchStore(kind: (typeof STORES)[number]): Promise<void> {
     record(`${kind.name}: history of a ${BIG_CHAT_MESSAGES.toLocaleString("en")}-message chat, p50`, percentile(samples, 50), "ms", 5);
     record(`${kind.name}: history of a ${BIG_CHAT_MESSAGES.toLocaleString("en")}-message chat, p95`, percentile(samples, 95), "ms", 10);
 
-    // Turns as the worker records them: 300 leased inbox rows, each ended by one recordTurn.
+    // Turns as the worker records them: 300 leased inbox rows, each ended by one commitTurn.
     const inbox = createInboxRepository(db);
     await inbox.ingest(Array.from({ length: 300 }, (_, i) => ({ updateId: i + 1, chatId: 2 + i, threadId: null, messageId: i + 1, payload: {} })));
     await inbox.claim("bench", 300, 600_000);
@@ -92,7 +93,7 @@ async function benchStore(kind: (typeof STORES)[number]): Promise<void> {
     for (let i = 0; i < 300; i++) {
       writes.push(
         await time(() =>
-          repo.recordTurn({
+          createTurnCommitRepository(db).commitTurn({
             updateId: i + 1,
             owner: "bench",
             chat: { id: 2 + i, type: "private", title: null },

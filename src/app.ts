@@ -17,6 +17,8 @@ import { createDatabase } from "./db/connection.ts";
 import { createInboxRepository, INBOX_CHANNEL, STOP_CHANNEL } from "./db/inbox.repository.ts";
 import { createPrivacyRepository } from "./db/privacy.repository.ts";
 import { createMessageRepository } from "./db/message.repository.ts";
+import { createTurnCommitRepository } from "./db/turn-commit.repository.ts";
+import { createTurnCommits } from "./inbox/turn.ts";
 import { assertMigrated, createMigrator, migrateToLatest, pendingMigrations } from "./db/migrations.ts";
 import { listen, type Listener } from "./db/notifications.ts";
 import { createInstancesRepository, FLOOD_CHANNEL, parseFlood } from "./db/instances.repository.ts";
@@ -32,7 +34,7 @@ import { createLlmClient } from "./llm/client.ts";
 import { createLogContext, createOutageLog, type LogContext, type Logger } from "./logger.ts";
 import { createMetrics } from "./ops/metrics.ts";
 import { createBot, createPlainApi } from "./telegram/bot.ts";
-import { addressedText } from "./telegram/features/chat.ts";
+import { addressedText } from "./telegram/prompt.ts";
 import { observeApi } from "./telegram/observe.ts";
 import { createPoller, type Poller } from "./telegram/polling.ts";
 import { createLanguages } from "./telegram/i18n.ts";
@@ -66,7 +68,8 @@ export function createApp(config: Config, { logger, onFatal, logContext = create
     onPool: (pool) => metrics.watchPool(() => ({ inUse: pool.totalCount - pool.idleCount, waiting: pool.waitingCount })),
   });
   const migrator = createMigrator(db);
-  const owner = `${process.pid}-${randomUUID().slice(0, 8)}`;
+  /** This instance's name: the owner of its inbox leases, the sender of its notifications, its heartbeat. */
+  const instanceId = `${process.pid}-${randomUUID().slice(0, 8)}`;
   const inbox = withBatchedEnds(createInboxRepository(db));
   // One budget of sends to Telegram for the whole bot: on PostgreSQL the instances share it.
   const instances = config.database.kind === "postgres" ? createInstancesRepository(db) : undefined;
@@ -77,7 +80,7 @@ export function createApp(config: Config, { logger, onFatal, logContext = create
     instances: () => liveInstances,
     onFlood: (chatId, untilMs) => {
       logger.warn({ chatId, waitMs: untilMs - Date.now() }, "Telegram asked the bot to slow down (429); every instance waits");
-      instances?.notifyFlood(owner, chatId, untilMs).catch((error: unknown) => logger.warn({ err: error }, "could not pass a flood wait on to the other instances"));
+      instances?.notifyFlood(instanceId, chatId, untilMs).catch((error: unknown) => logger.warn({ err: error }, "could not pass a flood wait on to the other instances"));
     },
   });
   const abortTurns = new AbortController();
@@ -93,7 +96,7 @@ export function createApp(config: Config, { logger, onFatal, logContext = create
   metrics.watchInbox(() => inbox.backlog());
 
   const ingest = async (updates: Update[]) => {
-    metrics.updatesReceived(await inbox.ingest(updates.map(toIncoming), owner));
+    metrics.updatesReceived(await inbox.ingest(updates.map(toIncoming), instanceId));
     worker?.wake();
     // A stop request acts now, not in its turn (which comes after the answer it means to stop):
     // here, if this instance writes an answer it names; otherwise where one does.
@@ -144,6 +147,7 @@ export function createApp(config: Config, { logger, onFatal, logContext = create
       }
 
       const messages = createMessageRepository(db);
+      const commits = createTurnCommits(createTurnCommitRepository(db));
       const languages = createLanguages();
       const { token, apiRoot, webhook } = config.telegram;
       const media = createMediaService({
@@ -204,7 +208,7 @@ export function createApp(config: Config, { logger, onFatal, logContext = create
       }
       const paste = createPasteMerger({
         inbox,
-        owner,
+        owner: instanceId,
         windowMs: config.inbox.pasteMergeMs,
         mergeMax: config.inbox.mergeWaitingMax,
         logger,
@@ -213,12 +217,12 @@ export function createApp(config: Config, { logger, onFatal, logContext = create
       });
       worker = createInboxWorker({
         inbox,
-        owner,
+        owner: instanceId,
         leaseMs: config.inbox.leaseMs,
         maxConcurrent: config.inbox.maxConcurrentTurns,
         logger,
         logContext,
-        handle: async (row) => parley.handle(await paste.merge(row), inbox, owner, () => worker?.wake()),
+        handle: async (row) => parley.handle(await paste.merge(row), inbox, commits, instanceId, () => worker?.wake()),
         onPoison: (row) => parley.tellPoisoned(row),
       });
 
@@ -278,7 +282,7 @@ export function createApp(config: Config, { logger, onFatal, logContext = create
         listener = listen(
           config.database.url,
           {
-            [INBOX_CHANNEL]: (from) => from !== owner && worker?.wake(),
+            [INBOX_CHANNEL]: (from) => from !== instanceId && worker?.wake(),
             // Another instance received a stop request: this one may be writing that chat's answer.
             [STOP_CHANNEL]: (payload) => {
               const request = parseStopRequest(payload);
@@ -286,7 +290,7 @@ export function createApp(config: Config, { logger, onFatal, logContext = create
             },
             // Another instance met a 429: this one waits too.
             [FLOOD_CHANNEL]: (payload) => {
-              const flood = parseFlood(payload, owner);
+              const flood = parseFlood(payload, instanceId);
               if (flood) budget.pause(flood.chatId, flood.untilMs);
             },
           },
@@ -297,7 +301,7 @@ export function createApp(config: Config, { logger, onFatal, logContext = create
         // The instances share the budget of sends: each learns how many there are every two seconds.
         const beat = () =>
           instances
-            .beat(owner)
+            .beat(instanceId)
             .then((live) => (liveInstances = live))
             .catch((error: unknown) => logger.debug({ err: error }, "could not record this instance as alive"));
         await beat();
@@ -312,7 +316,7 @@ export function createApp(config: Config, { logger, onFatal, logContext = create
           receiving,
           http: `${config.http.host}:${port}`,
           ...(opsAt ? { ops: opsAt } : {}),
-          instance: owner,
+          instance: instanceId,
           memoryProfile: config.memoryProfile,
         },
         "Parley is running",
@@ -331,7 +335,7 @@ export function createApp(config: Config, { logger, onFatal, logContext = create
       clearTimeout(cancelLate);
       await retention?.stop();
       clearInterval(heartbeat);
-      await instances?.leave(owner).catch(() => undefined);
+      await instances?.leave(instanceId).catch(() => undefined);
       await listener?.close();
       await db.destroy();
     },

@@ -10,7 +10,7 @@ import type { Executor } from "./executor.ts";
 export type Reservation = { ok: true; day: string; tokens: number } | { ok: false; before: Charge; toldBefore: boolean };
 
 export interface UsageRepository {
-  /** One user's answers and tokens today and this month (UTC days, as counted by recordTurns). */
+  /** One user's answers and tokens today and this month (UTC days, as counted by commitTurns). */
   ofUser(userId: Id): Promise<UserUsage>;
   /** Everyone with usage this month, the heaviest first. */
   everyone(limit: number): Promise<UsageRow[]>;

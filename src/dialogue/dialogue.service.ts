@@ -1,11 +1,12 @@
 import type { Logger } from "pino";
 import type { MediaFailure, MediaService } from "../media/media.service.ts";
-import type { MessageRepository, TurnInput } from "../db/message.repository.ts";
+import type { MessageRepository } from "../db/message.repository.ts";
 import { batchWhileBusy } from "../lib/batch.ts";
 import type { SettingsRepository } from "../db/settings.repository.ts";
 import type { ChatInfo, ChatSettings, ConversationRef } from "../domain/chats.ts";
 import type { AnswerUsage, Attachment, ExportedMessage, HistoryBudget, HistoryMessage, MessageKind, TurnResult } from "../domain/messages.ts";
 import type { UserInfo } from "../domain/people.ts";
+import type { CommitOutcome, TurnCommit } from "../domain/turns.ts";
 import { retryWrite, STORE_RETRY_MS } from "../lib/retry.ts";
 import { cleanText, cutText } from "../lib/text.ts";
 import { conversationKey, type HistoryMode, type Place } from "./conversation.ts";
@@ -13,7 +14,7 @@ import type { Metrics } from "../ops/metrics.ts";
 import type { LimitVerdict, UsageService } from "../limits/usage.service.ts";
 import { loadTokenCounter, type TokenCounter } from "../llm/tokens.ts";
 import { isStatementError } from "../db/errors.ts";
-import { classifyLlmError, estimateUsage, type ChatTurn, type ContentPart, type LlmClient, type LlmFailure, type TokenUsage } from "../llm/client.ts";
+import { classifyLlmError, estimateUsage, type ModelMessage, type ContentPart, type LlmClient, type LlmFailure, type TokenUsage } from "../llm/client.ts";
 
 export interface DialogueSettings {
   systemPrompt: string;
@@ -23,10 +24,8 @@ export interface DialogueSettings {
   answerMaxChars?: number;
 }
 
-export interface UserTurn {
-  /** The inbox row this turn answers, and the lease this instance holds on it. */
-  updateId: bigint;
-  owner: string;
+/** What the dialogue is asked to answer: a user's message, where it was written and by whom (the inbox row it came from is the caller's: see TurnCommit). */
+export interface TurnRequest {
   chat: ChatInfo;
   user: UserInfo;
   text: string;
@@ -90,7 +89,7 @@ export interface DialogueService {
    * to onText), then store the user's message and the answer in one statement. Never throws for
    * failures a user can meet; it returns them as outcomes.
    */
-  reply(turn: UserTurn, onText: (textSoFar: string) => void, signal?: AbortSignal, stop?: AbortSignal): Promise<ReplyOutcome>;
+  reply(turn: TurnRequest, to: TurnCommit, onText: (textSoFar: string) => void, signal?: AbortSignal, stop?: AbortSignal): Promise<ReplyOutcome>;
   /** Starts over: soft-deletes the place's history. Returns how many messages, and the mark for undo(). */
   clear(place: Place): Promise<{ count: number; mark: string }>;
   /** Undoes the /clear that `mark` names: its messages are the chat's memory again. Returns how many. */
@@ -101,17 +100,17 @@ export interface DialogueService {
    * A turn whose file could not become text: the message is stored (its caption, and the file's
    * reference), out of the model's context, and the inbox row ends as failed, in one statement.
    */
-  failMedia(turn: UserTurn, failure: MediaFailure): Promise<ReplyOutcome>;
+  failMedia(turn: TurnRequest, to: TurnCommit, failure: MediaFailure): Promise<ReplyOutcome>;
   /**
    * A message stored and not answered (its user sends faster than USER_MESSAGES_PER_MINUTE): kept,
    * out of the model's context, and the inbox row ends as failed, in one statement.
    */
-  keepUnanswered(turn: UserTurn, reason: "rate_limited"): Promise<ReplyOutcome>;
+  keepUnanswered(turn: TurnRequest, to: TurnCommit, reason: "rate_limited"): Promise<ReplyOutcome>;
   /**
    * /retry: the chat's latest answered message is answered again, with the history before it; the
    * new answer replaces the old one (soft-deleted). The request carries the asking user and chat.
    */
-  retry(request: Omit<UserTurn, "text" | "telegramMessageId">, onText: (textSoFar: string) => void, signal?: AbortSignal, stop?: AbortSignal): Promise<ReplyOutcome>;
+  retry(request: Omit<TurnRequest, "text" | "telegramMessageId">, to: TurnCommit, onText: (textSoFar: string) => void, signal?: AbortSignal, stop?: AbortSignal): Promise<ReplyOutcome>;
   /**
    * The user edited a message: its stored turn takes the new text. Returns whether that message is
    * the one the chat's latest answer answers (so the answer should be written again).
@@ -164,7 +163,7 @@ const nameFor = (isGroup: boolean, name: string | null, content: string) =>
 const LABELS: Partial<Record<MessageKind, string>> = { photo: "[photo]", voice: "[voice message]", audio: "[audio]", video_note: "[video message]" };
 
 /** A user turn as the model reads it: its text (labelled by kind), and its image when it has one. */
-function userContent(isGroup: boolean, name: string | null, kind: MessageKind, text: string, image: string | undefined): ChatTurn["content"] {
+function userContent(isGroup: boolean, name: string | null, kind: MessageKind, text: string, image: string | undefined): ModelMessage["content"] {
   const label = image === undefined ? LABELS[kind] : undefined;
   const body = nameFor(isGroup, name, [label, text].filter((part) => part).join(" "));
   if (image === undefined) return body;
@@ -179,15 +178,15 @@ export const CURRENT_TURN = "turn";
  * The model's input: the system prompt, the history, and the message being answered. `images`
  * holds the data URLs of the turns whose photo the model sees (by message id, or CURRENT_TURN).
  */
-export function toChatTurns(
+export function toModelMessages(
   systemPrompt: string,
   history: HistoryMessage[],
-  turn: Pick<UserTurn, "text" | "isGroup" | "user" | "kind">,
+  turn: Pick<TurnRequest, "text" | "isGroup" | "user" | "kind">,
   images: ReadonlyMap<bigint | typeof CURRENT_TURN, string> = new Map(),
-): ChatTurn[] {
+): ModelMessage[] {
   return [
     { role: "system", content: systemPrompt },
-    ...history.map((m): ChatTurn => ({
+    ...history.map((m): ModelMessage => ({
       role: m.role,
       content: m.role === "user" ? userContent(turn.isGroup, m.authorName, m.kind, m.content, images.get(m.id)) : m.content,
     })),
@@ -214,7 +213,7 @@ export function createDialogueService(deps: DialogueDependencies): DialogueServi
     : async () => noSettings;
 
   const modeOf = (chat: ChatSettings): HistoryMode => (chat.historyMode === "member" ? "member" : "shared");
-  const placeOfTurn = (turn: Pick<UserTurn, "chat" | "user" | "isGroup" | "topicId">): Place => ({
+  const placeOfTurn = (turn: Pick<TurnRequest, "chat" | "user" | "isGroup" | "topicId">): Place => ({
     chatId: Number(turn.chat.id),
     topicId: turn.topicId,
     userId: Number(turn.user.id),
@@ -226,15 +225,13 @@ export function createDialogueService(deps: DialogueDependencies): DialogueServi
     conversation: conversationKey(place, place.isGroup ? modeOf(await loadSettings(place.chatId)) : "shared"),
   });
 
-  // Turns that end while another is being stored (a burst of answers) are stored together.
-  const recordTurn = batchWhileBusy((inputs: readonly TurnInput[]) => repository.recordTurns(inputs), { maxInFlight: 2, maxBatchSize: 100 });
+  /** What a commit says, as a Store says it: the answer's id, or null when the lease was lost. */
+  const stored = (outcome: CommitOutcome) => (outcome.kind === "committed" ? { answerId: outcome.answerId } : null);
 
-  const record = (turn: UserTurn, conversation: string, result: TurnResult, log: Logger) =>
+  const record = (turn: TurnRequest, to: TurnCommit, conversation: string, result: TurnResult, log: Logger) =>
     retryWrite(
-      () =>
-        recordTurn({
-          updateId: turn.updateId,
-          owner: turn.owner,
+      async () =>
+        stored(await to.commit({
           chat: turn.chat,
           conversation,
           user: turn.user,
@@ -244,7 +241,7 @@ export function createDialogueService(deps: DialogueDependencies): DialogueServi
           telegramMessageId: turn.telegramMessageId,
           quotedUserId: turn.quotedUserId ?? null,
           result,
-        }),
+        })),
       STORE_RETRY_MS,
       (error, attempt) => log.warn({ err: error, attempt }, "could not store the turn; retrying"),
     );
@@ -260,7 +257,7 @@ export function createDialogueService(deps: DialogueDependencies): DialogueServi
    * answered first, downloaded again by file_id. A history photo that cannot be had goes as a
    * placeholder; the turn's own photo failing fails the turn ("failed").
    */
-  const imagesFor = async (turn: UserTurn, history: HistoryMessage[], model: string, log: Logger) => {
+  const imagesFor = async (turn: TurnRequest, history: HistoryMessage[], model: string, log: Logger) => {
     const images = new Map<bigint | typeof CURRENT_TURN, string>();
     const media = deps.media;
     if (!media || vision === "off" || (vision === "auto" && textOnlyModels.has(model)) || maxImages === 0) return images;
@@ -323,7 +320,8 @@ export function createDialogueService(deps: DialogueDependencies): DialogueServi
    * model's stream, then `store`. Failures a user can meet come back as outcomes.
    */
   const respond = async (
-    turn: UserTurn,
+    turn: TurnRequest,
+    key: string,
     storeIn: Store,
     onText: (textSoFar: string) => void,
     signal: AbortSignal | undefined,
@@ -355,7 +353,6 @@ export function createDialogueService(deps: DialogueDependencies): DialogueServi
     const conversation = conversationKey(place, modeOf(chat)); // outside groups the mode changes nothing
     const store = (result: TurnResult, log: Logger) => storeIn(result, log, conversation);
 
-    const key = String(turn.updateId);
     const early = unstored.get(key);
     if (early) {
       // This row's answer was written by the model already, then not stored: store it now.
@@ -373,7 +370,7 @@ export function createDialogueService(deps: DialogueDependencies): DialogueServi
     const systemPrompt = chat.systemPrompt ?? settings.systemPrompt;
     const images = await imagesFor(turn, history, model, log);
     if (images === "failed") return finish(store, { failed: "image_download" }, { kind: "image_failed" }, log);
-    let turns = toChatTurns(systemPrompt, history, turn, images);
+    let turns = toModelMessages(systemPrompt, history, turn, images);
     let imagesUnseen = turn.kind === "photo" && !images.has(CURRENT_TURN);
 
     // Daily limits: the turn is charged before the model is called (its request counted with a
@@ -450,7 +447,7 @@ export function createDialogueService(deps: DialogueDependencies): DialogueServi
         if (!(vision === "auto" && images.size > 0 && answer === "" && classifyLlmError(error).failure === "images_unsupported")) throw error;
         log.warn({ model }, "the model takes no images: it gets photos as placeholders from now on");
         textOnlyModels.add(model);
-        turns = toChatTurns(systemPrompt, history, turn);
+        turns = toModelMessages(systemPrompt, history, turn);
         imagesUnseen = turn.kind === "photo";
         await ask();
       }
@@ -519,7 +516,7 @@ export function createDialogueService(deps: DialogueDependencies): DialogueServi
   };
 
   /** Stores a turn that gets no answer (out of context; the inbox row ends failed), in one statement. */
-  const recordFailed = async (turn: UserTurn, reason: string, outcome: ReplyOutcome): Promise<ReplyOutcome> => {
+  const recordFailed = async (turn: TurnRequest, to: TurnCommit, reason: string, outcome: ReplyOutcome): Promise<ReplyOutcome> => {
     const log = logger.child({ chatId: turn.chat.id });
     let conversation: string;
     try {
@@ -529,23 +526,23 @@ export function createDialogueService(deps: DialogueDependencies): DialogueServi
       return { kind: "storage_unavailable" };
     }
     metrics?.turnEnded("failed", reason);
-    return finish((result, l) => record(turn, conversation, result, l), { failed: reason }, outcome, log);
+    return finish((result, l) => record(turn, to, conversation, result, l), { failed: reason }, outcome, log);
   };
 
   return {
-    reply(turn, onText, signal, stop) {
-      return respond(turn, (result, log, conversation) => record(turn, conversation, result, log), onText, signal, stop);
+    reply(turn, to, onText, signal, stop) {
+      return respond(turn, to.key, (result, log, conversation) => record(turn, to, conversation, result, log), onText, signal, stop);
     },
 
-    failMedia: (turn, failure) => recordFailed(turn, failure, { kind: "media_failed", failure }),
+    failMedia: (turn, to, failure) => recordFailed(turn, to, failure, { kind: "media_failed", failure }),
 
-    keepUnanswered: (turn, reason) => recordFailed(turn, reason, { kind: "unanswered" }),
+    keepUnanswered: (turn, to, reason) => recordFailed(turn, to, reason, { kind: "unanswered" }),
 
-    async retry(request, onText, signal, stop) {
+    async retry(request, to, onText, signal, stop) {
       const latest = await repository.latestAnswered(await conversationOf(placeOfTurn(request)));
       if (!latest) return { kind: "nothing_to_retry" };
       // The same question again, asked with the history before it: the old answer is left out.
-      const turn: UserTurn = {
+      const turn: TurnRequest = {
         ...request,
         text: latest.content,
         kind: latest.kind,
@@ -556,11 +553,11 @@ export function createDialogueService(deps: DialogueDependencies): DialogueServi
       };
       const store: Store = (result, log) =>
         retryWrite(
-          () => repository.recordRetry({ updateId: request.updateId, owner: request.owner, turn: latest, userId: request.user.id, result }),
+          async () => stored(await to.commitRetry({ turn: latest, userId: request.user.id, result })),
           STORE_RETRY_MS,
           (error, attempt) => log.warn({ err: error, attempt }, "could not store the turn; retrying"),
         );
-      return respond(turn, store, onText, signal, stop, latest.questionId);
+      return respond(turn, to.key, store, onText, signal, stop, latest.questionId);
     },
 
     async edit(chatId, telegramMessageId, text) {

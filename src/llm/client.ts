@@ -1,16 +1,17 @@
 import OpenAI from "openai";
 import { createOpenAi, type ServerOptions } from "./openai.ts";
 
-/** A part of a user turn the model reads: text, or an image (a data: URL). */
+/** A part of a user message the model reads: text, or an image (a data: URL). */
 export type ContentPart = { type: "text"; text: string } | { type: "image_url"; image_url: { url: string } };
 
-export interface ChatTurn {
+/** One message of the conversation as the model reads it (chat completions). */
+export interface ModelMessage {
   role: "system" | "user" | "assistant";
   content: string | ContentPart[];
 }
 
 /** The text of a turn, images left out. */
-export const textOf = (content: ChatTurn["content"]) =>
+export const textOf = (content: ModelMessage["content"]) =>
   typeof content === "string" ? content : content.map((p) => (p.type === "text" ? p.text : "")).join("\n");
 
 export type LlmFailure =
@@ -52,17 +53,17 @@ export interface LlmClient {
    * Streams the answer as text deltas. Throws LlmError. `onUsage` gets the server's token count
    * when it reports one (asked for with stream_options.include_usage).
    */
-  stream(turns: ChatTurn[], signal?: AbortSignal, onUsage?: (usage: TokenUsage) => void, model?: string): AsyncIterable<string>;
+  stream(turns: ModelMessage[], signal?: AbortSignal, onUsage?: (usage: TokenUsage) => void, model?: string): AsyncIterable<string>;
 }
 
 /**
  * A token count for a server that reports none: about four characters a token for English text,
  * plus a few tokens of framing per message (OpenAI's own rule of thumb). Good enough for budgets.
  */
-export function estimateUsage(turns: readonly ChatTurn[], answer: string): TokenUsage {
+export function estimateUsage(turns: readonly ModelMessage[], answer: string): TokenUsage {
   const tokens = (text: string) => Math.ceil([...text].length / 4);
   // An image costs what a low-detail one does on OpenAI's models (85 tokens): a floor, not a price.
-  const images = (content: ChatTurn["content"]) => (typeof content === "string" ? 0 : content.filter((p) => p.type === "image_url").length * 85);
+  const images = (content: ModelMessage["content"]) => (typeof content === "string" ? 0 : content.filter((p) => p.type === "image_url").length * 85);
   return {
     promptTokens: turns.reduce((sum, t) => sum + 4 + tokens(textOf(t.content)) + images(t.content), 3),
     completionTokens: tokens(answer),
@@ -118,7 +119,7 @@ export function createLlmClient(options: LlmOptions): LlmClient {
 
   // Dropped for the rest of the process once the server refuses it; usage is estimated then.
   let askUsage = true;
-  const create = (turns: ChatTurn[], signal: AbortSignal, model: string) =>
+  const create = (turns: ModelMessage[], signal: AbortSignal, model: string) =>
     openai.chat.completions.create(
       { model, messages: turns as OpenAI.ChatCompletionMessageParam[], stream: true, ...(askUsage ? { stream_options: { include_usage: true } } : {}) },
       { signal },

@@ -9,7 +9,7 @@
  * length, and a hostile "word" of 100 000 letters took 7.6 s in one piece (10 ms in pieces; a
  * cut costs at most a token or two more: an estimate on the safe side).
  */
-import type { ChatTurn } from "./client.ts";
+import type { ModelMessage } from "./client.ts";
 
 const PIECE_CHARS = 200;
 /** What an image costs at most on OpenAI's models at high detail for our sizes (4 tiles + base). */
@@ -21,7 +21,7 @@ const PER_REQUEST = 3;
 export interface TokenCounter {
   count(text: string): number;
   /** A whole request: every message's text, its images and the chat format's framing. */
-  countTurns(turns: readonly ChatTurn[]): number;
+  countTurns(turns: readonly ModelMessage[]): number;
 }
 
 /** Pieces of at most `max` characters, cut at a space where there is one (never inside a surrogate pair). */

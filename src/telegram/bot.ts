@@ -11,7 +11,7 @@ import type { DialogueService } from "../dialogue/dialogue.service.ts";
 import type { GenerationStops, StopRequest } from "../inbox/stops.ts";
 import type { Languages } from "./i18n.ts";
 import type { MediaService } from "../media/media.service.ts";
-import { createTurn, type Turn } from "../inbox/turn.ts";
+import { createTurn, type Turn, type TurnCommits } from "../inbox/turn.ts";
 import type { ParleyContext } from "./context.ts";
 import { deliveryRetryMs, logBotError } from "./errors.ts";
 import { createRichSupport } from "./rich.ts";
@@ -71,10 +71,10 @@ export interface BotDependencies {
 export interface ParleyBot {
   bot: Bot<ParleyContext>;
   /**
-   * Runs one leased inbox row through the bot and ends it; `onNext` is called when that may have
-   * made the chat's next update runnable (see createTurn).
+   * Runs one leased inbox row through the bot and ends it (its commits through `commits`); `onNext`
+   * is called when that may have made the chat's next update runnable (see createTurn).
    */
-  handle(row: ClaimedUpdate, inbox: InboxRepository, owner: string, onNext: () => void): Promise<void>;
+  handle(row: ClaimedUpdate, inbox: InboxRepository, commits: TurnCommits, leaseOwner: string, onNext: () => void): Promise<void>;
   /** Tells the chat of a row given up as poison that its message will not be answered. */
   tellPoisoned(row: ClaimedUpdate): Promise<void>;
   /**
@@ -195,8 +195,8 @@ export function createBot(deps: BotDependencies): ParleyBot {
         reply_parameters: { message_id: message.message_id, allow_sending_without_reply: true },
       });
     },
-    async handle(row, inbox, owner, onNext) {
-      const turn = createTurn(row, inbox, owner, deps.logger, onNext);
+    async handle(row, inbox, commits, leaseOwner, onNext) {
+      const turn = createTurn(row, inbox, commits, leaseOwner, deps.logger, onNext);
       const updateId = Number(row.updateId);
       turns.set(updateId, turn);
       try {

@@ -9,6 +9,7 @@ import { createDatabase } from "../../src/db/connection.ts";
 import { createAccessRepository } from "../../src/db/access.repository.ts";
 import { createInboxRepository } from "../../src/db/inbox.repository.ts";
 import { createMessageRepository } from "../../src/db/message.repository.ts";
+import { createTurnCommitRepository } from "../../src/db/turn-commit.repository.ts";
 import { wholeChat } from "../../src/domain/chats.ts";
 import { migrate } from "../helpers/audit.ts";
 import { npmRun } from "../helpers/bot-process.ts";
@@ -28,12 +29,13 @@ async function filledPglite(): Promise<TestStore> {
   try {
     const inbox = createInboxRepository(db);
     const messages = createMessageRepository(db);
+    const commits = createTurnCommitRepository(db);
     const chats = [{ id: 42, type: "private", title: null }, { id: -1001234567890, type: "supergroup", title: "Grüße 👋" }];
     const user = { id: 42, username: "ann", firstName: "Ann", lastName: null };
     for (let i = 1; i <= 6; i++) {
       await inbox.ingest([{ updateId: i, chatId: chats[i % 2]!.id, threadId: null, messageId: i, payload: { update_id: i } }]);
       await db.updateTable("inbox").set({ state: "working", lease_owner: "o", lease_until: sql<Date>`now() + interval '1 minute'` }).where("update_id", "=", BigInt(i)).execute();
-      await messages.recordTurn({
+      await commits.commitTurn({
         updateId: i, owner: "o", chat: chats[i % 2]!, conversation: "", user, content: `question ${i} — “quoted” \\ 🎉`, telegramMessageId: i,
         result: { answer: `answer ${i}`, usage: { model: "m", promptTokens: 10 * i, completionTokens: i, estimated: i % 2 === 0 } },
       });

@@ -6,7 +6,8 @@ import { sql, type CompiledQuery, type Kysely } from "kysely";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import type { Database } from "../../src/db/database.ts";
 import { createInboxRepository, type InboxRepository } from "../../src/db/inbox.repository.ts";
-import { createMessageRepository, type MessageRepository, type TurnInput } from "../../src/db/message.repository.ts";
+import { createMessageRepository, type MessageRepository } from "../../src/db/message.repository.ts";
+import { createTurnCommitRepository, type LeasedTurn, type TurnCommitRepository } from "../../src/db/turn-commit.repository.ts";
 import { wholeChat, type ChatInfo } from "../../src/domain/chats.ts";
 import type { Attachment, TurnResult } from "../../src/domain/messages.ts";
 import type { UserInfo } from "../../src/domain/people.ts";
@@ -23,6 +24,7 @@ for (const store of STORES) {
     let db: Kysely<Database>;
     let repo: MessageRepository;
     let inbox: InboxRepository;
+    let commits: TurnCommitRepository;
     let queries: CompiledQuery[];
     let close: () => Promise<void>;
     let telegramId = 1;
@@ -31,6 +33,7 @@ for (const store of STORES) {
     beforeAll(async () => {
       ({ db, queries, close } = await openMigrated(store));
       repo = createMessageRepository(db);
+      commits = createTurnCommitRepository(db);
       inbox = createInboxRepository(db);
     });
     afterAll(async () => close?.());
@@ -40,12 +43,12 @@ for (const store of STORES) {
       chat: ChatInfo,
       content: string,
       result: TurnResult = { answer: `re: ${content}` },
-      options: { user?: UserInfo; messageId?: number | bigint; conversation?: string; kind?: TurnInput["kind"]; attachment?: Attachment } = {},
+      options: { user?: UserInfo; messageId?: number | bigint; conversation?: string; kind?: LeasedTurn["kind"]; attachment?: Attachment } = {},
     ) => {
       const id = updateId++;
       await inbox.ingest([{ updateId: id, chatId: chat.id, threadId: null, messageId: null, payload: { update_id: id } }]);
       await db.updateTable("inbox").set({ state: "working", lease_owner: OWNER, lease_until: sql<Date>`now() + interval '1 minute'` }).where("update_id", "=", BigInt(id)).execute();
-      const recorded = await repo.recordTurn({
+      const recorded = await commits.commitTurn({
         updateId: id,
         owner: OWNER,
         chat,
@@ -115,7 +118,7 @@ for (const store of STORES) {
       const id = updateId++;
       await inbox.ingest([{ updateId: id, chatId: chat.id, threadId: null, messageId: null, payload: {} }]);
       await db.updateTable("inbox").set({ state: "working", lease_owner: "someone-else", lease_until: sql<Date>`now() + interval '1 minute'` }).where("update_id", "=", BigInt(id)).execute();
-      const recorded = await repo.recordTurn({ updateId: id, owner: OWNER, chat, conversation: "", user: alice, content: "late", telegramMessageId: telegramId++, result: { answer: "late answer" } });
+      const recorded = await commits.commitTurn({ updateId: id, owner: OWNER, chat, conversation: "", user: alice, content: "late", telegramMessageId: telegramId++, result: { answer: "late answer" } });
       expect(recorded).toBeNull();
       expect(await db.selectFrom("messages").select("id").where("chat_id", "=", BigInt(chat.id)).execute()).toEqual([]);
       expect(await db.selectFrom("chats").select("id").where("id", "=", BigInt(chat.id)).execute()).toEqual([]);
@@ -171,7 +174,7 @@ for (const store of STORES) {
       expect((await history(chat.id)).map((m) => m.content)).toEqual(["once", "re: once"]);
     });
 
-    test("recordTurns stores the turns of many chats in one statement, each as if recorded alone", async () => {
+    test("commitTurns stores the turns of many chats in one statement, each as if recorded alone", async () => {
       const [answered, failed, duplicate, lost] = [newChat(), newChat("group"), newChat(), newChat()];
       await turn(duplicate, "seen before", undefined, { messageId: 5 });
       const leased = async (chat: ChatInfo, owner = OWNER) => {
@@ -182,7 +185,7 @@ for (const store of STORES) {
       };
       const ids = [await leased(answered), await leased(failed), await leased(duplicate), await leased(lost, "someone-else")];
       const renamed = { ...alice, firstName: "Alicia" }; // the same user in two turns: the later one's name is kept
-      const results = await repo.recordTurns([
+      const results = await commits.commitTurns([
         { updateId: ids[0]!, owner: OWNER, chat: answered, conversation: "", user: alice, content: "q1", telegramMessageId: 1, result: { answer: "a1" } },
         { updateId: ids[1]!, owner: OWNER, chat: failed, conversation: "", user: renamed, content: "q2", telegramMessageId: 1, result: { failed: "timeout" } },
         { updateId: ids[2]!, owner: OWNER, chat: duplicate, conversation: "", user: bob, content: "seen before", telegramMessageId: 5, result: { answer: "again" } },
@@ -203,7 +206,7 @@ for (const store of STORES) {
         ["answered", OWNER, null],
         ["working", "someone-else", null],
       ]);
-      expect(await repo.recordTurns([])).toEqual([]);
+      expect(await commits.commitTurns([])).toEqual([]);
     });
 
     test("recentHistories reads many chats at once, each within its own budget, as recentHistory does", async () => {
@@ -356,7 +359,7 @@ for (const store of STORES) {
       // A retry's new answer stays in its question's conversation.
       const { updateId: retryId } = await turn(group, "unused", { failed: "x" });
       await db.updateTable("inbox").set({ state: "working", lease_owner: OWNER, lease_until: sql<Date>`now() + interval '1 minute'` }).where("update_id", "=", BigInt(retryId)).execute();
-      await repo.recordRetry({ updateId: retryId, owner: OWNER, turn: (await repo.latestAnswered(topic))!, userId: alice.id, result: { answer: "topic answer, again" } });
+      await commits.commitRetry({ updateId: retryId, owner: OWNER, turn: (await repo.latestAnswered(topic))!, userId: alice.id, result: { answer: "topic answer, again" } });
       expect((await repo.recentHistory(topic, { maxMessages: 10, maxChars: 10_000 })).map((m) => m.content)).toEqual(["in topic 7", "topic answer, again"]);
       expect((await repo.clearHistory(topic)).count).toBe(2);
       expect(await repo.liveMessages(topic)).toEqual([]);

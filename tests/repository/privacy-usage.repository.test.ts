@@ -8,6 +8,7 @@ import { createAccessRepository } from "../../src/db/access.repository.ts";
 import type { Database } from "../../src/db/database.ts";
 import { createInboxRepository, type InboxRepository } from "../../src/db/inbox.repository.ts";
 import { createMessageRepository, type MessageRepository } from "../../src/db/message.repository.ts";
+import { createTurnCommitRepository, type TurnCommitRepository } from "../../src/db/turn-commit.repository.ts";
 import { wholeChat, type ChatInfo } from "../../src/domain/chats.ts";
 import type { TurnResult } from "../../src/domain/messages.ts";
 import type { UserInfo } from "../../src/domain/people.ts";
@@ -30,6 +31,7 @@ for (const store of STORES) {
     let usage: UsageRepository;
     let privacy: PrivacyRepository;
     let settings: SettingsRepository;
+    let commits: TurnCommitRepository;
     let close: () => Promise<void>;
     let updateId = 1;
     let telegramId = 1;
@@ -37,6 +39,7 @@ for (const store of STORES) {
     beforeAll(async () => {
       ({ db, close } = await openMigrated(store));
       messages = createMessageRepository(db);
+      commits = createTurnCommitRepository(db);
       inbox = createInboxRepository(db);
       usage = createUsageRepository(db);
       privacy = createPrivacyRepository(db);
@@ -54,7 +57,7 @@ for (const store of STORES) {
       updateId: id, owner: OWNER, chat, conversation: "", user, content, telegramMessageId: messageId, result,
     });
     const turn = async (chat: ChatInfo, user: UserInfo, content: string, result: TurnResult = { answer: `re: ${content}` }) =>
-      messages.recordTurn(input(await lease(), chat, user, content, result));
+      commits.commitTurn(input(await lease(), chat, user, content, result));
 
     test("an answer is stored with its model and tokens, and counted in the user's usage of today and this month", async () => {
       const ann = newUser("Ann");
@@ -75,14 +78,14 @@ for (const store of STORES) {
     test("turns of one user recorded together (two chats, two models) all count; a duplicate message does not", async () => {
       const ben = newUser("Ben");
       const [chatA, chatB, chatC] = [newChat(), newChat(), newChat()];
-      const results = await messages.recordTurns([
+      const results = await commits.commitTurns([
         input(await lease(), chatA, ben, "x", { answer: "x!", usage: usageOf("m1", 10, 1) }),
         input(await lease(), chatB, ben, "y", { answer: "y!", usage: usageOf("m1", 20, 2) }),
         input(await lease(), chatC, ben, "z", { answer: "z!", usage: usageOf("m2", 40, 4) }),
       ]);
       expect(results.every((r) => r?.answerId)).toBe(true);
       // The same Telegram message again under another update: stored once, counted once.
-      const again = await messages.recordTurn(input(await lease(), chatA, ben, "x", { answer: "x!", usage: usageOf("m1", 10, 1) }, telegramId - 3));
+      const again = await commits.commitTurn(input(await lease(), chatA, ben, "x", { answer: "x!", usage: usageOf("m1", 10, 1) }, telegramId - 3));
       expect(again).toEqual({ answerId: null });
       expect((await usage.ofUser(ben.id)).today).toEqual({ messages: 3, promptTokens: 70, completionTokens: 7, audioSeconds: 0 });
       const rows = await db.selectFrom("usage_daily").select(["model", "messages"]).where("user_id", "=", BigInt(ben.id)).orderBy("model").execute();
@@ -164,7 +167,7 @@ for (const store of STORES) {
       const latest = (await messages.latestAnswered(wholeChat(chat.id)))!;
       expect(latest).toMatchObject({ content: "second", userId: BigInt(jo.id), authorName: "Jo" });
       const id = await lease();
-      const stored = await messages.recordRetry({ updateId: id, owner: OWNER, turn: latest, userId: al.id, result: { answer: "a2, better", usage: usageOf("m9", 30, 3) } });
+      const stored = await commits.commitRetry({ updateId: id, owner: OWNER, turn: latest, userId: al.id, result: { answer: "a2, better", usage: usageOf("m9", 30, 3) } });
       expect(stored?.answerId).toEqual(expect.any(BigInt));
       const rows = await db.selectFrom("messages").select(["content", "deleted_at", "reply_to_id"]).where("chat_id", "=", BigInt(chat.id)).where("role", "=", "assistant").orderBy("id").execute();
       expect(rows.map((r) => [r.content, r.deleted_at === null, r.reply_to_id])).toEqual([
@@ -178,9 +181,9 @@ for (const store of STORES) {
       expect(row).toEqual({ state: "answered", user_message_id: latest.questionId, answer_id: stored!.answerId });
       // A failure changes no message and ends the row; a lost lease writes nothing.
       const failed = await lease();
-      expect(await messages.recordRetry({ updateId: failed, owner: OWNER, turn: (await messages.latestAnswered(wholeChat(chat.id)))!, userId: al.id, result: { failed: "timeout" } })).toEqual({ answerId: null });
+      expect(await commits.commitRetry({ updateId: failed, owner: OWNER, turn: (await messages.latestAnswered(wholeChat(chat.id)))!, userId: al.id, result: { failed: "timeout" } })).toEqual({ answerId: null });
       expect((await db.selectFrom("inbox").select("state").where("update_id", "=", BigInt(failed)).executeTakeFirstOrThrow()).state).toBe("failed");
-      expect(await messages.recordRetry({ updateId: failed, owner: OWNER, turn: latest, userId: al.id, result: { answer: "late" } })).toBeNull();
+      expect(await commits.commitRetry({ updateId: failed, owner: OWNER, turn: latest, userId: al.id, result: { answer: "late" } })).toBeNull();
       expect((await messages.latestAnswered(wholeChat(chat.id)))!.answerId).toBe(stored!.answerId);
     });
 
@@ -235,7 +238,7 @@ for (const store of STORES) {
 
       // Hal replies to Gus, quoting him; the answer repeats the quote word for word.
       const quote = "> Gus lives at 12 Harbour Road\n> \n> and has a dog\n\nwhere does he live?";
-      await messages.recordTurn({ ...input(await lease(), group, hal, quote, { answer: "He said: Gus lives at 12 Harbour Road." }), quotedUserId: gus.id });
+      await commits.commitTurn({ ...input(await lease(), group, hal, quote, { answer: "He said: Gus lives at 12 Harbour Road." }), quotedUserId: gus.id });
       // Gus's messages still waiting in the inbox, and another's waiting reply that quotes him.
       const waiting = updateId++;
       const reply = updateId++;

@@ -1,6 +1,6 @@
 import type { Message, UserFromGetMe } from "grammy/types";
 import { describe, expect, test } from "vitest";
-import { addressedText, mediaPromptOf, promptOf } from "../../src/telegram/features/chat.ts";
+import { addressedText, mediaPromptOf, promptOf } from "../../src/telegram/prompt.ts";
 import { cleanText } from "../../src/lib/text.ts";
 
 const me = { id: 42, is_bot: true, first_name: "Parley", username: "parley_bot" } as UserFromGetMe;

@@ -2,16 +2,15 @@ import { pino } from "pino";
 import { describe, expect, test, vi } from "vitest";
 import type { MessageRepository } from "../../src/db/message.repository.ts";
 import type { HistoryBudget, HistoryMessage, TurnResult } from "../../src/domain/messages.ts";
-import { createDialogueService, toChatTurns, type UserTurn } from "../../src/dialogue/dialogue.service.ts";
-import { LlmError, type ChatTurn, type LlmClient } from "../../src/llm/client.ts";
+import type { RetryRecord, TurnCommit, TurnRecord } from "../../src/domain/turns.ts";
+import { createDialogueService, toModelMessages, type TurnRequest } from "../../src/dialogue/dialogue.service.ts";
+import { LlmError, type ModelMessage, type LlmClient } from "../../src/llm/client.ts";
 import { UNSTORABLE_ANSWERS } from "../corpus/answers.ts";
 import type { LimitVerdict } from "../../src/limits/usage.service.ts";
 
 const logger = pino({ level: "silent" });
 const settings = { systemPrompt: "SYSTEM", historyMaxMessages: 10, historyMaxChars: 1000 };
-const turn: UserTurn = {
-  updateId: 9n,
-  owner: "me",
+const turn: TurnRequest = {
   chat: { id: 1, type: "private", title: null },
   user: { id: 2, username: null, firstName: "Ann", lastName: null },
   text: "hello",
@@ -31,10 +30,22 @@ const historyMessage = (role: HistoryMessage["role"], content: string, authorNam
   createdAt: new Date(),
 });
 
-function memoryRepository(overrides: Partial<MessageRepository> = {}) {
+/** The message repository, and the commits of the inbox row being answered (null: the lease was lost). */
+type TestRepository = MessageRepository & {
+  recordTurn(record: TurnRecord): Promise<{ answerId: bigint | null } | null>;
+  recordRetry(record: RetryRecord): Promise<{ answerId: bigint | null } | null>;
+};
+
+/** The inbox row's side of a turn, as the dialogue sees it: its commits go to the test repository. */
+const rowOf = (repository: TestRepository): TurnCommit => {
+  const outcome = (stored: { answerId: bigint | null } | null) => (stored === null ? { kind: "lease_lost" as const } : { kind: "committed" as const, answerId: stored.answerId });
+  return { key: "9", commit: async (record) => outcome(await repository.recordTurn(record)), commitRetry: async (record) => outcome(await repository.recordRetry(record)) };
+};
+
+function memoryRepository(overrides: Partial<TestRepository> = {}) {
   const recorded: TurnResult[] = [];
   const budgets: HistoryBudget[] = [];
-  const repository: MessageRepository = {
+  const repository: TestRepository = {
     async recordTurn({ result }) {
       recorded.push(result);
       return { answerId: "answer" in result ? 7n : null };
@@ -42,9 +53,6 @@ function memoryRepository(overrides: Partial<MessageRepository> = {}) {
     async recentHistory(_chatId, budget) {
       budgets.push(budget);
       return [historyMessage("user", "earlier", "Ann"), historyMessage("assistant", "reply")];
-    },
-    recordTurns(inputs) {
-      return Promise.all(inputs.map((input) => repository.recordTurn(input)));
     },
     recentHistories(requests) {
       return Promise.all(requests.map((r) => repository.recentHistory(r.where, r.budget)));
@@ -84,8 +92,8 @@ function memoryRepository(overrides: Partial<MessageRepository> = {}) {
   return { repository, recorded, budgets };
 }
 
-const scripted = (script: (turns: ChatTurn[]) => AsyncIterable<string>): LlmClient & { seen: ChatTurn[][] } => {
-  const seen: ChatTurn[][] = [];
+const scripted = (script: (turns: ModelMessage[]) => AsyncIterable<string>): LlmClient & { seen: ModelMessage[][] } => {
+  const seen: ModelMessage[][] = [];
   return {
     seen,
     server: "models.example:8000",
@@ -107,7 +115,7 @@ describe("dialogue service", () => {
     const llm = scripted(() => words("Hel", "lo!"));
     const dialogue = createDialogueService({ repository, llm, settings, logger });
     const progress: string[] = [];
-    expect(await dialogue.reply(turn, (t) => progress.push(t))).toEqual({ kind: "answer", text: "Hello!" });
+    expect(await dialogue.reply(turn, rowOf(repository), (t) => progress.push(t))).toEqual({ kind: "answer", text: "Hello!" });
     expect(progress).toEqual(["Hel", "Hello!"]);
     expect(llm.seen[0]).toEqual([
       { role: "system", content: "SYSTEM" },
@@ -124,7 +132,7 @@ describe("dialogue service", () => {
   test.each(Object.entries(UNSTORABLE_ANSWERS))("an answer with %s is cleaned before it is stored and delivered", async (_name, raw) => {
     const { repository, recorded } = memoryRepository();
     const dialogue = createDialogueService({ repository, llm: scripted(() => words(raw)), settings, logger });
-    const outcome = await dialogue.reply(turn, () => undefined);
+    const outcome = await dialogue.reply(turn, rowOf(repository), () => undefined);
     const clean = raw.toWellFormed().replaceAll("\u0000", "");
     expect(outcome).toEqual({ kind: "answer", text: clean });
     expect(recorded).toEqual([expect.objectContaining({ answer: clean })]);
@@ -146,7 +154,7 @@ describe("dialogue service", () => {
       }
     });
     const dialogue = createDialogueService({ repository, llm: endless, settings: { ...settings, answerMaxChars: 1_000 }, logger });
-    const outcome = await dialogue.reply(turn, () => undefined);
+    const outcome = await dialogue.reply(turn, rowOf(repository), () => undefined);
     expect(outcome).toEqual({ kind: "answer", text: "word ".repeat(200), cut: "length" });
     expect(pulled).toBe(200);
     expect(ended).toBe(true);
@@ -173,7 +181,7 @@ describe("dialogue service", () => {
       const verdict = { ok: false as const, limit: "daily_messages" as const, max: 1, resetsAt: new Date(), tell: true };
       refuseWith(verdict);
       const dialogue = createDialogueService({ repository, llm, settings, logger, usage });
-      expect(await dialogue.reply(turn, () => undefined)).toEqual({ kind: "over_limit", verdict });
+      expect(await dialogue.reply(turn, rowOf(repository), () => undefined)).toEqual({ kind: "over_limit", verdict });
       expect(llm.seen).toHaveLength(0);
       expect(recorded).toEqual([]);
     });
@@ -183,7 +191,7 @@ describe("dialogue service", () => {
       const { usage, calls, setLeft } = ledger();
       setLeft(10);
       const dialogue = createDialogueService({ repository, llm: scripted(() => words(...Array.from({ length: 100 }, () => " the"))), settings, logger, usage });
-      const outcome = await dialogue.reply(turn, () => undefined);
+      const outcome = await dialogue.reply(turn, rowOf(repository), () => undefined);
       expect(outcome).toMatchObject({ kind: "answer", cut: "tokens" });
       const reserved = calls[0]![2] as number;
       // system, two history messages and the question: their text (about a token each) and the chat format's framing.
@@ -207,10 +215,10 @@ describe("dialogue service", () => {
         throw new LlmError("unavailable", "gone");
       });
       const dialogue = createDialogueService({ repository, llm: failing, settings, logger, usage });
-      await dialogue.reply(turn, () => undefined);
+      await dialogue.reply(turn, rowOf(repository), () => undefined);
       expect(calls[1]).toEqual(["settle", 2, "2026-12-05", { messages: -1, tokens: expect.any(Number) }]);
       expect((calls[1]![3] as { tokens: number }).tokens).toBeGreaterThan(0); // the prompt was sent: it counts
-      await dialogue.retry({ updateId: 10n, owner: "me", chat: turn.chat, user: turn.user, isGroup: false }, () => undefined);
+      await dialogue.retry({ chat: turn.chat, user: turn.user, isGroup: false }, rowOf(repository), () => undefined);
       expect(calls[2]).toEqual(["admit", 2, 0]); // user 2 asked; user 77 wrote the question
     });
   });
@@ -226,7 +234,7 @@ describe("dialogue service", () => {
       },
     };
     const dialogue = createDialogueService({ repository, llm: reporting, settings, logger });
-    expect(await dialogue.reply(turn, () => undefined)).toEqual({ kind: "answer", text: "Hi" });
+    expect(await dialogue.reply(turn, rowOf(repository), () => undefined)).toEqual({ kind: "answer", text: "Hi" });
     expect(recorded).toEqual([{ answer: "Hi", usage: { model: "test-model", promptTokens: 120, completionTokens: 7, estimated: false } }]);
   });
 
@@ -234,7 +242,7 @@ describe("dialogue service", () => {
     const { repository, budgets } = memoryRepository({ recentHistory: async (_c, budget) => (budgets.push(budget), []) });
     const llm = scripted(() => words("ok"));
     const dialogue = createDialogueService({ repository, llm, settings, logger });
-    await dialogue.reply({ ...turn, text: "x".repeat(5000) }, () => {});
+    await dialogue.reply({ ...turn, text: "x".repeat(5000) }, rowOf(repository), () => {});
     expect(budgets[0]!.maxChars).toBeLessThan(0);
     expect(llm.seen[0]!.slice(1)).toEqual([{ role: "user", content: "x".repeat(5000) }]);
   });
@@ -242,7 +250,7 @@ describe("dialogue service", () => {
   test("a message already stored through another update is not delivered again", async () => {
     const { repository } = memoryRepository({ recordTurn: async () => ({ answerId: null }) });
     const dialogue = createDialogueService({ repository, llm: scripted(() => words("again")), settings, logger });
-    expect(await dialogue.reply(turn, () => {})).toEqual({ kind: "duplicate" });
+    expect(await dialogue.reply(turn, rowOf(repository), () => {})).toEqual({ kind: "duplicate" });
   });
 
   test("a database failure before the model is an outcome, and the model is not called", async () => {
@@ -253,7 +261,7 @@ describe("dialogue service", () => {
     });
     const llm = scripted(() => words("never"));
     const dialogue = createDialogueService({ repository, llm, settings, logger });
-    expect(await dialogue.reply(turn, () => {})).toEqual({ kind: "storage_unavailable" });
+    expect(await dialogue.reply(turn, rowOf(repository), () => {})).toEqual({ kind: "storage_unavailable" });
     expect(llm.seen).toHaveLength(0);
   });
 
@@ -264,7 +272,7 @@ describe("dialogue service", () => {
       throw new LlmError("unavailable", "gone");
     });
     const dialogue = createDialogueService({ repository, llm, settings, logger });
-    expect(await dialogue.reply(turn, () => {})).toEqual({ kind: "llm_failed", failure: "unavailable", partial: "Half an ans" });
+    expect(await dialogue.reply(turn, rowOf(repository), () => {})).toEqual({ kind: "llm_failed", failure: "unavailable", partial: "Half an ans" });
     // The call was made: what it cost is counted (the server reported nothing: estimated).
     expect(recorded).toEqual([{ failed: "unavailable", usage: { model: "test-model", promptTokens: expect.any(Number), completionTokens: 3, estimated: true } }]);
   });
@@ -278,7 +286,7 @@ describe("dialogue service", () => {
     const lines: Array<Record<string, unknown>> = [];
     const capture = pino({ level: "info" }, { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) });
     const dialogue = createDialogueService({ repository, llm, settings, logger: capture });
-    await dialogue.reply(turn, () => {});
+    await dialogue.reply(turn, rowOf(repository), () => {});
     expect(lines.find((l) => l.msg === "model call failed")).toMatchObject({ failure: "unavailable", modelServer: "models.example:8000", chatId: expect.any(Number) }); // the update id comes from the turn's log context (logger.test.ts)
   });
 
@@ -289,21 +297,21 @@ describe("dialogue service", () => {
       throw new LlmError("cancelled", "stop");
     });
     const dialogue = createDialogueService({ repository, llm, settings, logger });
-    expect(await dialogue.reply(turn, () => {})).toEqual({ kind: "cancelled" });
+    expect(await dialogue.reply(turn, rowOf(repository), () => {})).toEqual({ kind: "cancelled" });
     expect(recorded).toEqual([]);
   });
 
   test("an empty answer is recorded as failed", async () => {
     const { repository, recorded } = memoryRepository();
     const dialogue = createDialogueService({ repository, llm: scripted(() => words("", "  ")), settings, logger });
-    expect(await dialogue.reply(turn, () => {})).toEqual({ kind: "empty_answer" });
+    expect(await dialogue.reply(turn, rowOf(repository), () => {})).toEqual({ kind: "empty_answer" });
     expect(recorded).toEqual([{ failed: "empty_answer", usage: { model: "test-model", promptTokens: expect.any(Number), completionTokens: 1, estimated: true } }]);
   });
 
   test("a lost lease drops the answer (another instance has the turn)", async () => {
     const { repository } = memoryRepository({ recordTurn: async () => null });
     const dialogue = createDialogueService({ repository, llm: scripted(() => words("ok")), settings, logger });
-    expect(await dialogue.reply(turn, () => {})).toEqual({ kind: "lease_lost" });
+    expect(await dialogue.reply(turn, rowOf(repository), () => {})).toEqual({ kind: "lease_lost" });
   });
 
   test("storing the answer is retried through a blip; if the database stays away the turn is retried later", async () => {
@@ -317,7 +325,7 @@ describe("dialogue service", () => {
         },
       });
       const dialogue = createDialogueService({ repository: flaky.repository, llm: scripted(() => words("ok")), settings, logger });
-      const outcome = dialogue.reply(turn, () => {});
+      const outcome = dialogue.reply(turn, rowOf(flaky.repository), () => {});
       await vi.runAllTimersAsync();
       expect(await outcome).toEqual({ kind: "answer", text: "ok" });
       expect(calls).toBe(3);
@@ -328,7 +336,7 @@ describe("dialogue service", () => {
         },
       });
       const gone = createDialogueService({ repository: down.repository, llm: scripted(() => words("ok")), settings, logger });
-      const later = gone.reply(turn, () => {});
+      const later = gone.reply(turn, rowOf(down.repository), () => {});
       await vi.runAllTimersAsync();
       expect(await later).toEqual({ kind: "storage_unavailable" });
     } finally {
@@ -337,11 +345,11 @@ describe("dialogue service", () => {
   });
 });
 
-describe("toChatTurns", () => {
+describe("toModelMessages", () => {
   test("names the speakers in groups only, the current message too", () => {
     const history = [historyMessage("user", "hi", "Ann"), historyMessage("assistant", "hello")];
     const current = { text: "and you?", user: { id: 3, username: null, firstName: "Bo", lastName: null } };
-    expect(toChatTurns("S", history, { ...current, isGroup: true }).map((t) => t.content)).toEqual(["S", "Ann: hi", "hello", "Bo: and you?"]);
-    expect(toChatTurns("S", history, { ...current, isGroup: false }).map((t) => t.content)).toEqual(["S", "hi", "hello", "and you?"]);
+    expect(toModelMessages("S", history, { ...current, isGroup: true }).map((t) => t.content)).toEqual(["S", "Ann: hi", "hello", "Bo: and you?"]);
+    expect(toModelMessages("S", history, { ...current, isGroup: false }).map((t) => t.content)).toEqual(["S", "hi", "hello", "and you?"]);
   });
 });

@@ -3,7 +3,7 @@ import type { Logger } from "pino";
 import type { AccessService } from "../../access/access.service.ts";
 import type { Metrics } from "../../ops/metrics.ts";
 import { attachmentOf } from "../attachments.ts";
-import { isCommand, mediaPromptOf, promptOf } from "./chat.ts";
+import { isCommand, mediaPromptOf, promptOf } from "../prompt.ts";
 import type { ParleyContext } from "../context.ts";
 import type { RateLimiter } from "../../limits/rate.ts";
 import { commandOf } from "../../lib/text.ts";

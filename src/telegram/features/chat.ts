@@ -1,5 +1,5 @@
 import { BotError, Composer, type Api } from "grammy";
-import type { Chat, Message, User, UserFromGetMe } from "grammy/types";
+import type { Chat, User } from "grammy/types";
 import type { Logger } from "pino";
 import type { UsageService } from "../../limits/usage.service.ts";
 import type { DialogueService, ReplyOutcome } from "../../dialogue/dialogue.service.ts";
@@ -7,6 +7,7 @@ import type { Metrics } from "../../ops/metrics.ts";
 import { backoffMs, STORAGE_RETRY } from "../../lib/retry.ts";
 import type { Turn } from "../../inbox/turn.ts";
 import { quoteInGroups, topicOf, type ParleyContext } from "../context.ts";
+import { isCommand, mediaPromptOf, promptOf, quotedAuthorOf } from "../prompt.ts";
 import { deliveryRetryMs } from "../errors.ts";
 import { createLiveReply, type LiveReply } from "../live-reply.ts";
 import type { RichSupport } from "../rich.ts";
@@ -42,29 +43,6 @@ export interface ChatDependencies {
   imageMaxSide: number;
 }
 
-export const isCommand = (message: Pick<Message.TextMessage, "entities">) =>
-  message.entities?.some((e) => e.type === "bot_command" && e.offset === 0) ?? false;
-
-
-/**
- * In a group the bot answers only when spoken to: mentioned by @username or replied to.
- * Returns the text meant for the model (the mention removed), or null when not addressed.
- */
-export function addressedText(message: Pick<Message.TextMessage, "text" | "entities" | "reply_to_message">, me: UserFromGetMe): string | null {
-  const mention = `@${me.username}`.toLowerCase();
-  const mentions = (message.entities ?? []).filter(
-    (e) => e.type === "mention" && message.text.slice(e.offset, e.offset + e.length).toLowerCase() === mention,
-  );
-  if (mentions.length === 0 && message.reply_to_message?.from?.id !== me.id) return null;
-  // "@bot what is…" loses the mention; "so, @bot, what…" reads "so, Parley, what…".
-  let text = message.text;
-  for (const e of [...mentions].sort((a, b) => b.offset - a.offset)) {
-    const leading = text.slice(0, e.offset).trim() === "";
-    text = text.slice(0, e.offset) + (leading ? "" : me.first_name) + text.slice(e.offset + e.length);
-  }
-  return text.trim().replace(/^[,:]\s*/, "");
-}
-
 /**
  * Sends a stored answer and ends the turn: delivered; or, when Telegram asks to wait (429) or
  * cannot be reached, the delivery waits in the database and resumes from where it got.
@@ -82,64 +60,14 @@ async function deliverAnswer(live: LiveReply, markdown: string, turn: Turn, logg
   await turn.delivered();
 }
 
-async function deliverFailure(live: LiveReply, notice: string, turn: Turn): Promise<void> {
-  turn.endedByRecord(); // recordTurn stored the message out of context and ended the row as failed
+/** A failed turn, told: its commit ended the row already (the message stored out of context). */
+async function deliverFailure(live: LiveReply, notice: string): Promise<void> {
   await live.fail(notice).catch(() => undefined); // best effort: the notice is not retried
 }
 
 function noticeFor(texts: Texts, outcome: ReplyOutcome & { kind: "llm_failed" | "empty_answer" }): string {
   if (outcome.kind === "empty_answer") return texts.emptyAnswer;
   return outcome.partial.trim() ? texts.interrupted : texts.llmFailure(outcome.failure);
-}
-
-/** The longest quote carried into a turn from the message replied to. */
-const QUOTE_MAX_CHARS = 1_000;
-/** Media the bot does not read yet: their caption is the prompt, marked with what it came with. */
-const UNREAD_MEDIA = ["video", "animation"] as const;
-
-/**
- * What the user asks, as the model should read it, or null when a group message is not for the
- * bot: the text, or a media message's caption (marked with what it came with, which the model
- * does not see yet), and, for a reply, the text replied to as a quote: the part the user selected,
- * or the whole message (not when it is one of the bot's own, which the history already holds).
- */
-export function promptOf(message: Message, me: UserFromGetMe, isGroup: boolean): string | null {
-  const body = message.text ?? message.caption;
-  if (body === undefined) return null;
-  const entities = message.text !== undefined ? message.entities : message.caption_entities;
-  let text = isGroup ? addressedText({ text: body, entities, reply_to_message: message.reply_to_message }, me) : body;
-  if (text === null || text.trim() === "") return text;
-  const media = UNREAD_MEDIA.find((kind) => kind in message);
-  if (message.text === undefined && media) text = `[${media.replace("_", " ")}] ${text}`;
-  const replied = message.reply_to_message;
-  const quoted = message.quote?.text ?? (replied && replied.from?.id !== me.id ? (replied.text ?? replied.caption) : undefined);
-  if (quoted?.trim()) {
-    const cut = quoted.length > QUOTE_MAX_CHARS ? `${quoted.slice(0, QUOTE_MAX_CHARS)}…` : quoted;
-    text = `${cut.trim().split("\n").map((line) => `> ${line}`).join("\n")}\n\n${text}`;
-  }
-  return text;
-}
-
-/** Whose words promptOf quotes in a reply (the replied-to message's author), if it quotes someone. */
-export function quotedAuthorOf(message: Message, me: UserFromGetMe): number | undefined {
-  const replied = message.reply_to_message;
-  const author = replied?.from?.id ?? (message.external_reply?.origin.type === "user" ? message.external_reply.origin.sender_user.id : undefined);
-  if (author === undefined || author === me.id) return undefined;
-  const quoted = message.quote?.text ?? replied?.text ?? replied?.caption;
-  return quoted?.trim() ? author : undefined;
-}
-
-/**
- * The prompt of a message with a file the bot reads (photo, voice, document…): its caption as
- * promptOf gives it, or "" without one; null when a group message is not for the bot (a caption
- * that does not mention it, and no reply to it).
- */
-export function mediaPromptOf(message: Message, me: UserFromGetMe, isGroup: boolean): string | null {
-  if (message.caption !== undefined) {
-    const prompt = promptOf(message, me, isGroup);
-    if (prompt !== null || !isGroup) return prompt ?? "";
-  }
-  return isGroup && message.reply_to_message?.from?.id !== me.id ? null : "";
 }
 
 /** A draft id for a turn: non-zero and 31-bit, from its update id. */
@@ -195,14 +123,14 @@ async function answerTurn(ctx: ParleyContext, deps: ChatDependencies, generate: 
       return deliverAnswer(live, `${before}${outcome.text}${after}`, turn, deps.logger);
     }
     case "media_failed":
-      return deliverFailure(live, ctx.texts.mediaFailure(outcome.failure), turn);
+      return deliverFailure(live, ctx.texts.mediaFailure(outcome.failure));
     case "image_failed":
-      return deliverFailure(live, ctx.texts.mediaFailure("download_failed"), turn);
+      return deliverFailure(live, ctx.texts.mediaFailure("download_failed"));
     case "stopped":
-      return deliverFailure(live, ctx.texts.stoppedBeforeText, turn);
+      return deliverFailure(live, ctx.texts.stoppedBeforeText);
     case "llm_failed":
     case "empty_answer":
-      return deliverFailure(live, noticeFor(ctx.texts, outcome), turn);
+      return deliverFailure(live, noticeFor(ctx.texts, outcome));
     case "over_limit": {
       // Over a daily limit: no model call, nothing stored; said once a day (a turn too big for
       // what is left: each time, with the numbers).
@@ -220,7 +148,6 @@ async function answerTurn(ctx: ParleyContext, deps: ChatDependencies, generate: 
       else await ctx.reply(ctx.texts.notRemembered, quoteInGroups(ctx)).catch(() => undefined);
       return;
     case "unanswered":
-      turn.endedByRecord();
       return live.cancel();
     case "nothing_to_retry":
       await live.fail(ctx.texts.nothingToRetry);
@@ -248,10 +175,8 @@ function answerLater(ctx: ParleyContext, turn: Turn, deps: ChatDependencies, gen
   turn.continueWith(() => answerTurn(ctx, deps, generate).catch((error: unknown) => Promise.reject(new BotError(error, ctx))));
 }
 
-/** The turn's part of a dialogue request: which inbox row, which chat (and topic), who asks. */
-const requestOf = (ctx: ParleyContext, turn: Turn, chat: Chat, user: User) => ({
-  updateId: turn.updateId,
-  owner: turn.owner,
+/** The turn's part of a dialogue request: which chat (and topic), who asks. */
+const requestOf = (ctx: ParleyContext, chat: Chat, user: User) => ({
   chat: { id: chat.id, type: chat.type, title: "title" in chat ? (chat.title ?? null) : null },
   user: { id: user.id, username: user.username ?? null, firstName: user.first_name, lastName: user.last_name ?? null },
   isGroup: chat.type !== "private",
@@ -277,18 +202,18 @@ export function createChatFeature(deps: ChatDependencies): Composer<ParleyContex
     const text = attachment ? mediaPromptOf(message, ctx.me, isGroup) : promptOf(message, ctx.me, isGroup);
     if (text === null) return; // group chatter: not for the bot, not kept
     const outcome = await deps.dialogue.keepUnanswered(
-      { ...requestOf(ctx, turn, chat, from), text: cleanText(text), telegramMessageId: message.message_id, ...(attachment ? { kind: attachment.kind, attachment } : {}) },
+      { ...requestOf(ctx, chat, from), text: cleanText(text), telegramMessageId: message.message_id, ...(attachment ? { kind: attachment.kind, attachment } : {}) },
+      turn,
       "rate_limited",
     );
     if (outcome.kind === "storage_unavailable") return turn.retryLater(backoffMs(turn.attempts, STORAGE_RETRY));
-    if (outcome.kind !== "lease_lost") turn.endedByRecord();
   });
 
   // /retry: the chat's last answer, generated again (the old one is soft-deleted).
   feature.command("retry", async (ctx) => {
     const { chat, from, turn } = ctx;
     if (!from || !turn) return;
-    answerLater(ctx, turn, deps, (onText, stop) => deps.dialogue.retry(requestOf(ctx, turn, chat, from), onText, deps.abortTurns, stop));
+    answerLater(ctx, turn, deps, (onText, stop) => deps.dialogue.retry(requestOf(ctx, chat, from), turn, onText, deps.abortTurns, stop));
   });
 
   // An edited message: its stored turn takes the new text; if the chat's latest answer answers
@@ -308,7 +233,7 @@ export function createChatFeature(deps: ChatDependencies): Composer<ParleyContex
       deps.logger.info({ chatId: chat.id, stored, regenerate: latest }, "a message was edited");
       if (!latest) return;
     }
-    answerLater(ctx, turn, deps, (onText, stop) => deps.dialogue.retry(requestOf(ctx, turn, chat, from), onText, deps.abortTurns, stop));
+    answerLater(ctx, turn, deps, (onText, stop) => deps.dialogue.retry(requestOf(ctx, chat, from), turn, onText, deps.abortTurns, stop));
   });
 
   // A photo, voice note, audio, video note or document: its text (the caption, the transcript,
@@ -320,7 +245,7 @@ export function createChatFeature(deps: ChatDependencies): Composer<ParleyContex
     const { chat, from, msg } = ctx;
     const caption = mediaPromptOf(msg, ctx.me, chat.type !== "private");
     if (caption === null) return; // group chatter that is not for the bot
-    const request = { ...requestOf(ctx, turn, chat, from), text: cleanText(caption), telegramMessageId: msg.message_id, kind: attachment.kind, attachment };
+    const request = { ...requestOf(ctx, chat, from), text: cleanText(caption), telegramMessageId: msg.message_id, kind: attachment.kind, attachment };
     answerLater(ctx, turn, deps, async (onText, stop) => {
       // A user with nothing left today is refused before the file is downloaded and read.
       const verdict = await deps.usage.check(from.id);
@@ -329,9 +254,9 @@ export function createChatFeature(deps: ChatDependencies): Composer<ParleyContex
       if (!prepared.ok && prepared.failure === "over_limit") return { kind: "over_limit", verdict: prepared.verdict };
       if (!prepared.ok) {
         deps.logger.info({ kind: attachment.kind, failure: prepared.failure }, "a file could not be read");
-        return deps.dialogue.failMedia(request, prepared.failure);
+        return deps.dialogue.failMedia(request, turn, prepared.failure);
       }
-      const outcome = await deps.dialogue.reply({ ...request, text: cleanText(prepared.text) }, onText, deps.abortTurns, stop);
+      const outcome = await deps.dialogue.reply({ ...request, text: cleanText(prepared.text) }, turn, onText, deps.abortTurns, stop);
       const before = prepared.heard ? quoteHeard(prepared.heard) : prepared.cut ? `_${ctx.texts.documentCut(attachment.fileName ?? "", prepared.cut)}_\n\n` : undefined;
       return before ? { ...outcome, before } : outcome;
     });
@@ -348,7 +273,8 @@ export function createChatFeature(deps: ChatDependencies): Composer<ParleyContex
     if (!turn) throw new Error("a message reached the chat feature outside the inbox");
     answerLater(ctx, turn, deps, (onText, stop) =>
       deps.dialogue.reply(
-        { ...requestOf(ctx, turn, chat, from), text: cleanText(text), telegramMessageId: msg.message_id },
+        { ...requestOf(ctx, chat, from), text: cleanText(text), telegramMessageId: msg.message_id },
+        turn,
         onText,
         deps.abortTurns,
         stop,
