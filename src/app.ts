@@ -5,7 +5,7 @@
 import { randomUUID } from "node:crypto";
 import { Api, GrammyError } from "grammy";
 import { sql } from "kysely";
-import type { LanguageCode, Update } from "grammy/types";
+import type { LanguageCode, Update, UserFromGetMe } from "grammy/types";
 import { createAccessService } from "./access/access.service.ts";
 import { createRetention, type Retention } from "./retention/retention.service.ts";
 import { createUsageService } from "./limits/usage.service.ts";
@@ -18,7 +18,7 @@ import { createInboxRepository, INBOX_CHANNEL, STOP_CHANNEL } from "./db/inbox.r
 import { createPrivacyRepository } from "./db/privacy.repository.ts";
 import { createMessageRepository } from "./db/message.repository.ts";
 import { createTurnCommitRepository } from "./db/turn-commit.repository.ts";
-import { createTurnCommits } from "./inbox/turn.ts";
+import { createTurnCommits, type TurnCommits } from "./inbox/turn.ts";
 import { assertMigrated, createMigrator, migrateToLatest, pendingMigrations } from "./db/migrations.ts";
 import { listen, type Listener } from "./db/notifications.ts";
 import { createInstancesRepository, FLOOD_CHANNEL, parseFlood } from "./db/instances.repository.ts";
@@ -33,7 +33,7 @@ import { createPasteMerger } from "./inbox/paste.ts";
 import { createLlmClient } from "./llm/client.ts";
 import { createLogContext, createOutageLog, type LogContext, type Logger } from "./logger.ts";
 import { createMetrics } from "./ops/metrics.ts";
-import { createBot, createPlainApi } from "./telegram/bot.ts";
+import { createBot, createPlainApi, type ParleyBot } from "./telegram/bot.ts";
 import { addressedText } from "./telegram/prompt.ts";
 import { observeApi } from "./telegram/observe.ts";
 import { createPoller, type Poller } from "./telegram/polling.ts";
@@ -83,6 +83,8 @@ export function createApp(config: Config, { logger, onFatal, logContext = create
       instances?.notifyFlood(instanceId, chatId, untilMs).catch((error: unknown) => logger.warn({ err: error }, "could not pass a flood wait on to the other instances"));
     },
   });
+  const { token, apiRoot, webhook } = config.telegram;
+  const languages = createLanguages();
   const abortTurns = new AbortController();
   const stops = createGenerationStops();
   let botUsername = "";
@@ -134,179 +136,208 @@ export function createApp(config: Config, { logger, onFatal, logContext = create
   };
   const databaseOutage = createOutageLog(logger, "database");
 
+  /** The store ready: the embedded one migrated (and its leases void), PostgreSQL checked to be migrated. */
+  const prepareStore = async () => {
+    if (config.database.kind === "pglite") {
+      const { results } = await migrateToLatest(migrator);
+      for (const r of results ?? []) logger.info({ migration: r.migrationName, status: r.status }, "migration applied");
+      // One process owns this store (lockDataDir): leases left by a crashed run are void now.
+      const released = await inbox.releaseAllLeases();
+      if (released > 0) logger.info({ released }, "resuming updates a previous run left unfinished");
+    } else {
+      await assertMigrated(migrator);
+    }
+  };
+
+  /** The services and the grammY bot, wired once Telegram has said who the bot is. */
+  const createServices = async () => {
+    const messages = createMessageRepository(db);
+    const commits = createTurnCommits(createTurnCommitRepository(db));
+    const media = createMediaService({
+      download: createFileDownloader({ api: createPlainApi(token, apiRoot, telegramApi.transformer), token, apiRoot }),
+      transcriber: createTranscriber({ ...config.media.transcribe, apiKey: config.openai.apiKey, timeoutMs: config.openai.timeoutMs, maxRetries: config.openai.maxRetries }),
+      documentMaxChars: config.media.documentMaxChars,
+      documentMaxPages: config.media.documentMaxPages,
+      imageMaxSide: config.media.imageMaxSide,
+      box: createFileBox({ timeoutMs: config.media.fileTimeoutMs, memoryMb: config.media.fileMemoryMb, logger }),
+      logger,
+    });
+    const access = createAccessService({ config: config.access, repository: createAccessRepository(db) });
+    const usage = createUsageService(createUsageRepository(db), config.limits, { isBotAdmin: access.isBotAdmin });
+    const dialogue = createDialogueService({
+      repository: messages,
+      llm: createLlmClient(config.openai),
+      settings: config.dialogue,
+      logger,
+      metrics,
+      chatSettings: createSettingsRepository(db),
+      models: config.openai.models,
+      media,
+      vision: config.media.vision,
+      historyMaxImages: config.media.historyMaxImages,
+      usage,
+    });
+    // Checked once, without retries: a wrong token or an unreachable API fails start-up at once.
+    const botInfo = await new Api(token, { apiRoot }).getMe();
+    botUsername = botInfo.username;
+    if (config.access.everyone && !config.access.explicit) {
+      logger.warn("ALLOWED_USERS is not set: anyone on Telegram can use this bot and its model budget (set ALLOWED_USERS, or * to mean it)");
+    }
+    const parley = createBot({
+      token,
+      apiRoot,
+      botInfo,
+      dialogue,
+      logger,
+      abortTurns: abortTurns.signal,
+      observeApi: telegramApi.transformer,
+      budget,
+      access,
+      usage,
+      groupSettingsBy: config.access.groupSettingsBy,
+      metrics,
+      richMessages: config.telegram.richMessages,
+      stops,
+      languages,
+      media,
+      imageMaxSide: config.media.imageMaxSide,
+      messagesPerMinute: config.limits.messagesPerMinute,
+      privacy: createPrivacyRepository(db),
+    });
+    stopAnswers = (request) => parley.stop(request);
+    return { parley, messages, commits, botInfo };
+  };
+
+  /** The worker: each claimed row, a long paste merged first, through the bot. */
+  const createWorker = (parley: ParleyBot, commits: TurnCommits, botInfo: UserFromGetMe) => {
+    const paste = createPasteMerger({
+      inbox,
+      owner: instanceId,
+      windowMs: config.inbox.pasteMergeMs,
+      mergeMax: config.inbox.mergeWaitingMax,
+      logger,
+      // Only messages for the bot are answered together (a group's chatter is not).
+      addressed: (message) => message.chat.type === "private" || (message.text !== undefined && addressedText({ text: message.text, entities: message.entities, reply_to_message: message.reply_to_message }, botInfo) !== null),
+    });
+    return createInboxWorker({
+      inbox,
+      owner: instanceId,
+      leaseMs: config.inbox.leaseMs,
+      maxConcurrent: config.inbox.maxConcurrentTurns,
+      logger,
+      logContext,
+      handle: async (row) => parley.handle(await paste.merge(row), inbox, commits, instanceId, () => worker?.wake()),
+      onPoison: (row) => parley.tellPoisoned(row),
+    });
+  };
+
+  /**
+   * Health and metrics on HTTP_HOST:HTTP_PORT; in webhook mode that listener is public (it takes
+   * the webhook), and metrics and the readiness checks move to the ops listener.
+   */
+  const serveHttp = async () => {
+    const takesWebhook = webhook && config.inbox.role === "all";
+    http = createHttpServer({
+      ...config.http,
+      logger,
+      readiness,
+      metrics,
+      webhook: takesWebhook ? { path: webhook.path, secret: webhook.secret, ingest: (u) => ingest([u]) } : undefined,
+      ops: !takesWebhook,
+    });
+    const port = await http.listen();
+    let opsAt: string | undefined;
+    if (takesWebhook) {
+      opsHttp = createHttpServer({ ...config.ops, logger, readiness, metrics, ops: true });
+      opsAt = `${config.ops.host}:${await opsHttp.listen()}`;
+    }
+    return { port, opsAt };
+  };
+
+  /** The command menus, and updates coming in: a webhook, or long polling. Says how they come. */
+  const startReceiving = async (parley: ParleyBot, port: number): Promise<string> => {
+    let receiving = "nothing (worker only)";
+    if (config.inbox.role === "all") {
+      // The command menu in each language the bot speaks (the default one for everyone else).
+      for (const [i, locale] of languages.locales.entries()) {
+        await parley.bot.api.setMyCommands(languages.textsFor(locale).commands, i === 0 ? undefined : { language_code: locale as LanguageCode }).catch((error: unknown) => {
+          logger.warn({ err: error, locale }, "could not register the command list");
+        });
+      }
+      if (webhook) {
+        await parley.bot.api.setWebhook(webhook.url, {
+          secret_token: webhook.secret,
+          allowed_updates: [...ALLOWED_UPDATES],
+          max_connections: webhook.maxConnections,
+        });
+        receiving = `webhook on ${config.http.host}:${port}${webhook.path}`;
+      } else {
+        await parley.bot.api.deleteWebhook(); // long polling cannot coexist with a webhook
+        const current = createPoller({ api: createPlainApi(token, apiRoot, telegramApi.transformer, 45, budget.transformer("final")), ingest, allowedUpdates: ALLOWED_UPDATES, logger, languages });
+        poller = current;
+        current.run().catch((error: unknown) => {
+          const reason =
+            error instanceof GrammyError && error.error_code === 409
+              ? "another instance of this bot is already receiving its updates (409 Conflict)"
+              : error instanceof GrammyError && error.error_code === 401
+                ? "Telegram no longer accepts TELEGRAM_BOT_TOKEN (401 Unauthorized)"
+                : error instanceof Error
+                  ? error.message
+                  : String(error);
+          onFatal(reason);
+        });
+        receiving = "long polling";
+      }
+    }
+    return receiving;
+  };
+
+  /** On PostgreSQL: the other instances' ingests, stop requests and flood waits, and their number. */
+  const joinInstances = async () => {
+    if (config.database.kind === "postgres") {
+      // Another instance's ingest: look now. This one's own ingest has woken the worker already.
+      listener = listen(
+        config.database.url,
+        {
+          [INBOX_CHANNEL]: (from) => from !== instanceId && worker?.wake(),
+          // Another instance received a stop request: this one may be writing that chat's answer.
+          [STOP_CHANNEL]: (payload) => {
+            const request = parseStopRequest(payload);
+            if (request && stops.named(request).length > 0) stopHere(request);
+          },
+          // Another instance met a 429: this one waits too.
+          [FLOOD_CHANNEL]: (payload) => {
+            const flood = parseFlood(payload, instanceId);
+            if (flood) budget.pause(flood.chatId, flood.untilMs);
+          },
+        },
+        logger,
+      );
+    }
+    if (instances) {
+      // The instances share the budget of sends: each learns how many there are every two seconds.
+      const beat = () =>
+        instances
+          .beat(instanceId)
+          .then((live) => (liveInstances = live))
+          .catch((error: unknown) => logger.debug({ err: error }, "could not record this instance as alive"));
+      await beat();
+      heartbeat = setInterval(beat, 2_000);
+    }
+  };
+
   return {
     async start() {
-      if (config.database.kind === "pglite") {
-        const { results } = await migrateToLatest(migrator);
-        for (const r of results ?? []) logger.info({ migration: r.migrationName, status: r.status }, "migration applied");
-        // One process owns this store (lockDataDir): leases left by a crashed run are void now.
-        const released = await inbox.releaseAllLeases();
-        if (released > 0) logger.info({ released }, "resuming updates a previous run left unfinished");
-      } else {
-        await assertMigrated(migrator);
-      }
-
-      const messages = createMessageRepository(db);
-      const commits = createTurnCommits(createTurnCommitRepository(db));
-      const languages = createLanguages();
-      const { token, apiRoot, webhook } = config.telegram;
-      const media = createMediaService({
-        download: createFileDownloader({ api: createPlainApi(token, apiRoot, telegramApi.transformer), token, apiRoot }),
-        transcriber: createTranscriber({ ...config.media.transcribe, apiKey: config.openai.apiKey, timeoutMs: config.openai.timeoutMs, maxRetries: config.openai.maxRetries }),
-        documentMaxChars: config.media.documentMaxChars,
-        documentMaxPages: config.media.documentMaxPages,
-        imageMaxSide: config.media.imageMaxSide,
-        box: createFileBox({ timeoutMs: config.media.fileTimeoutMs, memoryMb: config.media.fileMemoryMb, logger }),
-        logger,
-      });
-      const access = createAccessService({ config: config.access, repository: createAccessRepository(db) });
-      const usage = createUsageService(createUsageRepository(db), config.limits, { isBotAdmin: access.isBotAdmin });
-      const dialogue = createDialogueService({
-        repository: messages,
-        llm: createLlmClient(config.openai),
-        settings: config.dialogue,
-        logger,
-        metrics,
-        chatSettings: createSettingsRepository(db),
-        models: config.openai.models,
-        media,
-        vision: config.media.vision,
-        historyMaxImages: config.media.historyMaxImages,
-        usage,
-      });
-      // Checked once, without retries: a wrong token or an unreachable API fails start-up at once.
-      const botInfo = await new Api(token, { apiRoot }).getMe();
-      botUsername = botInfo.username;
-      if (config.access.everyone && !config.access.explicit) {
-        logger.warn("ALLOWED_USERS is not set: anyone on Telegram can use this bot and its model budget (set ALLOWED_USERS, or * to mean it)");
-      }
-      const parley = createBot({
-        token,
-        apiRoot,
-        botInfo,
-        dialogue,
-        logger,
-        abortTurns: abortTurns.signal,
-        observeApi: telegramApi.transformer,
-        budget,
-        access,
-        usage,
-        groupSettingsBy: config.access.groupSettingsBy,
-        metrics,
-        richMessages: config.telegram.richMessages,
-        stops,
-        languages,
-        media,
-        imageMaxSide: config.media.imageMaxSide,
-        messagesPerMinute: config.limits.messagesPerMinute,
-        privacy: createPrivacyRepository(db),
-      });
-      stopAnswers = (request) => parley.stop(request);
+      await prepareStore();
+      const { parley, messages, commits, botInfo } = await createServices();
       if (config.retentionDays !== null) {
         retention = createRetention({ repository: messages, days: config.retentionDays, logger });
         retention.start();
       }
-      const paste = createPasteMerger({
-        inbox,
-        owner: instanceId,
-        windowMs: config.inbox.pasteMergeMs,
-        mergeMax: config.inbox.mergeWaitingMax,
-        logger,
-        // Only messages for the bot are answered together (a group's chatter is not).
-        addressed: (message) => message.chat.type === "private" || (message.text !== undefined && addressedText({ text: message.text, entities: message.entities, reply_to_message: message.reply_to_message }, botInfo) !== null),
-      });
-      worker = createInboxWorker({
-        inbox,
-        owner: instanceId,
-        leaseMs: config.inbox.leaseMs,
-        maxConcurrent: config.inbox.maxConcurrentTurns,
-        logger,
-        logContext,
-        handle: async (row) => parley.handle(await paste.merge(row), inbox, commits, instanceId, () => worker?.wake()),
-        onPoison: (row) => parley.tellPoisoned(row),
-      });
-
-      // Health and metrics on HTTP_HOST:HTTP_PORT; in webhook mode that listener is public (it takes
-      // the webhook), and metrics and the readiness checks move to the ops listener.
-      const takesWebhook = webhook && config.inbox.role === "all";
-      http = createHttpServer({
-        ...config.http,
-        logger,
-        readiness,
-        metrics,
-        webhook: takesWebhook ? { path: webhook.path, secret: webhook.secret, ingest: (u) => ingest([u]) } : undefined,
-        ops: !takesWebhook,
-      });
-      const port = await http.listen();
-      let opsAt: string | undefined;
-      if (takesWebhook) {
-        opsHttp = createHttpServer({ ...config.ops, logger, readiness, metrics, ops: true });
-        opsAt = `${config.ops.host}:${await opsHttp.listen()}`;
-      }
-
-      let receiving = "nothing (worker only)";
-      if (config.inbox.role === "all") {
-        // The command menu in each language the bot speaks (the default one for everyone else).
-        for (const [i, locale] of languages.locales.entries()) {
-          await parley.bot.api.setMyCommands(languages.textsFor(locale).commands, i === 0 ? undefined : { language_code: locale as LanguageCode }).catch((error: unknown) => {
-            logger.warn({ err: error, locale }, "could not register the command list");
-          });
-        }
-        if (webhook) {
-          await parley.bot.api.setWebhook(webhook.url, {
-            secret_token: webhook.secret,
-            allowed_updates: [...ALLOWED_UPDATES],
-            max_connections: webhook.maxConnections,
-          });
-          receiving = `webhook on ${config.http.host}:${port}${webhook.path}`;
-        } else {
-          await parley.bot.api.deleteWebhook(); // long polling cannot coexist with a webhook
-          const current = createPoller({ api: createPlainApi(token, apiRoot, telegramApi.transformer, 45, budget.transformer("final")), ingest, allowedUpdates: ALLOWED_UPDATES, logger, languages });
-          poller = current;
-          current.run().catch((error: unknown) => {
-            const reason =
-              error instanceof GrammyError && error.error_code === 409
-                ? "another instance of this bot is already receiving its updates (409 Conflict)"
-                : error instanceof GrammyError && error.error_code === 401
-                  ? "Telegram no longer accepts TELEGRAM_BOT_TOKEN (401 Unauthorized)"
-                  : error instanceof Error
-                    ? error.message
-                    : String(error);
-            onFatal(reason);
-          });
-          receiving = "long polling";
-        }
-      }
-      if (config.database.kind === "postgres") {
-        // Another instance's ingest: look now. This one's own ingest has woken the worker already.
-        listener = listen(
-          config.database.url,
-          {
-            [INBOX_CHANNEL]: (from) => from !== instanceId && worker?.wake(),
-            // Another instance received a stop request: this one may be writing that chat's answer.
-            [STOP_CHANNEL]: (payload) => {
-              const request = parseStopRequest(payload);
-              if (request && stops.named(request).length > 0) stopHere(request);
-            },
-            // Another instance met a 429: this one waits too.
-            [FLOOD_CHANNEL]: (payload) => {
-              const flood = parseFlood(payload, instanceId);
-              if (flood) budget.pause(flood.chatId, flood.untilMs);
-            },
-          },
-          logger,
-        );
-      }
-      if (instances) {
-        // The instances share the budget of sends: each learns how many there are every two seconds.
-        const beat = () =>
-          instances
-            .beat(instanceId)
-            .then((live) => (liveInstances = live))
-            .catch((error: unknown) => logger.debug({ err: error }, "could not record this instance as alive"));
-        await beat();
-        heartbeat = setInterval(beat, 2_000);
-      }
+      worker = createWorker(parley, commits, botInfo);
+      const { port, opsAt } = await serveHttp();
+      const receiving = await startReceiving(parley, port);
+      await joinInstances();
       worker.start();
       logger.info(
         {
