@@ -10,11 +10,13 @@ import type { CommitOutcome, TurnCommit } from "../domain/turns.ts";
 import { retryWrite, STORE_RETRY_MS } from "../lib/retry.ts";
 import { cleanText, cutText } from "../lib/text.ts";
 import { conversationKey, type HistoryMode, type Place } from "./conversation.ts";
+import { CURRENT_TURN, toModelMessages } from "./prompt.ts";
+import { createVisionPolicy } from "./vision.ts";
 import type { Metrics } from "../ops/metrics.ts";
 import type { LimitVerdict, UsageService } from "../limits/usage.service.ts";
 import { loadTokenCounter, type TokenCounter } from "../llm/tokens.ts";
 import { isStatementError } from "../db/errors.ts";
-import { classifyLlmError, estimateUsage, type ModelMessage, type ContentPart, type LlmClient, type LlmFailure, type TokenUsage } from "../llm/client.ts";
+import { classifyLlmError, estimateUsage, type LlmClient, type LlmFailure, type TokenUsage } from "../llm/client.ts";
 
 export interface DialogueSettings {
   systemPrompt: string;
@@ -156,47 +158,9 @@ export interface DialogueDependencies {
   usage?: Pick<UsageService, "admit" | "settle" | "tokensLimited">;
 }
 
-const nameFor = (isGroup: boolean, name: string | null, content: string) =>
-  isGroup && name ? `${name}: ${content}` : content;
-
-/** How the model is told what a turn was when it gets the turn's text alone. */
-const LABELS: Partial<Record<MessageKind, string>> = { photo: "[photo]", voice: "[voice message]", audio: "[audio]", video_note: "[video message]" };
-
-/** A user turn as the model reads it: its text (labelled by kind), and its image when it has one. */
-function userContent(isGroup: boolean, name: string | null, kind: MessageKind, text: string, image: string | undefined): ModelMessage["content"] {
-  const label = image === undefined ? LABELS[kind] : undefined;
-  const body = nameFor(isGroup, name, [label, text].filter((part) => part).join(" "));
-  if (image === undefined) return body;
-  const parts: ContentPart[] = body.trim() ? [{ type: "text", text: body }] : [];
-  return [...parts, { type: "image_url", image_url: { url: image } }];
-}
-
-/** The key of the turn being answered in the images map (history turns go by message id). */
-export const CURRENT_TURN = "turn";
-
-/**
- * The model's input: the system prompt, the history, and the message being answered. `images`
- * holds the data URLs of the turns whose photo the model sees (by message id, or CURRENT_TURN).
- */
-export function toModelMessages(
-  systemPrompt: string,
-  history: HistoryMessage[],
-  turn: Pick<TurnRequest, "text" | "isGroup" | "user" | "kind">,
-  images: ReadonlyMap<bigint | typeof CURRENT_TURN, string> = new Map(),
-): ModelMessage[] {
-  return [
-    { role: "system", content: systemPrompt },
-    ...history.map((m): ModelMessage => ({
-      role: m.role,
-      content: m.role === "user" ? userContent(turn.isGroup, m.authorName, m.kind, m.content, images.get(m.id)) : m.content,
-    })),
-    { role: "user", content: userContent(turn.isGroup, turn.user.firstName, turn.kind ?? "text", turn.text, images.get(CURRENT_TURN)) },
-  ];
-}
-
-
 export function createDialogueService(deps: DialogueDependencies): DialogueService {
   const { repository, llm, settings, logger, metrics } = deps;
+  const vision = createVisionPolicy({ media: deps.media, vision: deps.vision, maxImages: deps.historyMaxImages });
   // Turns that start together (a claimed batch, a burst) read their histories in one statement.
   const loadHistory = batchWhileBusy<{ where: ConversationRef; budget: HistoryBudget }, HistoryMessage[]>(
     (requests) => repository.recentHistories(requests),
@@ -245,39 +209,6 @@ export function createDialogueService(deps: DialogueDependencies): DialogueServi
       STORE_RETRY_MS,
       (error, attempt) => log.warn({ err: error, attempt }, "could not store the turn; retrying"),
     );
-
-  const vision = deps.vision ?? "auto";
-  const maxImages = deps.historyMaxImages ?? 3;
-  /** Models that refused an image (OPENAI_VISION=auto): they get placeholders from then on. */
-  const textOnlyModels = new Set<string>();
-  const toldImagesUnseen = new Set<string>();
-
-  /**
-   * The images the model sees: the photos of the newest `maxImages` photo turns, the one being
-   * answered first, downloaded again by file_id. A history photo that cannot be had goes as a
-   * placeholder; the turn's own photo failing fails the turn ("failed").
-   */
-  const imagesFor = async (turn: TurnRequest, history: HistoryMessage[], model: string, log: Logger) => {
-    const images = new Map<bigint | typeof CURRENT_TURN, string>();
-    const media = deps.media;
-    if (!media || vision === "off" || (vision === "auto" && textOnlyModels.has(model)) || maxImages === 0) return images;
-    const wanted: Array<[bigint | typeof CURRENT_TURN, Attachment]> = [];
-    if (turn.kind === "photo" && turn.attachment) wanted.push([CURRENT_TURN, turn.attachment]);
-    for (const m of [...history].reverse()) {
-      if (wanted.length >= maxImages) break;
-      if (m.kind === "photo" && m.attachment) wanted.push([m.id, m.attachment]);
-    }
-    const urls = await Promise.all(wanted.map(([, attachment]) => media.imageUrl(attachment).catch((error: unknown) => error)));
-    for (const [i, [key]] of wanted.entries()) {
-      const url = urls[i];
-      if (typeof url === "string") images.set(key, url);
-      else if (key === CURRENT_TURN) {
-        log.warn({ reason: url instanceof Error ? url.message : String(url) }, "could not download the photo being answered");
-        return "failed" as const;
-      } else log.info({ messageId: String(key) }, "an earlier photo could not be downloaded again; the model gets a placeholder");
-    }
-    return images;
-  };
 
   /** Stores a turn's result in its conversation; null: this instance no longer holds the turn. */
   type Store = (result: TurnResult, log: Logger, conversation: string) => Promise<{ answerId: bigint | null } | null>;
@@ -368,7 +299,7 @@ export function createDialogueService(deps: DialogueDependencies): DialogueServi
     let reported: TokenUsage | undefined;
     const model = modelFor(chat);
     const systemPrompt = chat.systemPrompt ?? settings.systemPrompt;
-    const images = await imagesFor(turn, history, model, log);
+    const images = await vision.imagesFor(turn, history, model, log);
     if (images === "failed") return finish(store, { failed: "image_download" }, { kind: "image_failed" }, log);
     let turns = toModelMessages(systemPrompt, history, turn, images);
     let imagesUnseen = turn.kind === "photo" && !images.has(CURRENT_TURN);
@@ -444,9 +375,8 @@ export function createDialogueService(deps: DialogueDependencies): DialogueServi
       } catch (error) {
         // OPENAI_VISION=auto: a model that refuses images is asked again with the text alone, and
         // from then on gets no images.
-        if (!(vision === "auto" && images.size > 0 && answer === "" && classifyLlmError(error).failure === "images_unsupported")) throw error;
+        if (!(images.size > 0 && answer === "" && vision.refusedImages(model, classifyLlmError(error).failure))) throw error;
         log.warn({ model }, "the model takes no images: it gets photos as placeholders from now on");
-        textOnlyModels.add(model);
         turns = toModelMessages(systemPrompt, history, turn);
         imagesUnseen = turn.kind === "photo";
         await ask();
@@ -486,8 +416,7 @@ export function createDialogueService(deps: DialogueDependencies): DialogueServi
       return settled(await finish(store, { failed: "empty_answer", usage }, { kind: "empty_answer" }, log), usage);
     }
     // A chat is told once (per model, while the process runs) that its photos are not seen.
-    const tell = imagesUnseen && !toldImagesUnseen.has(`${place.chatId}:${model}`);
-    if (tell) toldImagesUnseen.add(`${place.chatId}:${model}`);
+    const tell = imagesUnseen && vision.tellUnseen(place.chatId, model);
     if (cut) log.warn({ answerChars: answer.length, cut }, "the model's answer was cut");
     const outcome = settled(
       await finish(store, { answer, usage }, { kind: "answer", text: answer, ...(tell ? { imagesUnseen: true } : {}), ...(cut ? { cut } : {}) }, log, key),
