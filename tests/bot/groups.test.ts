@@ -1,15 +1,16 @@
 /**
- * End to end, the histories of a group: each forum topic its own, and `/mode` for one history
+ * The histories of a group: each forum topic its own, and `/mode` for one history
  * per member. One bot for the file; every test has its own group and people.
  */
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { BOT_USER, type BotMessage, type TgChat, type TgUser } from "../fakes/telegram-server.ts";
-import { createWorld, E2E_STORES, person, type World } from "../helpers/world.ts";
+import { E2E_STORES, person } from "../helpers/world.ts";
+import { createInProcessWorld, type InProcessWorld } from "./world.ts";
 
 describe.each(E2E_STORES)("on %s", (store) => {
-  let world: World;
+  let world: InProcessWorld;
   beforeAll(async () => {
-    world = await createWorld(store);
+    world = await createInProcessWorld(store);
     await world.startBot();
   });
   afterAll(async () => world?.close());

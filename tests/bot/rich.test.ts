@@ -1,15 +1,16 @@
 /**
- * End to end, answers as Telegram renders them since Bot API 10.1: rich messages carrying the
+ * Answers as Telegram renders them since Bot API 10.1: rich messages carrying the
  * model's Markdown, streamed as drafts with a stop button in private chats, one edited rich
  * message in groups, and classic messages from a Bot API server without them.
  */
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { BOT_USER, type TgChat } from "../fakes/telegram-server.ts";
-import { createWorld, person, type World } from "../helpers/world.ts";
+import { person } from "../helpers/world.ts";
+import { createInProcessWorld, type InProcessWorld } from "./world.ts";
 
-let world: World;
+let world: InProcessWorld;
 beforeAll(async () => {
-  world = await createWorld();
+  world = await createInProcessWorld();
   await world.startBot();
 });
 afterAll(async () => world?.close());
@@ -95,7 +96,7 @@ describe("rich answers", () => {
 });
 
 test("a Bot API server without rich messages: classic messages from the first answer on, said once in the log", async () => {
-  const old = await createWorld();
+  const old = await createInProcessWorld();
   try {
     old.tg.richMessages = false;
     const oldBot = await old.startBot({ LOG_LEVEL: "info" });

@@ -1,15 +1,16 @@
 /**
- * End to end: stopping an answer while it is written, with the draft's stop button or /cancel.
+ * Stopping an answer while it is written, with the draft's stop button or /cancel.
  * The model call ends within a second; the partial answer is shown as final, stored and marked.
  */
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { lastUserText } from "../fakes/openai-server.ts";
 import { BOT_USER, type TgChat } from "../fakes/telegram-server.ts";
-import { createWorld, person, type World } from "../helpers/world.ts";
+import { person } from "../helpers/world.ts";
+import { createInProcessWorld, type InProcessWorld } from "./world.ts";
 
-let world: World;
+let world: InProcessWorld;
 beforeAll(async () => {
-  world = await createWorld();
+  world = await createInProcessWorld();
   await world.startBot();
 });
 afterAll(async () => world?.close());

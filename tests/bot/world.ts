@@ -1,0 +1,141 @@
+/**
+ * The in-process world: the fakes, the data directory and the stores of tests/helpers/world.ts, but
+ * each bot is the app itself (createApp, wired as main.ts wires it, with the same logger) running in
+ * the test's process. No build, no child process, no start-up of Node: the tests that only talk to
+ * the bot through Telegram and the model (and read its log) run here; tests/e2e keeps what only a
+ * real process shows (signals, exit codes, crashes, start-up, npm scripts, many processes).
+ *
+ * A bot here has the parts of BotProcess those tests use: its log as the process would print it,
+ * waits on that log, where its HTTP server listens, and stop().
+ */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { Writable } from "node:stream";
+import { createApp, type App } from "../../src/app.ts";
+import { parseConfig, secretsOf } from "../../src/config.ts";
+import { createDatabase } from "../../src/db/connection.ts";
+import { createMigrator, migrateToLatest } from "../../src/db/migrations.ts";
+import { createLogContext, createLogger } from "../../src/logger.ts";
+import { FakeOpenAI } from "../fakes/openai-server.ts";
+import { FakeTelegram } from "../fakes/telegram-server.ts";
+import { createTempPostgres, type TestStore } from "../helpers/stores.ts";
+import { testSettings } from "../helpers/world.ts";
+
+export class InProcessBot {
+  /** Every log line, as the process would print them on stdout. */
+  stdout = "";
+  private waiters: Array<{ seen: () => boolean; resolve: () => void }> = [];
+  private app: App | undefined;
+  private stopped: Promise<{ code: number; ms: number }> | undefined;
+  private fatal: string | undefined;
+  private readonly settings: Record<string, string>;
+
+  constructor(settings: Record<string, string>) {
+    this.settings = settings;
+  }
+
+  async start(): Promise<void> {
+    const config = parseConfig(this.settings);
+    const logContext = createLogContext();
+    const destination = new Writable({
+      write: (chunk: Buffer, _encoding, done) => {
+        this.stdout += chunk.toString("utf8");
+        this.waiters = this.waiters.filter((w) => (w.seen() ? (w.resolve(), false) : true));
+        done();
+      },
+    });
+    const logger = createLogger({ level: config.logLevel, secrets: secretsOf(config), destination, context: logContext });
+    this.app = createApp(config, { logger, logContext, onFatal: (reason) => (this.fatal = reason) });
+    await this.app.start();
+  }
+
+  /** Lines of the log that match `pattern`. */
+  linesMatching(pattern: RegExp): number {
+    return this.stdout.split("\n").filter((line) => pattern.test(line)).length;
+  }
+
+  waitForLines(pattern: RegExp, count: number, timeoutMs = 20_000): Promise<void> {
+    return this.waitUntil(() => this.linesMatching(pattern) >= count, `${count} lines ${pattern}`, timeoutMs);
+  }
+
+  waitForOutput(pattern: RegExp, timeoutMs = 20_000): Promise<void> {
+    return this.waitUntil(() => pattern.test(this.stdout), String(pattern), timeoutMs);
+  }
+
+  private async waitUntil(seen: () => boolean, what: string, timeoutMs: number): Promise<void> {
+    if (seen()) return;
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      await Promise.race([
+        new Promise<void>((resolve) => this.waiters.push({ seen, resolve })),
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(() => reject(new Error(`no ${what} within ${timeoutMs} ms:\n${this.stdout}`)), timeoutMs);
+        }),
+      ]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** The base URL of the bot's HTTP server (health, metrics), from where it says it listens. */
+  httpBase(): string {
+    const where = /"http":"([^"]+)"/.exec(this.stdout)?.[1];
+    if (!where) throw new Error(`the bot did not say where its HTTP server listens:\n${this.stdout}`);
+    return `http://${where}`;
+  }
+
+  /** Stops the app as main.ts does on SIGTERM; code 0 unless the app gave up on its own (onFatal). */
+  stop(): Promise<{ code: number; ms: number }> {
+    this.stopped ??= (async () => {
+      const started = Date.now();
+      await this.app?.stop();
+      return { code: this.fatal === undefined ? 0 : 1, ms: Date.now() - started };
+    })();
+    return this.stopped;
+  }
+}
+
+export interface InProcessWorld {
+  tg: FakeTelegram;
+  ai: FakeOpenAI;
+  dataDir: string;
+  /** The PostgreSQL database the bots use, if the world is on PostgreSQL. */
+  databaseUrl: string | undefined;
+  startBot(extra?: Record<string, string>): Promise<InProcessBot>;
+  close(): Promise<void>;
+}
+
+/** A world whose bots run in this process on `store`: PGlite in the data directory, or a new migrated PostgreSQL database. */
+export async function createInProcessWorld(store: "pglite" | "postgres" = "pglite"): Promise<InProcessWorld> {
+  let postgres: TestStore | undefined;
+  if (store === "postgres") {
+    postgres = await createTempPostgres();
+    const db = createDatabase(postgres.config);
+    await migrateToLatest(createMigrator(db)).finally(() => db.destroy());
+  }
+  const databaseUrl = postgres ? (postgres.config as { url: string }).url : undefined;
+  const tg = await new FakeTelegram().start();
+  const ai = await new FakeOpenAI().start();
+  const dataDir = mkdtempSync(path.join(tmpdir(), "parley-bot-"));
+  const bots: InProcessBot[] = [];
+  return {
+    tg,
+    ai,
+    dataDir,
+    databaseUrl,
+    async startBot(extra = {}) {
+      const bot = new InProcessBot({ ...testSettings(tg, ai, dataDir), ...(databaseUrl ? { DATABASE_URL: databaseUrl } : {}), ...extra });
+      bots.push(bot);
+      await bot.start();
+      return bot;
+    },
+    async close() {
+      await Promise.all(bots.map((bot) => bot.stop().catch(() => undefined)));
+      await tg.close();
+      await ai.close();
+      rmSync(dataDir, { recursive: true, force: true });
+      await postgres?.drop();
+    },
+  };
+}
