@@ -12,7 +12,7 @@ let mainBot: BotProcess;
 
 beforeAll(async () => {
   world = await createWorld();
-  // Each message its own turn: these tests follow messages one by one (bounded.e2e tests merging).
+  // Each message its own turn: these tests follow messages one by one (tests/bot/bounded.test.ts tests merging).
   mainBot = await world.startBot({ MERGE_WAITING_MAX: "1" });
 });
 afterAll(async () => world?.close());
@@ -21,7 +21,7 @@ beforeEach(() => world.ai.reset());
 const squash = (text: string) => text.replace(/\s+/g, "");
 
 // Classic formatting (text + entities, 4 096 a message): what a Bot API server without rich
-// messages gets. The bot finds out on its first rich call and stays classic (rich.e2e.test.ts).
+// messages gets. The bot finds out on its first rich call and stays classic (tests/bot/rich.test.ts).
 describe("long and formatted answers, on a Bot API server without rich messages", () => {
   beforeEach(() => {
     world.tg.richMessages = false;

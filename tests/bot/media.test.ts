@@ -1,5 +1,5 @@
 /**
- * End to end, files in the conversation: a photo the model sees, a voice note it hears, a PDF it
+ * Files in the conversation: a photo the model sees, a voice note it hears, a PDF it
  * reads, and the files it cannot take, on each store. The fake Bot API serves getFile and the
  * downloads; the fake model server takes image parts and audio/transcriptions (it "hears" an
  * audio file's bytes read as text).
@@ -8,9 +8,9 @@ import pg from "pg";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { lastUserText } from "../fakes/openai-server.ts";
 import { BOT_USER, type BotMessage, type TgChat, type TgUser } from "../fakes/telegram-server.ts";
-import type { BotProcess } from "../helpers/bot-process.ts";
 import { makePdf } from "../helpers/pdf.ts";
-import { createWorld, E2E_STORES, person, type World } from "../helpers/world.ts";
+import { E2E_STORES, person } from "../helpers/world.ts";
+import { createInProcessWorld, type InProcessBot, type InProcessWorld } from "./world.ts";
 
 /** Reads the bot's PostgreSQL store directly (the embedded one belongs to the bot process while it runs). */
 async function query(url: string, text: string): Promise<unknown[]> {
@@ -26,10 +26,10 @@ async function query(url: string, text: string): Promise<unknown[]> {
 const JPEG = Buffer.from("ffd8ffe000104a46494600010100000100010000ffd9", "hex"); // the bytes only need to round-trip
 
 describe.each(E2E_STORES)("on %s", (store) => {
-  let world: World;
-  let bot: BotProcess;
+  let world: InProcessWorld;
+  let bot: InProcessBot;
   beforeAll(async () => {
-    world = await createWorld(store);
+    world = await createInProcessWorld(store);
     bot = await world.startBot();
   });
   afterAll(async () => world?.close());
@@ -136,7 +136,7 @@ describe.each(E2E_STORES)("on %s", (store) => {
   test("a model without vision: the photo's caption alone is answered, and the chat is told so once", async () => {
     // A bot of its own: what it learns about its model (no images) must not reach the other tests.
     const main = world;
-    world = await createWorld(store);
+    world = await createInProcessWorld(store);
     await world.startBot();
     const { chat, user } = person("Iris");
     world.ai.vision = false;

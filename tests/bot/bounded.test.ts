@@ -1,14 +1,14 @@
 /**
- * Bounded work, end to end, on each store: what a hostile user, file or model answer can make the
- * real bot process spend gets a bounded, accounted, clear outcome, and other chats go on.
+ * Bounded work, on each store: what a hostile user, file or model answer can make the
+ * bot (the app in this process) spend gets a bounded, accounted, clear outcome, and other chats go on.
  */
 import pg from "pg";
 import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { lastUserText } from "../fakes/openai-server.ts";
 import { BOT_USER, type BotMessage, type TgChat, type TgUser } from "../fakes/telegram-server.ts";
-import type { BotProcess } from "../helpers/bot-process.ts";
-import { createWorld, E2E_STORES, person, type World } from "../helpers/world.ts";
+import { E2E_STORES, person } from "../helpers/world.ts";
+import { createInProcessWorld, type InProcessBot, type InProcessWorld } from "./world.ts";
 import { HOSTILE_ANSWERS } from "../corpus/answers.ts";
 import { sharedStreamPdf } from "../corpus/files.ts";
 
@@ -25,10 +25,10 @@ async function query(url: string, text: string, values: unknown[] = []): Promise
 const mention = `@${BOT_USER.username}`;
 
 describe.each(E2E_STORES)("bounded work on %s", (store) => {
-  let world: World;
-  let bot: BotProcess;
+  let world: InProcessWorld;
+  let bot: InProcessBot;
   beforeAll(async () => {
-    world = await createWorld(store);
+    world = await createInProcessWorld(store);
     bot = await world.startBot({ USER_MESSAGES_PER_MINUTE: "6", FILE_TIMEOUT_SECONDS: "2", OPENAI_MAX_RETRIES: "0" });
   });
   afterAll(async () => world?.close());
@@ -167,9 +167,9 @@ describe.each(E2E_STORES)("bounded work on %s", (store) => {
 });
 
 describe.each(E2E_STORES)("daily token limit on %s", (store) => {
-  let world: World;
+  let world: InProcessWorld;
   beforeAll(async () => {
-    world = await createWorld(store);
+    world = await createInProcessWorld(store);
     await world.startBot({ USER_DAILY_TOKENS: "500" });
   });
   afterAll(async () => world?.close());

@@ -1,5 +1,5 @@
 /**
- * End to end, as an attacker tries it (issue 18), on both stores: every kind of update passes the
+ * The bot as an attacker tries it (issue 18), on both stores: every kind of update passes the
  * access gate before it has an effect (stop requests too, and a stop acts only on the answer it
  * names, for its author or a chat admin); buttons cannot be forged; /forget erases everything it
  * promises, found by searching every table, an update still in flight included; a denied user may
@@ -9,8 +9,8 @@ import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { lastUserText } from "../fakes/openai-server.ts";
 import { BOT_USER, type BotMessage, type TgChat, type TgUser } from "../fakes/telegram-server.ts";
 import { placesOfUser, tablesHolding } from "../helpers/audit.ts";
-import type { BotProcess } from "../helpers/bot-process.ts";
-import { createWorld, E2E_STORES, person, type World } from "../helpers/world.ts";
+import { E2E_STORES, person } from "../helpers/world.ts";
+import { createInProcessWorld, type InProcessBot, type InProcessWorld } from "./world.ts";
 import type { DatabaseConfig } from "../../src/config.ts";
 import path from "node:path";
 
@@ -18,8 +18,8 @@ const words = (text: string | undefined) => (text ?? "").match(/word\d+/g)?.leng
 const mention = `@${BOT_USER.username}`;
 
 describe.each(E2E_STORES)("airtight access and privacy on %s", (store) => {
-  let world: World;
-  let bot: BotProcess;
+  let world: InProcessWorld;
+  let bot: InProcessBot;
   const root = person("Root"); // the bot's admin
   const ann = person("Ann");
   const ben = person("Ben");
@@ -39,7 +39,7 @@ describe.each(E2E_STORES)("airtight access and privacy on %s", (store) => {
   const storeConfig = (): DatabaseConfig => (world.databaseUrl ? { kind: "postgres", url: world.databaseUrl } : { kind: "pglite", dataDir: path.join(world.dataDir, "pglite") });
 
   beforeAll(async () => {
-    world = await createWorld(store);
+    world = await createInProcessWorld(store);
     bot = await world.startBot(env);
     // Long answers for "write…" (a word every 200 ms, 20 s in all): long enough to stop, or not.
     world.ai.respondWith((request) => {

@@ -1,16 +1,16 @@
 /**
- * End to end, as an operator runs a bot for a closed circle: an allowlist, admins who change it
+ * The bot as an operator runs it for a closed circle: an allowlist, admins who change it
  * from Telegram, daily limits, /usage, /forget, and group settings for group admins. One bot for
  * the file; every test has its own people and chats.
  */
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { FakeOpenAI, lastUserText } from "../fakes/openai-server.ts";
 import { BOT_USER, type TgChat, type TgUser } from "../fakes/telegram-server.ts";
-import type { BotProcess } from "../helpers/bot-process.ts";
-import { createWorld, person, type World } from "../helpers/world.ts";
+import { person } from "../helpers/world.ts";
+import { createInProcessWorld, type InProcessBot, type InProcessWorld } from "./world.ts";
 
-let world: World;
-let bot: BotProcess;
+let world: InProcessWorld;
+let bot: InProcessBot;
 const root = person("Root"); // the bot's admin
 const uma = person("Uma");
 const lim = person("Lim");
@@ -20,7 +20,7 @@ const moe = person("Moe");
 const ned = person("Nedda");
 
 beforeAll(async () => {
-  world = await createWorld();
+  world = await createInProcessWorld();
   bot = await world.startBot({
     ALLOWED_USERS: [uma, lim, fio, gia, moe].map((p) => p.user.id).join(",") + ",@nedda",
     ADMIN_USERS: String(root.user.id),
