@@ -39,7 +39,9 @@ describe("PDFs in the box", () => {
   });
 
   test("pages that share one large stream are stopped at the time bound, and the box is free again", async () => {
-    const files = box({ timeoutMs: 1_000, concurrency: 1 });
+    // 5 s: the slow PDF needs ~16 s of CPU, and the next job (a new child: Node and pdf.js loading)
+    // must fit in the bound on a busy machine too (with 1 s it did not, once, beside other tests).
+    const files = box({ timeoutMs: 5_000, concurrency: 1 });
     const slow = sharedStreamPdf(10, 5 * 1024 * 1024);
     expect(slow.length).toBeLessThan(100_000);
     expect(await files.run(pdfJob(slow, { maxChars: 10_000_000 }))).toEqual({ ok: false, failure: "too_complex", limit: "time" });
