@@ -19,13 +19,14 @@ import { createMigrator, migrateToLatest } from "../../src/db/migrations.ts";
 import { createLogContext, createLogger } from "../../src/logger.ts";
 import { FakeOpenAI } from "../fakes/openai-server.ts";
 import { FakeTelegram } from "../fakes/telegram-server.ts";
+import { createOutputWaits, httpBaseIn, linesMatching } from "../helpers/bot-process.ts";
 import { createTempPostgres, type TestStore } from "../helpers/stores.ts";
 import { testSettings } from "../helpers/world.ts";
 
 export class InProcessBot {
   /** Every log line, as the process would print them on stdout. */
   stdout = "";
-  private waiters: Array<{ seen: () => boolean; resolve: () => void }> = [];
+  private readonly waits = createOutputWaits(() => this.stdout);
   private app: App | undefined;
   private stopped: Promise<{ code: number; ms: number }> | undefined;
   private fatal: string | undefined;
@@ -41,7 +42,7 @@ export class InProcessBot {
     const destination = new Writable({
       write: (chunk: Buffer, _encoding, done) => {
         this.stdout += chunk.toString("utf8");
-        this.waiters = this.waiters.filter((w) => (w.seen() ? (w.resolve(), false) : true));
+        this.waits.check();
         done();
       },
     });
@@ -52,37 +53,20 @@ export class InProcessBot {
 
   /** Lines of the log that match `pattern`. */
   linesMatching(pattern: RegExp): number {
-    return this.stdout.split("\n").filter((line) => pattern.test(line)).length;
+    return linesMatching(this.stdout, pattern);
   }
 
   waitForLines(pattern: RegExp, count: number, timeoutMs = 20_000): Promise<void> {
-    return this.waitUntil(() => this.linesMatching(pattern) >= count, `${count} lines ${pattern}`, timeoutMs);
+    return this.waits.until(() => this.linesMatching(pattern) >= count, `${count} lines ${pattern}`, timeoutMs);
   }
 
   waitForOutput(pattern: RegExp, timeoutMs = 20_000): Promise<void> {
-    return this.waitUntil(() => pattern.test(this.stdout), String(pattern), timeoutMs);
-  }
-
-  private async waitUntil(seen: () => boolean, what: string, timeoutMs: number): Promise<void> {
-    if (seen()) return;
-    let timer: NodeJS.Timeout | undefined;
-    try {
-      await Promise.race([
-        new Promise<void>((resolve) => this.waiters.push({ seen, resolve })),
-        new Promise<never>((_, reject) => {
-          timer = setTimeout(() => reject(new Error(`no ${what} within ${timeoutMs} ms:\n${this.stdout}`)), timeoutMs);
-        }),
-      ]);
-    } finally {
-      clearTimeout(timer);
-    }
+    return this.waits.until(() => pattern.test(this.stdout), String(pattern), timeoutMs);
   }
 
   /** The base URL of the bot's HTTP server (health, metrics), from where it says it listens. */
   httpBase(): string {
-    const where = /"http":"([^"]+)"/.exec(this.stdout)?.[1];
-    if (!where) throw new Error(`the bot did not say where its HTTP server listens:\n${this.stdout}`);
-    return `http://${where}`;
+    return httpBaseIn(this.stdout);
   }
 
   /** Stops the app as main.ts does on SIGTERM; code 0 unless the app gave up on its own (onFatal). */

@@ -20,12 +20,52 @@ export interface Exit {
   signal: NodeJS.Signals | null;
 }
 
+/**
+ * Waits on a growing output (a process's, or an in-process app's log): each wait resolves when its
+ * condition holds, checked whenever the output grows; it fails after its time, or when `ended`
+ * settles first (the process exited).
+ */
+export function createOutputWaits(describe: () => string) {
+  let waiters: Array<{ seen: () => boolean; resolve: () => void }> = [];
+  return {
+    /** The output grew: wake the waits whose condition now holds. */
+    check(): void {
+      waiters = waiters.filter((w) => (w.seen() ? (w.resolve(), false) : true));
+    },
+    async until(seen: () => boolean, what: string, timeoutMs: number, ended?: Promise<void>): Promise<void> {
+      if (seen()) return;
+      let timer: NodeJS.Timeout | undefined;
+      try {
+        await Promise.race([
+          new Promise<void>((resolve) => waiters.push({ seen, resolve })),
+          ...(ended ? [ended] : []),
+          new Promise<never>((_, reject) => {
+            timer = setTimeout(() => reject(new Error(`no ${what} within ${timeoutMs} ms:\n${describe()}`)), timeoutMs);
+          }),
+        ]);
+      } finally {
+        clearTimeout(timer);
+      }
+    },
+  };
+}
+
+/** Lines of `output` that match `pattern`. */
+export const linesMatching = (output: string, pattern: RegExp): number => output.split("\n").filter((line) => pattern.test(line)).length;
+
+/** The base URL of a bot's HTTP server (health, metrics), from where its log says it listens. */
+export function httpBaseIn(output: string): string {
+  const where = /"http":"([^"]+)"/.exec(output)?.[1];
+  if (!where) throw new Error(`the bot did not say where its HTTP server listens:\n${output}`);
+  return `http://${where}`;
+}
+
 export class BotProcess {
   stdout = "";
   stderr = "";
   readonly exited: Promise<Exit>;
   private readonly child: ChildProcess;
-  private lineWaiters: Array<{ seen: () => boolean; resolve: () => void }> = [];
+  private readonly waits = createOutputWaits(() => `${this.stderr}\n${this.stdout}`);
 
   constructor(env: Record<string, string>) {
     this.child = spawn(process.execPath, [...NODE_FLAGS, MAIN], {
@@ -35,18 +75,18 @@ export class BotProcess {
     });
     this.child.stdout!.setEncoding("utf8").on("data", (data: string) => {
       this.stdout += data;
-      this.checkWaiters();
+      this.waits.check();
     });
     this.child.stderr!.setEncoding("utf8").on("data", (data: string) => {
       this.stderr += data;
-      this.checkWaiters();
+      this.waits.check();
     });
     this.exited = new Promise((resolve) => this.child.once("exit", (code, signal) => resolve({ code, signal })));
   }
 
   /** Lines of stdout that match `pattern`. */
   linesMatching(pattern: RegExp): number {
-    return this.stdout.split("\n").filter((line) => pattern.test(line)).length;
+    return linesMatching(this.stdout, pattern);
   }
 
   /** Resolves when at least `count` lines of stdout match `pattern`; rejects if the process exits first. */
@@ -59,22 +99,11 @@ export class BotProcess {
     return this.waitUntil(() => pattern.test(this.stdout) || pattern.test(this.stderr), String(pattern), timeoutMs);
   }
 
-  private async waitUntil(seen: () => boolean, pattern: string, timeoutMs: number): Promise<void> {
-    if (seen()) return;
-    let timer: NodeJS.Timeout | undefined;
-    try {
-      await Promise.race([
-        new Promise<void>((resolve) => this.lineWaiters.push({ seen, resolve })),
-        this.exited.then((exit) => {
-          if (!seen()) throw new Error(`bot exited (${exit.code}) before printing ${pattern}:\n${this.stderr}\n${this.stdout}`);
-        }),
-        new Promise<never>((_, reject) => {
-          timer = setTimeout(() => reject(new Error(`no ${pattern} within ${timeoutMs} ms:\n${this.stderr}\n${this.stdout}`)), timeoutMs);
-        }),
-      ]);
-    } finally {
-      clearTimeout(timer);
-    }
+  private waitUntil(seen: () => boolean, pattern: string, timeoutMs: number): Promise<void> {
+    const exited = this.exited.then((exit) => {
+      if (!seen()) throw new Error(`bot exited (${exit.code}) before printing ${pattern}:\n${this.stderr}\n${this.stdout}`);
+    });
+    return this.waits.until(seen, pattern, timeoutMs, exited);
   }
 
   waitUntilRunning(): Promise<void> {
@@ -97,9 +126,7 @@ export class BotProcess {
 
   /** The base URL of the bot's HTTP server (health, metrics): it logs where it listens. */
   httpBase(): string {
-    const where = /"http":"([^"]+)"/.exec(this.stdout)?.[1];
-    if (!where) throw new Error(`the bot did not say where its HTTP server listens:\n${this.stdout}`);
-    return `http://${where}`;
+    return httpBaseIn(this.stdout);
   }
 
   /** SIGTERM (or `signal`), then the exit status and how long the shutdown took. */
@@ -118,15 +145,7 @@ export class BotProcess {
     if (this.child.exitCode === null) this.child.kill("SIGKILL");
   }
 
-  private checkWaiters(): void {
-    this.lineWaiters = this.lineWaiters.filter((w) => {
-      if (w.seen()) {
-        w.resolve();
-        return false;
-      }
-      return true;
-    });
-  }
+
 }
 
 /** Runs an npm script the way an operator does (`make db-migrate` runs `npm run db:migrate`). */
