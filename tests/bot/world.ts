@@ -14,14 +14,11 @@ import path from "node:path";
 import { Writable } from "node:stream";
 import { createApp, type App } from "../../src/app.ts";
 import { parseConfig, secretsOf } from "../../src/config.ts";
-import { createDatabase } from "../../src/db/connection.ts";
-import { createMigrator, migrateToLatest } from "../../src/db/migrations.ts";
 import { createLogContext, createLogger } from "../../src/logger.ts";
 import { FakeOpenAI } from "../fakes/openai-server.ts";
 import { FakeTelegram } from "../fakes/telegram-server.ts";
 import { createOutputWaits, httpBaseIn, linesMatching } from "../helpers/bot-process.ts";
-import { createTempPostgres, type TestStore } from "../helpers/stores.ts";
-import { testSettings } from "../helpers/world.ts";
+import { testSettings, worldPostgres } from "../helpers/world.ts";
 
 export class InProcessBot {
   /** Every log line, as the process would print them on stdout. */
@@ -92,12 +89,7 @@ export interface InProcessWorld {
 
 /** A world whose bots run in this process on `store`: PGlite in the data directory, or a new migrated PostgreSQL database. */
 export async function createInProcessWorld(store: "pglite" | "postgres" = "pglite"): Promise<InProcessWorld> {
-  let postgres: TestStore | undefined;
-  if (store === "postgres") {
-    postgres = await createTempPostgres();
-    const db = createDatabase(postgres.config);
-    await migrateToLatest(createMigrator(db)).finally(() => db.destroy());
-  }
+  const postgres = await worldPostgres(store);
   const databaseUrl = postgres ? (postgres.config as { url: string }).url : undefined;
   const tg = await new FakeTelegram().start();
   const ai = await new FakeOpenAI().start();

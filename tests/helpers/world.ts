@@ -4,8 +4,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { FakeOpenAI } from "../fakes/openai-server.ts";
 import { FakeTelegram, type TgChat, type TgUser } from "../fakes/telegram-server.ts";
-import { createDatabase } from "../../src/db/connection.ts";
-import { createMigrator, migrateToLatest } from "../../src/db/migrations.ts";
+import { migrate } from "./audit.ts";
 import { BotProcess } from "./bot-process.ts";
 import { createTempPostgres, TEST_DATABASE_URL, type TestStore } from "./stores.ts";
 
@@ -42,14 +41,17 @@ export function testSettings(tg: FakeTelegram, ai: FakeOpenAI, dataDir: string):
   };
 }
 
+/** On PostgreSQL: a new database, migrated as `make db-migrate` would; on PGlite nothing (the bot migrates it). */
+export async function worldPostgres(store: "pglite" | "postgres"): Promise<TestStore | undefined> {
+  if (store === "pglite") return undefined;
+  const postgres = await createTempPostgres();
+  await migrate(postgres.config);
+  return postgres;
+}
+
 /** A world whose bots use `store`: PGlite in the data directory, or a new migrated PostgreSQL database (dropped on close). */
 export async function createWorld(store: "pglite" | "postgres" = "pglite"): Promise<World> {
-  let postgres: TestStore | undefined;
-  if (store === "postgres") {
-    postgres = await createTempPostgres();
-    const db = createDatabase(postgres.config);
-    await migrateToLatest(createMigrator(db)).finally(() => db.destroy());
-  }
+  const postgres = await worldPostgres(store);
   const databaseUrl: Record<string, string> = postgres ? { DATABASE_URL: (postgres.config as { url: string }).url } : {};
   const tg = await new FakeTelegram().start();
   const ai = await new FakeOpenAI().start();
