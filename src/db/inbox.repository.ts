@@ -114,10 +114,6 @@ const leaseGivenBack = {
 };
 
 /**
- * jsonb cannot hold a NUL character or a lone surrogate, and Telegram clients can send both: one
- * such update must not block the inbox. They are dropped or replaced, as for stored messages.
- */
-/**
  * Whether the inbox row's chat has another unfinished update after it: the next entry of
  * inbox_unfinished_idx in (chat, update) order, one index probe. Written as a row comparison in the
  * index's order, as the skip scan's step is, because no other index gives that order: as an
@@ -127,6 +123,10 @@ const leaseGivenBack = {
 const CHAT_HAS_MORE = sql`(select next.chat_id = inbox.chat_id from inbox next where next.state in ${UNFINISHED}
   and (next.chat_id, next.update_id) > (inbox.chat_id, inbox.update_id) order by next.chat_id, next.update_id limit 1) is true`;
 
+/**
+ * jsonb cannot hold a NUL character or a lone surrogate, and Telegram clients can send both: one
+ * such update must not block the inbox. They are dropped or replaced, as for stored messages.
+ */
 const storable = (_key: string, value: unknown) => (typeof value === "string" ? cleanText(value) : value);
 
 export function createInboxRepository(db: Executor): InboxRepository {
