@@ -189,13 +189,10 @@ export function createDialogueService(deps: DialogueDependencies): DialogueServi
     conversation: conversationKey(place, place.isGroup ? modeOf(await loadSettings(place.chatId)) : "shared"),
   });
 
-  /** What a commit says, as a Store says it: the answer's id, or null when the lease was lost. */
-  const stored = (outcome: CommitOutcome) => (outcome.kind === "committed" ? { answerId: outcome.answerId } : null);
-
   const record = (turn: TurnRequest, to: TurnCommit, conversation: string, result: TurnResult, log: Logger) =>
     retryWrite(
-      async () =>
-        stored(await to.commit({
+      () =>
+        to.commit({
           chat: turn.chat,
           conversation,
           user: turn.user,
@@ -205,13 +202,13 @@ export function createDialogueService(deps: DialogueDependencies): DialogueServi
           telegramMessageId: turn.telegramMessageId,
           quotedUserId: turn.quotedUserId ?? null,
           result,
-        })),
+        }),
       STORE_RETRY_MS,
       (error, attempt) => log.warn({ err: error, attempt }, "could not store the turn; retrying"),
     );
 
-  /** Stores a turn's result in its conversation; null: this instance no longer holds the turn. */
-  type Store = (result: TurnResult, log: Logger, conversation: string) => Promise<{ answerId: bigint | null } | null>;
+  /** Stores a turn's result in its conversation (or finds that this instance no longer holds the turn). */
+  type Store = (result: TurnResult, log: Logger, conversation: string) => Promise<CommitOutcome>;
 
   /**
    * Answers the model wrote that could not be stored (the database was away), by inbox row: the
@@ -225,7 +222,7 @@ export function createDialogueService(deps: DialogueDependencies): DialogueServi
     if (unstored.size > UNSTORED_MAX) unstored.delete(unstored.keys().next().value!);
     try {
       const stored = await store(result, log);
-      if (stored === null) {
+      if (stored.kind === "lease_lost") {
         log.warn("the turn was taken over by another instance; dropping this answer");
         return { kind: "lease_lost" };
       }
@@ -482,7 +479,7 @@ export function createDialogueService(deps: DialogueDependencies): DialogueServi
       };
       const store: Store = (result, log) =>
         retryWrite(
-          async () => stored(await to.commitRetry({ turn: latest, userId: request.user.id, result })),
+          () => to.commitRetry({ turn: latest, userId: request.user.id, result }),
           STORE_RETRY_MS,
           (error, attempt) => log.warn({ err: error, attempt }, "could not store the turn; retrying"),
         );
