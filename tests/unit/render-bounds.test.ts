@@ -3,7 +3,7 @@
  * chunks of bounded size before any parser sees it, and comes out as valid Telegram messages
  * with nothing lost. (How long it blocks the event loop is a figure of make bench.)
  */
-import { describe, expect, test } from "vitest";
+import { afterEach, describe, expect, test, vi } from "vitest";
 import { chunkMarkdown, chunkText, CHUNK_MAX_CHARS } from "../../src/telegram/markdown/chunks.ts";
 import { formatAnswer, richPreview, splitRichMarkdown, RICH_MAX_BYTES } from "../../src/telegram/markdown/render.ts";
 import { HOSTILE_ANSWERS } from "../corpus/answers.ts";
@@ -77,5 +77,37 @@ describe("hostile answers become valid messages", () => {
     for (const i of [0, 19, 40, 59]) expect(text).toContain(`level ${i}`);
     const quotes = `${">".repeat(100)} the end`;
     expect((await formatAnswer(quotes))[0]!.text).toContain("the end");
+  });
+});
+
+describe("pausing", () => {
+  afterEach(() => vi.restoreAllMocks());
+
+  test("short answers rendered at once (a burst of turns) never pause: each runs alone, not in lockstep with the others", async () => {
+    // A clock that moves 1 ms each time it is read: a rendering that counts only its own work
+    // reads it a few times; one whose clock ran while the other 199 did theirs sees far past the slice.
+    let clock = 0;
+    vi.spyOn(performance, "now").mockImplementation(() => clock++);
+    await splitRichMarkdown("warm up"); // the parser is loaded once
+    await formatAnswer("warm up");
+    let done = 0;
+    const renders = Array.from({ length: 100 }, (_, i) => [
+      splitRichMarkdown(`**Re:** hello ${i}`).then(() => done++),
+      formatAnswer(`**Re:** hello ${i}`).then(() => done++),
+    ]).flat();
+    // A pause waits for setImmediate: had any rendering paused, it would not be done by then.
+    const beforeAnyPause = new Promise<number>((resolve) => setImmediate(() => resolve(done)));
+    expect(await beforeAnyPause).toBe(200);
+    await Promise.all(renders);
+  });
+
+  test("a long answer does pause, between chunks", async () => {
+    let clock = 0;
+    vi.spyOn(performance, "now").mockImplementation(() => clock++);
+    let done = false;
+    const render = splitRichMarkdown(Array.from({ length: 40 }, (_, i) => `Paragraph ${i} ${"text ".repeat(200)}`).join("\n\n")).then(() => (done = true));
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    expect(done).toBe(false);
+    await render;
   });
 });
