@@ -214,6 +214,8 @@ export async function benchTelegramBudget(kind: "pglite" | "postgres"): Promise<
       const modelAt = world.ai.requests.map((r) => r.receivedAt).filter((t) => t >= t0).map((t) => ((t - t0) / 1000).toFixed(2));
       console.log("model requests: first", modelAt[0], "100th", modelAt[99], "500th", modelAt[499], "last", modelAt.at(-1));
       console.log(kind, [...methods], "first", sendsAt[0], "100th", sendsAt[99], "500th", sendsAt[499], "last", sendsAt.at(-1), sendsAt.length);
+      const perSecond = Array.from({ length: 10 }, (_, s) => sendsAt.filter((t) => Number(t) >= s && Number(t) < s + 1).length);
+      console.log("sends in each of the first 10 s:", perSecond.join(" "));
     }
     if (process.env.BUDGET_PROF) await bot.stop();
     const floor = chats.length / 30 + modelSeconds;

@@ -41,6 +41,8 @@ const PREVIEW_SHARE = 0.5;
  * turn). Spacing wider than this (30/s: 33 ms) is kept exactly.
  */
 const CATCH_UP_MS = 20;
+/** At most this many sends that fell behind the schedule go at once to catch up (a short burst passes). */
+const CATCH_UP_SENDS = 3;
 
 /** A preview dropped to spare the budget: nothing was sent. */
 export class SendShed extends Error {
@@ -130,13 +132,19 @@ export function createSendBudget(options: SendBudgetOptions): SendBudget {
 
   const take = (chatId: number | null, draft: boolean, at: number) => {
     recent.push(at);
-    // A send that went a little late on the schedule (its timer fired late: the event loop was
-    // busy) keeps the schedule: the next may go that much sooner. Timers fire a millisecond or so
-    // late, and when every later send inherited it the bot sent 28.5 a second instead of 29 (half a
-    // second over 1 000 sends). Later than half a spacing, the schedule starts again from now, so
-    // two sends are never closer than half a spacing; the count of the last second caps the rate.
-    const spacing = 1_000 / slots(at);
-    due = (due > at - spacing / 2 ? due : at) + spacing;
+    // A send that went late on the schedule (its timer fired late: the event loop was busy) keeps
+    // the schedule: the next may go that much sooner. Timers fire a millisecond or so late, and
+    // when every later send inherited it the bot sent 28.5 a second instead of 29. In a burst of
+    // 1 000 turns a turn of the event loop takes 100-300 ms, and one send a turn went at 10-20 a
+    // second for the first seconds: while the last second holds well under the budget, the sends
+    // whose turn came meanwhile go now, up to CATCH_UP_SENDS of them. Otherwise the schedule may
+    // fall half a spacing behind, so two sends are never closer than that. The count of the last
+    // second caps the rate either way; an idle bot starts a new schedule.
+    const n = slots(at);
+    const spacing = 1_000 / n;
+    // (CATCH_UP_SENDS + ½ spacings: the late one and CATCH_UP_SENDS more, whatever the rounding.)
+    const behind = recent.length <= n - 2 * CATCH_UP_SENDS ? (CATCH_UP_SENDS + 0.5) * spacing : spacing / 2;
+    due = (due > at - 1_000 ? Math.max(due, at - behind) : at) + spacing;
     counters.sent++;
     if (chatId !== null && !draft) {
       const times = chats.get(chatId) ?? [];

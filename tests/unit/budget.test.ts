@@ -63,6 +63,36 @@ describe("the send budget", () => {
     for (const [i, at] of times.entries()) expect(times.filter((t) => t > at - 1_000 && t <= at).length, `at ${i}`).toBeLessThanOrEqual(30);
   });
 
+  test("after a stall (a long turn of the event loop) the sends that fell due go at once, up to a short burst, while the last second has room", async () => {
+    const budget = createSendBudget({ perSecond: 30 });
+    const { call, sentAt } = caller(budget.transformer("final"));
+    const all = Promise.all(Array.from({ length: 60 }, (_, i) => call("sendMessage", 1_000 + i)));
+    await vi.advanceTimersByTimeAsync(110); // 4 sends, 33 ms apart
+    expect(sentAt).toHaveLength(4);
+    // The event loop is busy for 300 ms: the next timer fires 9 sends late.
+    vi.setSystemTime(Date.now() + 300);
+    await vi.advanceTimersByTimeAsync(40); // the pending timer fires (late, as the clock sees it)
+    const burst = sentAt.slice(4).filter(([, , at]) => at === sentAt[4]![2]).length;
+    expect(burst).toBe(4); // the late one and three that caught up, not nine
+    await vi.advanceTimersByTimeAsync(3_000);
+    await all;
+    const times = sentAt.map(([, , at]) => at);
+    for (const [i, at] of times.entries()) expect(times.filter((t) => t > at - 1_000 && t <= at).length, `at ${i}`).toBeLessThanOrEqual(30);
+  });
+
+  test("near the budget (the last second nearly full), a late send does not bring a burst: never closer than half a spacing", async () => {
+    const budget = createSendBudget({ perSecond: 30 });
+    const { call, sentAt } = caller(budget.transformer("final"));
+    const all = Promise.all(Array.from({ length: 60 }, (_, i) => call("sendMessage", 1_000 + i)));
+    await vi.advanceTimersByTimeAsync(900); // 28 sent: the last second holds more than 30 - 6
+    const before = sentAt.length;
+    vi.setSystemTime(Date.now() + 150);
+    await vi.advanceTimersByTimeAsync(3_000);
+    await all;
+    const times = sentAt.map(([, , at]) => at);
+    for (let i = before; i < times.length; i++) expect(times[i]! - times[i - 1]!, `gap ${i}`).toBeGreaterThanOrEqual(16);
+  });
+
   test("a chat's own pace: three at once in a private chat, then about one a second; twenty a minute in a group", async () => {
     const budget = createSendBudget({ perSecond: 30 });
     const { call, sentAt } = caller(budget.transformer("final"));
