@@ -39,10 +39,11 @@ describe("PDFs in the box", () => {
   });
 
   test("pages that share one large stream are stopped at the time bound, and the box is free again", async () => {
-    // 5 s: the slow PDF needs ~16 s of CPU, and the next job (a new child: Node and pdf.js loading)
-    // must fit in the bound on a busy machine too (with 1 s it did not, once, beside other tests).
+    // 5 s: the next job (a new child: Node and pdf.js loading) must fit in the bound on a busy
+    // machine too (with 1 s it did not, once, beside other tests). The slow PDF must not: 10 pages
+    // took 16 s of CPU on a slow day and under 5 s on a quick one, so it has 60 (6× the work).
     const files = box({ timeoutMs: 5_000, concurrency: 1 });
-    const slow = sharedStreamPdf(10, 5 * 1024 * 1024);
+    const slow = sharedStreamPdf(60, 5 * 1024 * 1024);
     expect(slow.length).toBeLessThan(100_000);
     expect(await files.run(pdfJob(slow, { maxChars: 10_000_000 }))).toEqual({ ok: false, failure: "too_complex", limit: "time" });
     expect(await files.run(pdfJob(makePdf(["next"])))).toMatchObject({ ok: true, text: expect.stringContaining("next") });
