@@ -1,7 +1,7 @@
 import { GrammyError, type Api } from "grammy";
 import { pino } from "pino";
 import { afterEach, beforeEach, describe, expect, test, vi } from "vitest";
-import { createLiveReply } from "../../src/telegram/live-reply.ts";
+import { createLiveReply } from "../../src/telegram/reply/live-reply.ts";
 import { createRichSupport } from "../../src/telegram/rich.ts";
 
 type Call = { method: string; text?: string; entities?: unknown[]; messageId?: number; rich?: boolean; canStop?: boolean; at?: number };

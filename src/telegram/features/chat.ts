@@ -9,7 +9,7 @@ import type { Turn } from "../../inbox/turn.ts";
 import { quoteInGroups, topicOf, type ParleyContext } from "../context.ts";
 import { isCommand, mediaPromptOf, promptOf, quotedAuthorOf } from "../prompt.ts";
 import { deliveryRetryMs } from "../errors.ts";
-import { createLiveReply, type LiveReply } from "../live-reply.ts";
+import { createLiveReply, type LiveReply } from "../reply/live-reply.ts";
 import type { RichSupport } from "../rich.ts";
 import type { GenerationStops } from "../../inbox/stops.ts";
 import type { Texts } from "../texts.ts";
