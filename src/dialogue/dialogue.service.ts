@@ -12,11 +12,11 @@ import { cleanText, cutText } from "../lib/text.ts";
 import { conversationKey, type HistoryMode, type Place } from "./conversation.ts";
 import { CURRENT_TURN, toModelMessages } from "./prompt.ts";
 import { createVisionPolicy } from "./vision.ts";
+import { admitTurn, type TurnCharge } from "./charge.ts";
 import type { Metrics } from "../ops/metrics.ts";
 import type { LimitVerdict, UsageService } from "../limits/usage.service.ts";
-import { loadTokenCounter, type TokenCounter } from "../llm/tokens.ts";
 import { isStatementError } from "../db/errors.ts";
-import { classifyLlmError, estimateUsage, type LlmClient, type LlmFailure, type TokenUsage } from "../llm/client.ts";
+import { classifyLlmError, type LlmClient, type LlmFailure, type TokenUsage } from "../llm/client.ts";
 
 export interface DialogueSettings {
   systemPrompt: string;
@@ -301,44 +301,24 @@ export function createDialogueService(deps: DialogueDependencies): DialogueServi
     let turns = toModelMessages(systemPrompt, history, turn, images);
     let imagesUnseen = turn.kind === "photo" && !images.has(CURRENT_TURN);
 
-    // Daily limits: the turn is charged before the model is called (its request counted with a
-    // real tokenizer when tokens are limited), in one statement; settled afterwards.
+    // Daily limits: the turn is charged before the model is called, and settled afterwards.
     const payer = Number(turn.payerId ?? turn.user.id);
-    let counter: TokenCounter | undefined;
-    let reservedTokens = 0;
-    let admitted: { day: string | null; tokensLeft: number } = { day: null, tokensLeft: Number.POSITIVE_INFINITY };
-    if (deps.usage) {
-      try {
-        if (deps.usage.tokensLimited(payer)) {
-          counter = await loadTokenCounter();
-          reservedTokens = counter.countTurns(turns);
-        }
-        const admission = await deps.usage.admit(payer, reservedTokens);
-        if (!admission.ok) {
-          metrics?.turnRefused(admission.limit);
-          log.info({ userId: payer, limit: admission.limit, needed: admission.needed }, "refused: daily limit");
-          return { kind: "over_limit", verdict: admission };
-        }
-        admitted = admission;
-      } catch (error) {
-        log.error({ err: error }, "database unavailable while charging the turn");
-        return { kind: "storage_unavailable" };
+    let charge: TurnCharge;
+    try {
+      const admission = await admitTurn(deps.usage, payer, turns, model, log);
+      if (admission.kind === "refused") {
+        metrics?.turnRefused(admission.verdict.limit);
+        log.info({ userId: payer, limit: admission.verdict.limit, needed: admission.verdict.needed }, "refused: daily limit");
+        return { kind: "over_limit", verdict: admission.verdict };
       }
+      charge = admission.charge;
+    } catch (error) {
+      log.error({ err: error }, "database unavailable while charging the turn");
+      return { kind: "storage_unavailable" };
     }
-    let completionTokens = 0;
-    /** What the model call cost: as the server reported it, or else as counted here. */
-    const usageNow = (): AnswerUsage =>
-      reported
-        ? { model, ...reported, estimated: false }
-        : counter
-          ? { model, promptTokens: reservedTokens, completionTokens: counter.count(answer), estimated: true }
-          : { model, ...estimateUsage(turns, answer), estimated: true };
-    /** Ends the turn's charge: what the call cost instead of what was reserved; no answer, no message. */
+    const usageNow = () => charge.usage(turns, answer, reported);
     const settled = (outcome: ReplyOutcome, usage: AnswerUsage): ReplyOutcome => {
-      if (deps.usage && admitted.day !== null) {
-        const delta = { messages: outcome.kind === "answer" ? 0 : -1, tokens: usage.promptTokens + usage.completionTokens - reservedTokens };
-        deps.usage.settle(payer, admitted.day, delta).catch((error: unknown) => log.warn({ err: error }, "could not settle the turn's charge; it stays as reserved"));
-      }
+      charge.settle(outcome.kind === "answer", usage);
       return outcome;
     };
 
@@ -355,12 +335,9 @@ export function createDialogueService(deps: DialogueDependencies): DialogueServi
             cut = "length";
             break;
           }
-          if (counter && Number.isFinite(admitted.tokensLeft)) {
-            completionTokens += counter.count(delta);
-            if (completionTokens >= admitted.tokensLeft) {
-              cut = "tokens"; // the user's tokens for today end here
-              break;
-            }
+          if (charge.spend(delta)) {
+            cut = "tokens"; // the user's tokens for today end here
+            break;
           }
           if (firstTextMs === undefined && delta.trim() === "") continue;
           firstTextMs ??= Math.round(performance.now() - startedAt);
