@@ -347,20 +347,25 @@ export function parseConfig(env: Environment): Config {
   };
 }
 
-/** Values that must never reach a log line: the bot token, the API key, the database password. */
 /** Sent as the API key when OPENAI_API_KEY is unset (local servers ignore it; the SDK needs one). */
 export const NO_API_KEY = "not-needed";
 
-export function secretsOf(config: Config): string[] {
+/**
+ * Values that must never reach a log line: the bot token, the API key, the webhook secret; and
+ * the database password, which an operator may have chosen as a word (the compose file's is
+ * "parley", the app's own name), so it is scrubbed where it stands as a password (logger.ts).
+ */
+export function secretsOf(config: Config): { secrets: string[]; passwords: string[] } {
   const secrets = [config.telegram.token];
   // The placeholder sent to servers that need no key is no secret: scrubbing it would garble logs.
   if (config.openai.apiKey !== NO_API_KEY) secrets.push(config.openai.apiKey);
   if (config.telegram.webhook) secrets.push(config.telegram.webhook.secret);
+  const passwords: string[] = [];
   if (config.database.kind === "postgres") {
     const password = decodeURIComponent(new URL(config.database.url).password);
-    if (password) secrets.push(password);
+    if (password) passwords.push(password);
   }
-  return secrets;
+  return { secrets, passwords };
 }
 
 /** Only the database part: what the migration tool needs, without bot or model settings. */

@@ -5,6 +5,8 @@ import type { LogLevel } from "./config.ts";
 export type { Logger };
 
 const REDACTED = "[REDACTED]";
+/** A password this long is no ordinary word: scrubbed wherever it appears. */
+const PASSWORD_ANYWHERE = 12;
 
 /**
  * Fields every log line written inside `run` carries, whoever writes it (the turn's update id
@@ -98,7 +100,14 @@ const describeErrors = (line: Record<string, unknown>) => {
  */
 export function createLogger(options: {
   level: LogLevel;
+  /** Scrubbed wherever they appear (tokens, keys). */
   secrets: readonly string[];
+  /**
+   * Scrubbed where they stand as a password, in a URL's `user:password@`; anywhere too when at
+   * least PASSWORD_ANYWHERE characters long. A short one may be a word: the compose file's database
+   * password is "parley", and scrubbing it everywhere turned every line's "app" into [REDACTED].
+   */
+  passwords?: readonly string[];
   destination?: DestinationStream;
   context?: LogContext;
 }): Logger {
@@ -106,10 +115,12 @@ export function createLogger(options: {
   // A line is JSON, so a secret with a quote or a backslash appears escaped in it; in a URL (a
   // connection string inside an error) it appears percent-encoded. Longest first, so a form that
   // contains another is replaced whole.
-  const secrets = [
-    ...new Set(options.secrets.filter((s) => s.length >= 6).flatMap((s) => [s, JSON.stringify(s).slice(1, -1), encodeURIComponent(s)])),
-  ].sort((a, b) => b.length - a.length);
-  const scrub = (line: string) => secrets.reduce((out, secret) => out.replaceAll(secret, REDACTED), line);
+  const passwords = options.passwords ?? [];
+  const anywhere = [...options.secrets.filter((s) => s.length >= 6), ...passwords.filter((p) => p.length >= PASSWORD_ANYWHERE)];
+  const secrets = [...new Set(anywhere.flatMap((s) => [s, JSON.stringify(s).slice(1, -1), encodeURIComponent(s)]))].sort((a, b) => b.length - a.length);
+  const inUrls = [...new Set(passwords.flatMap((p) => [p, encodeURIComponent(p)]))].map((p) => `:${JSON.stringify(p).slice(1, -1)}@`);
+  const scrub = (line: string) =>
+    inUrls.reduce((out, form) => out.replaceAll(form, `:${REDACTED}@`), secrets.reduce((out, secret) => out.replaceAll(secret, REDACTED), line));
   return pino(
     {
       level: options.level,

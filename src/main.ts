@@ -49,7 +49,7 @@ async function main(): Promise<void> {
   if (config.memoryProfile === "lean") setFlagsFromString("--optimize-for-size");
 
   const logContext = createLogContext();
-  const logger = createLogger({ level: config.logLevel, secrets: secretsOf(config), context: logContext });
+  const logger = createLogger({ level: config.logLevel, ...secretsOf(config), context: logContext });
   // Listen from the start, so a signal during start-up is not lost (it stops the bot once started).
   // One stop request often arrives twice: Ctrl-C or a SIGTERM to the process group reaches the bot
   // and npm, which forwards it again. Repeats within a second are that echo; a later one is an

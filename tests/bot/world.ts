@@ -43,7 +43,7 @@ export class InProcessBot {
         done();
       },
     });
-    const logger = createLogger({ level: config.logLevel, secrets: secretsOf(config), destination, context: logContext });
+    const logger = createLogger({ level: config.logLevel, ...secretsOf(config), destination, context: logContext });
     this.app = createApp(config, { logger, logContext, onFatal: (reason) => (this.fatal = reason) });
     await this.app.start();
   }

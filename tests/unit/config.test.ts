@@ -86,7 +86,7 @@ describe("parseConfig", () => {
     });
     expect(config.http).toEqual({ host: "0.0.0.0", port: 0 });
     expect(config.inbox).toEqual({ role: "worker", leaseMs: 5_000, maxConcurrentTurns: 200, pasteMergeMs: 0, mergeWaitingMax: 10 });
-    expect(secretsOf(config)).toContain("s3cret_Token-1");
+    expect(secretsOf(config).secrets).toContain("s3cret_Token-1");
   });
 
   test("a webhook needs https and a secret Telegram accepts; a worker-only instance needs PostgreSQL", () => {
@@ -160,13 +160,13 @@ describe("parseConfig", () => {
 
 test("secretsOf names the token, the API key and the database password", () => {
   const config = parseConfig({ ...valid, DATABASE_URL: "postgres://parley:s%40cret-pw@db/parley" });
-  expect(secretsOf(config)).toEqual([valid.TELEGRAM_BOT_TOKEN, "sk-test", "s@cret-pw"]);
+  expect(secretsOf(config)).toEqual({ secrets: [valid.TELEGRAM_BOT_TOKEN, "sk-test"], passwords: ["s@cret-pw"] });
 });
 
 test("without OPENAI_API_KEY the placeholder sent instead is no secret (it would garble every log line)", () => {
   const config = parseConfig({ TELEGRAM_BOT_TOKEN: valid.TELEGRAM_BOT_TOKEN, OPENAI_BASE_URL: "http://localhost:11434/v1" });
   expect(config.openai.apiKey).toBe("not-needed");
-  expect(secretsOf(config)).toEqual([valid.TELEGRAM_BOT_TOKEN]);
+  expect(secretsOf(config)).toEqual({ secrets: [valid.TELEGRAM_BOT_TOKEN], passwords: [] });
 });
 
 describe("parseDatabaseConfig", () => {

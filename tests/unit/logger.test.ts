@@ -33,7 +33,7 @@ test("secrets are scrubbed from every log line, wherever they hide", () => {
 test("a secret with quotes and backslashes is scrubbed as JSON escapes it, and as a URL encodes it", () => {
   const { lines, destination } = capture();
   const password = 'pa"ss\\word%!';
-  const logger = createLogger({ level: "info", secrets: [password], destination });
+  const logger = createLogger({ level: "info", secrets: [], passwords: [password], destination });
   logger.error({ reason: `password ${password} rejected` }, "database");
   logger.error(`connect postgres://parley:${encodeURIComponent(password)}@db/parley failed`);
   const all = lines.join("");
@@ -41,6 +41,15 @@ test("a secret with quotes and backslashes is scrubbed as JSON escapes it, and a
   expect(all).not.toContain(encodeURIComponent(password));
   expect(all.match(/\[REDACTED\]/g)).toHaveLength(2);
   expect(JSON.parse(lines[0]!).reason).toBe("password [REDACTED] rejected");
+});
+
+test("a database password that is a word (the compose file's \"parley\") is scrubbed only where it stands as a password", () => {
+  const { lines, destination } = capture();
+  const logger = createLogger({ level: "info", secrets: [], passwords: ["parley"], destination });
+  logger.error("connect postgres://parley:parley@postgres:5432/parley failed");
+  const line = JSON.parse(lines[0]!) as { app: string; msg: string };
+  expect(line.app).toBe("parley");
+  expect(line.msg).toBe("connect postgres://parley:[REDACTED]@postgres:5432/parley failed");
 });
 
 test("every line written inside a log context carries its fields, from child loggers and later callbacks too", async () => {
