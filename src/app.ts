@@ -3,7 +3,7 @@
  * main.ts runs it as a process; tests/bot/ drives it in-process.
  */
 import { randomUUID } from "node:crypto";
-import { Api, GrammyError } from "grammy";
+import { Api, GrammyError, HttpError } from "grammy";
 import { sql } from "kysely";
 import type { LanguageCode, Update, UserFromGetMe } from "grammy/types";
 import { createAccessService } from "./access/access.service.ts";
@@ -32,6 +32,7 @@ import { createInboxWorker, type InboxWorker } from "./inbox/worker.ts";
 import { createPasteMerger } from "./inbox/paste.ts";
 import { createLlmClient } from "./llm/client.ts";
 import { createLogContext, createOutageLog, type LogContext, type Logger } from "./logger.ts";
+import { backoffMs } from "./lib/retry.ts";
 import { createMetrics } from "./ops/metrics.ts";
 import { createBot, createPlainApi, type ParleyBot } from "./telegram/bot.ts";
 import { addressedText } from "./telegram/prompt.ts";
@@ -45,9 +46,45 @@ import { createTranscriber } from "./llm/transcribe.ts";
 
 /** Turns still waiting for the model this long into a shutdown are cancelled (and run again later). */
 const SHUTDOWN_GRACE_MS = 7_000;
+/** getMe at start-up: an attempt that gets no answer in this time is tried again. */
+const GET_ME_TIMEOUT_S = 10;
+/** Waits between getMe attempts while Telegram is unreachable at start-up: 1 s, 2 s, 4 s … 30 s. */
+const START_RETRY = { baseMs: 1_000, maxMs: 30_000 };
+
+/** A stop was asked for while the app was starting: nothing is wrong, the process ends cleanly. */
+export class StartAborted extends Error {
+  constructor() {
+    super("stopped during start-up");
+    this.name = "StartAborted";
+  }
+}
+
+/** Waits `ms`, or until `signal` aborts (then throws StartAborted). */
+const pause = (ms: number, signal: AbortSignal | undefined) =>
+  new Promise<void>((resolve, reject) => {
+    if (signal?.aborted) return reject(new StartAborted());
+    const done = () => {
+      clearTimeout(timer);
+      signal?.removeEventListener("abort", stop);
+    };
+    const stop = () => {
+      done();
+      reject(new StartAborted());
+    };
+    const timer = setTimeout(() => {
+      done();
+      resolve();
+    }, ms);
+    signal?.addEventListener("abort", stop, { once: true });
+  });
 
 export interface App {
-  start(): Promise<void>;
+  /**
+   * Health first (/healthz answers from here on, /readyz says what start-up still waits for),
+   * then the store, Telegram (waited for while unreachable), receiving, the worker. `signal`
+   * aborts a start-up still under way: it then throws StartAborted.
+   */
+  start(signal?: AbortSignal): Promise<void>;
   /** Stops receiving, lets the turns in flight finish (cancelling late ones), closes the database. */
   stop(): Promise<void>;
 }
@@ -117,9 +154,17 @@ export function createApp(config: Config, { logger, onFatal, logContext = create
     stopAnswers?.(request).catch((error: unknown) => logger.warn({ err: error, chatId: request.chatId }, "could not decide a stop request"));
   };
 
+  /** What start-up is doing now; "running" once it is done (/readyz shows it until then). */
+  let phase = "starting";
+  /** The store is migrated (embedded) or checked: webhook updates may be stored from now on. */
+  let storeReady = false;
+
   /** GET /readyz: the database answers, its schema is current, Telegram was reachable last time. */
   const readiness = async (): Promise<Readiness> => {
-    const checks: Record<string, string> = {};
+    // Until the store is ready, start-up itself is what is missing (and the store is not touched
+    // beside its migration).
+    if (!storeReady) return { ready: false, checks: { startup: phase } };
+    const checks: Record<string, string> = phase === "running" ? {} : { startup: phase };
     try {
       await sql`select 1`.execute(db);
       checks.database = "ok";
@@ -149,8 +194,31 @@ export function createApp(config: Config, { logger, onFatal, logContext = create
     }
   };
 
+  /**
+   * Who the bot is (getMe). A token Telegram refuses fails start-up at once; while Telegram is
+   * unreachable (a network down, a proxy dropping packets) each attempt has GET_ME_TIMEOUT_S, a
+   * warning says so, and start-up waits, /healthz answering meanwhile, until a stop is asked for.
+   */
+  const whoAmI = async (signal: AbortSignal | undefined): Promise<UserFromGetMe> => {
+    const api = new Api(token, { apiRoot, timeoutSeconds: GET_ME_TIMEOUT_S });
+    for (let attempt = 1; ; attempt++) {
+      try {
+        // grammY types its signal as the abort-controller polyfill's; Node's own works the same.
+        const me = await api.getMe(signal as Parameters<Api["getMe"]>[0]);
+        if (attempt > 1) logger.info({ attempts: attempt }, "Telegram reachable; starting");
+        return me;
+      } catch (error) {
+        if (signal?.aborted) throw new StartAborted();
+        if (!(error instanceof HttpError)) throw error; // Telegram answered: 401 and the like are for the operator
+        const delayMs = backoffMs(attempt, START_RETRY);
+        logger.warn({ err: error, attempt, delayMs, apiRoot }, "Telegram unreachable at start-up; trying again (check the network and TELEGRAM_API_ROOT)");
+        await pause(delayMs, signal);
+      }
+    }
+  };
+
   /** The services and the grammY bot, wired once Telegram has said who the bot is. */
-  const createServices = async () => {
+  const createServices = async (signal: AbortSignal | undefined) => {
     const messages = createMessageRepository(db);
     const commits = createTurnCommits(createTurnCommitRepository(db));
     const media = createMediaService({
@@ -177,8 +245,8 @@ export function createApp(config: Config, { logger, onFatal, logContext = create
       historyMaxImages: config.media.historyMaxImages,
       usage,
     });
-    // Checked once, without retries: a wrong token or an unreachable API fails start-up at once.
-    const botInfo = await new Api(token, { apiRoot }).getMe();
+    phase = "waiting for Telegram (getMe)";
+    const botInfo = await whoAmI(signal);
     botUsername = botInfo.username;
     if (config.access.everyone && !config.access.explicit) {
       logger.warn("ALLOWED_USERS is not set: anyone on Telegram can use this bot and its model budget (set ALLOWED_USERS, or * to mean it)");
@@ -242,7 +310,8 @@ export function createApp(config: Config, { logger, onFatal, logContext = create
       logger,
       readiness,
       metrics,
-      webhook: takesWebhook ? { path: webhook.path, secret: webhook.secret, ingest: (u) => ingest([u]) } : undefined,
+      // Before the store is ready an update is refused with 503, and Telegram sends it again.
+      webhook: takesWebhook ? { path: webhook.path, secret: webhook.secret, ingest: (u) => (storeReady ? ingest([u]) : Promise.reject(new Error("still starting"))) } : undefined,
       ops: !takesWebhook,
     });
     const port = await http.listen();
@@ -251,28 +320,30 @@ export function createApp(config: Config, { logger, onFatal, logContext = create
       opsHttp = createHttpServer({ ...config.ops, logger, readiness, metrics, ops: true });
       opsAt = `${config.ops.host}:${await opsHttp.listen()}`;
     }
+    logger.info({ http: `${config.http.host}:${port}`, ...(opsAt ? { ops: opsAt } : {}) }, "health checks listening; starting");
     return { port, opsAt };
   };
 
   /** The command menus, and updates coming in: a webhook, or long polling. Says how they come. */
-  const startReceiving = async (parley: ParleyBot, port: number): Promise<string> => {
+  const startReceiving = async (parley: ParleyBot, port: number, signal: AbortSignal | undefined): Promise<string> => {
+    const abortable = signal as Parameters<Api["getMe"]>[0];
     let receiving = "nothing (worker only)";
     if (config.inbox.role === "all") {
       // The command menu in each language the bot speaks (the default one for everyone else).
       for (const [i, locale] of languages.locales.entries()) {
-        await parley.bot.api.setMyCommands(languages.textsFor(locale).commands, i === 0 ? undefined : { language_code: locale as LanguageCode }).catch((error: unknown) => {
+        await parley.bot.api.setMyCommands(languages.textsFor(locale).commands, i === 0 ? undefined : { language_code: locale as LanguageCode }, abortable).catch((error: unknown) => {
           logger.warn({ err: error, locale }, "could not register the command list");
         });
       }
       if (webhook) {
-        await parley.bot.api.setWebhook(webhook.url, {
-          secret_token: webhook.secret,
-          allowed_updates: [...ALLOWED_UPDATES],
-          max_connections: webhook.maxConnections,
-        });
+        await parley.bot.api.setWebhook(
+          webhook.url,
+          { secret_token: webhook.secret, allowed_updates: [...ALLOWED_UPDATES], max_connections: webhook.maxConnections },
+          abortable,
+        );
         receiving = `webhook on ${config.http.host}:${port}${webhook.path}`;
       } else {
-        await parley.bot.api.deleteWebhook(); // long polling cannot coexist with a webhook
+        await parley.bot.api.deleteWebhook(undefined, abortable); // long polling cannot coexist with a webhook
         const current = createPoller({ api: createPlainApi(token, apiRoot, telegramApi.transformer, 45, budget.transformer("final")), ingest, allowedUpdates: ALLOWED_UPDATES, logger, languages });
         poller = current;
         current.run().catch((error: unknown) => {
@@ -327,17 +398,27 @@ export function createApp(config: Config, { logger, onFatal, logContext = create
   };
 
   return {
-    async start() {
+    async start(signal) {
+      const step = (now: string) => {
+        if (signal?.aborted) throw new StartAborted();
+        phase = now;
+      };
+      const { port, opsAt } = await serveHttp();
+      step("preparing the store");
       await prepareStore();
-      const { parley, messages, commits, botInfo } = await createServices();
+      storeReady = true;
+      step("waiting for Telegram (getMe)");
+      const { parley, messages, commits, botInfo } = await createServices(signal);
+      step("starting to receive updates");
       if (config.retentionDays !== null) {
         retention = createRetention({ repository: messages, days: config.retentionDays, logger });
         retention.start();
       }
       worker = createWorker(parley, commits, botInfo);
-      const { port, opsAt } = await serveHttp();
-      const receiving = await startReceiving(parley, port);
+      const receiving = await startReceiving(parley, port, signal);
+      step("joining the other instances");
       await joinInstances();
+      step("running");
       worker.start();
       logger.info(
         {

@@ -3,7 +3,7 @@
  */
 import { GrammyError, HttpError } from "grammy";
 import { setFlagsFromString } from "node:v8";
-import { createApp } from "./app.ts";
+import { createApp, StartAborted } from "./app.ts";
 import { ConfigError, parseConfig, readEnvironment, secretsOf, type Config } from "./config.ts";
 import { StoreInUseError } from "./db/store-lock.ts";
 import { cannotConnect, describeStore, isConnectionFailure } from "./db/store-errors.ts";
@@ -80,8 +80,15 @@ async function main(): Promise<void> {
     },
   });
   try {
-    await app.start();
+    await app.start(stopRequested.signal);
   } catch (error) {
+    // Any failure after a stop was asked for is that stop (a request it aborted, say).
+    if (error instanceof StartAborted || stopRequested.signal.aborted) {
+      // Asked to stop while starting (docker stop while Telegram is unreachable): a clean end.
+      logger.info({ signal: stopRequested.signal.reason }, "stopped during start-up");
+      await app.stop().catch(() => undefined);
+      process.exit(0);
+    }
     process.stderr.write(`${describeStartupError(error, config)}\n`);
     await app.stop().catch(() => undefined);
     process.exit(1);

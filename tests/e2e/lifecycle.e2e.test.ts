@@ -2,7 +2,8 @@
  * End to end: how the bot starts, refuses to start, and stops.
  */
 import { afterEach, describe, expect, test } from "vitest";
-import { BotProcess, npmRun } from "../helpers/bot-process.ts";
+import net from "node:net";
+import { BotProcess, httpBaseIn, npmRun } from "../helpers/bot-process.ts";
 import { createWorld, person, type World } from "../helpers/world.ts";
 
 let world: World | undefined;
@@ -31,6 +32,46 @@ describe("start-up", () => {
     expect(bot.stderr).toContain("Telegram rejected TELEGRAM_BOT_TOKEN");
     expect(bot.stderr).not.toContain("111:wrong-token");
     expect(bot.stderr).not.toMatch(/\n\s+at /);
+  });
+});
+
+describe("start-up while Telegram is unreachable", () => {
+  test("refused: /healthz answers, /readyz names what start-up waits for, a warning names the setting; it starts once Telegram is back", async () => {
+    world = await createWorld();
+    const w = world;
+    w.tg.setNetworkDown(true);
+    const bot = new BotProcess(w.env({ LOG_LEVEL: "info" }));
+    await bot.waitForOutput(/"msg":"Telegram unreachable at start-up; trying again \(check the network and TELEGRAM_API_ROOT\)"/);
+    const base = httpBaseIn(bot.stdout);
+    expect((await fetch(`${base}/healthz`)).status).toBe(200);
+    const ready = await fetch(`${base}/readyz`);
+    expect(ready.status).toBe(503);
+    expect(((await ready.json()) as { checks: { startup?: string } }).checks.startup).toBe("waiting for Telegram (getMe)");
+    w.tg.setNetworkDown(false);
+    await bot.waitForOutput(/"msg":"Parley is running"/, 60_000);
+    expect((await fetch(`${base}/readyz`)).status).toBe(200);
+    expect(bot.stdout + bot.stderr).not.toContain(w.tg.token.split(":")[1]!);
+    expect((await bot.stop()).code).toBe(0);
+  });
+
+  test("no answer at all (packets dropped): SIGTERM during start-up ends the process at once, with exit 0", async () => {
+    world = await createWorld();
+    // A Bot API that accepts connections and never answers.
+    const silent = net.createServer(() => undefined);
+    await new Promise<void>((resolve) => silent.listen(0, "127.0.0.1", resolve));
+    try {
+      const bot = new BotProcess(world.env({ LOG_LEVEL: "info", TELEGRAM_API_ROOT: `http://127.0.0.1:${(silent.address() as net.AddressInfo).port}` }));
+      await bot.waitForOutput(/"msg":"health checks listening; starting"/);
+      const base = httpBaseIn(bot.stdout);
+      // Up while getMe waits (the store is prepared first: wait for that phase to pass).
+      await expect.poll(async () => ((await (await fetch(`${base}/readyz`)).json()) as { checks: { startup?: string } }).checks.startup, { timeout: 30_000 }).toBe("waiting for Telegram (getMe)");
+      expect((await fetch(`${base}/healthz`)).status).toBe(200);
+      const exit = await bot.stop();
+      expect(exit.code).toBe(0);
+      expect(bot.stdout).toContain('"msg":"stopped during start-up"');
+    } finally {
+      silent.close();
+    }
   });
 });
 
