@@ -5,7 +5,7 @@
 NPM ?= npm
 STAMP := node_modules/.installed
 
-.PHONY: help install start dev test lint typecheck bench db-up db-down db-migrate db-reset db-copy up down logs
+.PHONY: help install start dev test lint typecheck bench db-up db-down db-migrate db-reset db-copy up down logs docker-smoke
 
 help:
 	@echo "make start       run the bot (installs dependencies; embedded PGlite store unless DATABASE_URL is set)"
@@ -14,11 +14,13 @@ help:
 	@echo "make lint        eslint"
 	@echo "make typecheck   tsc --noEmit"
 	@echo "make bench       benchmarks against their goals; report in data/benchmarks.md (BENCH_REPORT=doc/benchmarks.md to update the committed one)"
-	@echo "make up          build and run everything in Docker: PostgreSQL, migrations, the bot (settings from .env)"
+	@echo "make up          build and run everything in Docker: PostgreSQL, migrations, the bot (settings from .env;"
+	@echo "                 host ports PARLEY_HTTP_PORT=8080 and PARLEY_DB_PORT=5432 when those are taken)"
 	@echo "make down        stop it (the data volume is kept)"
 	@echo "make logs        follow the bot's logs"
 	@echo "make db-up       start PostgreSQL in Docker (docker-compose.yml)"
-	@echo "make db-down     stop it (the data volume is kept)"
+	@echo "make db-down     stop PostgreSQL only (the data volume is kept)"
+	@echo "make docker-smoke build the image and try the container path against fakes (needs Docker)"
 	@echo "make db-migrate  apply pending migrations to the configured store"
 	@echo "make db-reset    roll every migration back, then apply them again (erases all data; asks first, or FORCE=1)"
 	@echo "make db-copy     copy the embedded store (PGLITE_DATA_DIR) into the migrated, empty PostgreSQL of DATABASE_URL"
@@ -65,12 +67,21 @@ db-up:
 	@docker compose version >/dev/null 2>&1 || { $(NO_COMPOSE); }
 	docker compose up --detach --wait postgres
 
-db-down: down
+db-down:
+	@docker compose version >/dev/null 2>&1 || { $(NO_COMPOSE); }
+	docker compose stop postgres
 
+# Like make start: a first run creates .env and stops there; a .env without a token stops here
+# too (in Docker the bot would only restart, failing, under restart: unless-stopped).
 up:
 	@docker compose version >/dev/null 2>&1 || { $(NO_COMPOSE); }
-	docker compose up --detach --build
-	@echo "Parley is starting in Docker: make logs to follow it, make down to stop it."
+	@$(FIRST_RUN); \
+	if ! grep -Eq '^TELEGRAM_BOT_TOKEN=[^[:space:]]+' .env; then \
+	  echo "TELEGRAM_BOT_TOKEN is not set in .env: fill it in (from @BotFather), then run make up again."; exit 1; \
+	fi; \
+	docker compose up --detach --build --wait && \
+	echo "Parley is running in Docker (healthy): make logs to follow it, make down to stop it." || \
+	{ echo "Parley did not become healthy in Docker: its last lines follow (make logs for more)."; docker compose logs --tail 20 bot migrate; exit 1; }
 
 down:
 	@docker compose version >/dev/null 2>&1 || { $(NO_COMPOSE); }
@@ -88,3 +99,10 @@ db-reset: install
 
 db-copy: install
 	$(NPM) run db:copy
+
+# The container path for real: image, migrate, non-root, health, an answer, data across down/up,
+# exit 0 on docker stop (scripts/docker-smoke.ts). On machines without a registry, first:
+# eval "$$(../shared/tools/docker-offline/setup)" (doc/operations.md).
+docker-smoke: install
+	@docker compose version >/dev/null 2>&1 || { $(NO_COMPOSE); }
+	$(NPM) exec -- node scripts/docker-smoke.ts

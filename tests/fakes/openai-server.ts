@@ -63,6 +63,7 @@ export const lastUserText = (request: CompletionRequest) =>
 export class FakeOpenAI {
   readonly requests: CompletionRequest[] = [];
   url = "";
+  port = 0;
   inFlight = 0;
   maxInFlight = 0;
   /**
@@ -85,9 +86,11 @@ export class FakeOpenAI {
   private requestWaiters: Array<(request: CompletionRequest) => void> = [];
   private readonly server = createServer((req, res) => void this.handle(req, res));
 
-  async start(): Promise<this> {
-    await new Promise<void>((resolve) => this.server.listen(0, "127.0.0.1", resolve));
-    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}/v1`;
+  /** Listens on `host` (127.0.0.1; the container smoke test needs 0.0.0.0); `url` is the local one. */
+  async start(host = "127.0.0.1"): Promise<this> {
+    await new Promise<void>((resolve) => this.server.listen(0, host, resolve));
+    this.port = (this.server.address() as AddressInfo).port;
+    this.url = `http://127.0.0.1:${this.port}/v1`;
     return this;
   }
 

@@ -149,6 +149,7 @@ export class FakeTelegram {
   /** The same messages by chat: waiters re-check after every call, over thousands of chats in benches. */
   private readonly botMessagesByChat = new Map<number, BotMessage[]>();
   url = "";
+  port = 0;
 
   private readonly server = createServer((req, res) => void this.handle(req, res));
   private updates: Update[] = [];
@@ -223,9 +224,11 @@ export class FakeTelegram {
   private floodUntil = 0;
   private floodChatUntil = new Map<number, number>();
 
-  async start(): Promise<this> {
-    await new Promise<void>((resolve) => this.server.listen(0, "127.0.0.1", resolve));
-    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+  /** Listens on `host` (127.0.0.1; the container smoke test needs 0.0.0.0); `url` is the local one. */
+  async start(host = "127.0.0.1"): Promise<this> {
+    await new Promise<void>((resolve) => this.server.listen(0, host, resolve));
+    this.port = (this.server.address() as AddressInfo).port;
+    this.url = `http://127.0.0.1:${this.port}`;
     return this;
   }
 
