@@ -161,7 +161,7 @@ export function createBot(deps: BotDependencies): ParleyBot {
   bot.use(createSystemFeature({ dialogue, settings, logger }));
   bot.use(createModelFeature({ dialogue, settings, logger }));
   bot.use(createModeFeature({ dialogue, settings, logger }));
-  bot.use(createExportFeature({ dialogue }));
+  bot.use(createExportFeature({ dialogue, logger }));
   bot.use(createUnsupportedFeature());
 
   /** May `request`'s user stop answers others asked for: a chat admin (or the bot's). */

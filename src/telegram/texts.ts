@@ -44,6 +44,7 @@ export function createTexts(t: Translate) {
     modeSet: (mode: Mode) => t(`mode-set-${mode}`),
     modePrivate: t("mode-private"),
     exportEmpty: t("export-empty"),
+    exportFailed: t("export-failed"),
     exportCaption: (n: number) => t("export-caption", { messages: count("messages", n) }),
     /** The words of /export's Markdown document. */
     exportDocument: {

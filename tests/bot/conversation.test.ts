@@ -221,6 +221,16 @@ describe.each(E2E_STORES)("on %s", (store) => {
       ]);
     });
 
+    test("/export that Telegram refuses (a file too big): the user is told, in one short message", async () => {
+      const ida = person("Ida");
+      world.tg.userSends(ida.chat, ida.user, "Something to export");
+      await answerIn(ida.chat.id, "Echo: Something to export");
+      world.tg.failNext("sendDocument", { error_code: 413, description: "Request Entity Too Large" });
+      world.tg.userSends(ida.chat, ida.user, "/export");
+      expect((await answerIn(ida.chat.id, "did not take the export file")).text).toBe("Telegram did not take the export file. Try /export again in a minute.");
+      expect(world.tg.documents.filter((d) => d.chatId === ida.chat.id)).toHaveLength(0);
+    });
+
     test("/retry answers the last message again; the new answer replaces the old in the conversation", async () => {
       const rex = person("Rex");
       world.tg.userSends(rex.chat, rex.user, "/retry");

@@ -74,6 +74,7 @@ mode-set-member = Done: from now on I keep a separate conversation with each mem
 mode-private = /mode is for groups: a private chat has one conversation.
 
 export-empty = There's nothing to export: this chat's history is empty.
+export-failed = Telegram did not take the export file. Try /export again in a minute.
 export-caption = This chat's history: { $messages } (the same as JSON below).
 export-title-private = Chat with { $name }
 export-you = you

@@ -76,6 +76,7 @@ mode-set-member = Готово: теперь я веду отдельный ра
 mode-private = /mode для групп: в личном чате разговор один.
 
 export-empty = Экспортировать нечего: история этого чата пуста.
+export-failed = Telegram не принял файл экспорта. Попробуйте /export ещё раз через минуту.
 export-caption = История этого чата: { $messages } (ниже то же в JSON).
 export-title-private = Чат с { $name }
 export-you = вами
