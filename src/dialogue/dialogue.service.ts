@@ -374,7 +374,9 @@ export function createDialogueService(deps: DialogueDependencies): DialogueServi
       }
       // Misconfiguration (bad key, unknown model) is the operator's to fix: log it as an error.
       const level = failure.failure === "misconfigured" ? "error" : "warn";
-      log[level]({ failure: failure.failure, status: failure.status, reason: failure.message, modelServer: llm.server }, "model call failed");
+      // Which setting to look at, when it is one: the key (401, 403), or the model or the server's URL (404).
+      const check = failure.failure !== "misconfigured" ? undefined : failure.status === 404 ? `OPENAI_MODEL (${model}) and OPENAI_BASE_URL` : "OPENAI_API_KEY";
+      log[level]({ failure: failure.failure, status: failure.status, reason: failure.message, modelServer: llm.server, ...(check ? { check } : {}) }, check ? `model call failed: check ${check}` : "model call failed");
       metrics?.turnEnded("failed", failure.failure);
       metrics?.tokensUsed(usage.model, usage.promptTokens, usage.completionTokens);
       return settled(await finish(store, { failed: failure.failure, usage }, { kind: "llm_failed", failure: failure.failure, partial: answer }, log), usage);

@@ -23,13 +23,15 @@ const sample = (text: string, series: string) => {
   return line === undefined ? undefined : Number(line.slice(series.length + 1));
 };
 
-test("/healthz and /readyz: alive, and ready when the database, its schema and Telegram are", async () => {
+test("/healthz and /readyz: alive, and ready when the database, its schema, Telegram and the model server are", async () => {
   world = await createWorld();
   const bot = await world.startBot();
   expect(await get(bot, "/healthz")).toMatchObject({ status: 200, body: "ok\n" });
+  // The model server is looked at once the bot runs: its check shows a moment later.
+  await expect.poll(async () => JSON.parse((await get(bot, "/readyz")).body).checks.model).toBe("ok");
   const ready = await get(bot, "/readyz");
   expect(ready.status).toBe(200);
-  expect(JSON.parse(ready.body)).toEqual({ ready: true, checks: { database: "ok", schema: "ok", telegram: "ok" } });
+  expect(JSON.parse(ready.body)).toEqual({ ready: true, checks: { database: "ok", schema: "ok", telegram: "ok", model: "ok" } });
   expect((await get(bot, "/nowhere")).status).toBe(404);
   expect((await get(bot, "/healthz", "POST")).status).toBe(405);
   // No ALLOWED_USERS: it says so at start-up, as a warning.
@@ -55,7 +57,7 @@ test("/readyz turns 503 while Telegram cannot be reached, and back to 200 when i
   await bot.waitForOutput(/"msg":"Telegram unreachable; retrying"/);
   const down = await get(bot, "/readyz");
   expect(down.status).toBe(503);
-  expect(JSON.parse(down.body).checks).toEqual({ database: "ok", schema: "ok", telegram: "unreachable" });
+  expect(JSON.parse(down.body).checks).toMatchObject({ database: "ok", schema: "ok", telegram: "unreachable" });
   // A long poll only returns (and shows Telegram back) when there is something to return.
   const { chat, user } = person("Waiting");
   w.tg.userSends(chat, user, "are you there?");
@@ -92,4 +94,26 @@ test("/metrics: updates, turns by outcome, model timings, Telegram errors by met
   expect(text).toMatch(/^parley_inbox_waiting_turns [01]$/m); // the second turn may still be ending
   expect(text).toContain("parley_process_resident_memory_bytes");
   expect((await bot.stop()).code).toBe(0);
+});
+
+test("a wrong model setting shows at start: one warning naming the setting, and /readyz says so; the bot still runs", async () => {
+  world = await createWorld();
+  const w = world;
+  const bot = await w.startBot({ LOG_LEVEL: "info", OPENAI_MODEL: "gpt-4o-mini" });
+  await bot.waitForOutput(/does not offer \\"gpt-4o-mini\\": check OPENAI_MODEL and OPENAI_MODELS \(it offers fake-model, fake-model-large\)/);
+  const ready = await get(bot, "/readyz");
+  expect(ready.status).toBe(503);
+  expect(JSON.parse(ready.body).checks.model).toBe("unknown model: gpt-4o-mini");
+  expect(bot.stdout.split("\n").filter((line) => line.includes("does not offer"))).toHaveLength(1);
+  expect((await bot.stop()).code).toBe(0);
+
+  // A key the server refuses names OPENAI_API_KEY; a server that is down names OPENAI_BASE_URL.
+  w.ai.models = { status: 401 };
+  const refused = await w.startBot({ LOG_LEVEL: "info" });
+  await refused.waitForOutput(/refused the key \([^)]*\): check OPENAI_API_KEY/);
+  expect((await refused.stop()).code).toBe(0);
+  const down = await w.startBot({ LOG_LEVEL: "info", OPENAI_BASE_URL: "http://127.0.0.1:9/v1" });
+  await down.waitForOutput(/did not answer \([^)]*\): check OPENAI_BASE_URL/);
+  expect(JSON.parse((await get(down, "/readyz")).body).checks.model).toBe("unreachable");
+  expect((await down.stop()).code).toBe(0);
 });

@@ -71,6 +71,8 @@ export class FakeOpenAI {
    * usage), "ignore" (many local servers: no usage), "reject" (older servers: 400).
    */
   usage: "report" | "ignore" | "reject" = "report";
+  /** GET /v1/models: the models offered; "unlisted": 404 (a server without a list); a status: that error. */
+  models: string[] | "unlisted" | { status: number } = ["fake-model", "fake-model-large"];
   /** A model without vision: a request with an image is refused (400), as OpenAI's text models do. */
   vision = true;
   /** Transcriptions asked for (audio/transcriptions): the model, the file name and its bytes. */
@@ -147,6 +149,13 @@ export class FakeOpenAI {
     const chunks: Buffer[] = [];
     for await (const chunk of req) chunks.push(chunk as Buffer);
     if (req.method === "POST" && req.url?.endsWith("/audio/transcriptions")) return this.handleTranscription(req, Buffer.concat(chunks), res);
+    if (req.method === "GET" && req.url?.endsWith("/models")) {
+      const status = this.models === "unlisted" ? 404 : Array.isArray(this.models) ? 200 : this.models.status;
+      const body = Array.isArray(this.models) ? { object: "list", data: this.models.map((id) => ({ id, object: "model", created: 0, owned_by: "fake" })) } : { error: { message: status === 401 ? "Incorrect API key provided" : "Not found", type: "invalid_request_error" } };
+      res.writeHead(status, { "content-type": "application/json" });
+      res.end(JSON.stringify(body));
+      return;
+    }
     if (req.method !== "POST" || !req.url?.endsWith("/chat/completions")) {
       res.writeHead(404, { "content-type": "application/json" });
       res.end(JSON.stringify({ error: { message: "not found" } }));

@@ -291,6 +291,23 @@ describe("dialogue service", () => {
     expect(lines.find((l) => l.msg === "model call failed")).toMatchObject({ failure: "unavailable", modelServer: "models.example:8000", chatId: expect.any(Number) }); // the update id comes from the turn's log context (logger.test.ts)
   });
 
+  test("a model call the server refuses as misconfigured names the setting to check: the key for 401, the model and URL for 404", async () => {
+    for (const [status, check] of [
+      [401, "OPENAI_API_KEY"],
+      [404, "OPENAI_MODEL (test-model) and OPENAI_BASE_URL"],
+    ] as const) {
+      const { repository } = memoryRepository();
+      const llm = scripted(async function* () {
+        yield* [];
+        throw new LlmError("misconfigured", "refused", { status });
+      });
+      const lines: Array<Record<string, unknown>> = [];
+      const capture = pino({ level: "info" }, { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) });
+      await createDialogueService({ repository, llm, settings, logger: capture }).reply(turn, rowOf(repository), () => {});
+      expect(lines.find((l) => l.failure === "misconfigured")).toMatchObject({ level: 50, status, check, msg: `model call failed: check ${check}` });
+    }
+  });
+
   test("a model call cancelled by shutdown records nothing: the turn runs again", async () => {
     const { repository, recorded } = memoryRepository();
     const llm = scripted(async function* () {
