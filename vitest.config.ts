@@ -13,7 +13,7 @@ export default defineConfig({
       // Everything in-process (unit, repository, tests/bot): no build.
       { extends: true, test: { name: "fast", include: ["tests/**/*.test.ts"], exclude: ["tests/e2e/**"] } },
       // The real bot process, built: dist/ is (re)built first if stale, only when e2e files run.
-      { extends: true, test: { name: "e2e", include: ["tests/e2e/**/*.test.ts"], globalSetup: ["tests/helpers/built-bot.ts"] } },
+      { extends: true, test: { name: "e2e", include: ["tests/e2e/**/*.test.ts"], globalSetup: ["tests/helpers/built-bot.ts"], setupFiles: ["tests/helpers/e2e-failures.ts"] } },
     ],
   },
 });

@@ -115,7 +115,8 @@ type Line = Record<string, unknown> & { level: number; msg: string };
     expect(startUp).toHaveLength(1);
     for (const key of ["receiving", "memoryProfile", "instance", "http"]) {
       expect(startUp[0]).toHaveProperty(key);
-      expect(lines.filter((l) => key in l).map((l) => l.msg)).toEqual(["Parley is running"]);
+      // Where health is served is said as soon as it is (before the store and Telegram), and again when running.
+      expect(lines.filter((l) => key in l).map((l) => l.msg)).toEqual(key === "http" ? ["health checks listening; starting", "Parley is running"] : ["Parley is running"]);
     }
     expect(lines.filter((l) => "migration" in l && l.msg !== "migration applied")).toEqual([]);
     const keys = (l: Line) => Object.keys(l).sort();

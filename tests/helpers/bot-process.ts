@@ -60,6 +60,11 @@ export function httpBaseIn(output: string): string {
   return `http://${where}`;
 }
 
+/** How long a bot may take to start in a test: most of a test's time (testTimeout 60 s). */
+const START_TIMEOUT_MS = 50_000;
+/** Every bot process started, in order: a failed test prints the output of its own (e2e-failures.ts). */
+export const startedBots: BotProcess[] = [];
+
 export class BotProcess {
   stdout = "";
   stderr = "";
@@ -82,6 +87,7 @@ export class BotProcess {
       this.waits.check();
     });
     this.exited = new Promise((resolve) => this.child.once("exit", (code, signal) => resolve({ code, signal })));
+    startedBots.push(this);
   }
 
   /** Lines of stdout that match `pattern`. */
@@ -106,8 +112,12 @@ export class BotProcess {
     return this.waits.until(seen, pattern, timeoutMs, exited);
   }
 
+  /**
+   * Start-up on a busy machine can take long without anything being wrong: this waits for "running"
+   * or an exit, as long as a test may run (vitest's testTimeout is 60 s), not a tighter guess.
+   */
   waitUntilRunning(): Promise<void> {
-    return this.waitForOutput(/"msg":"Parley is running"/);
+    return this.waitForOutput(/"msg":"Parley is running"/, START_TIMEOUT_MS);
   }
 
   /** In webhook mode: the local URL of the bot's webhook (it logs where it listens). */
