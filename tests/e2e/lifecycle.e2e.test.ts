@@ -188,7 +188,7 @@ describe("durability", () => {
     const bot = new BotProcess(world.env({ DATABASE_URL: "postgres://parley:Pa55-word@127.0.0.1:1/parley" }));
     expect((await bot.exited).code).toBe(1);
     expect(bot.stderr).toContain('Cannot connect to PostgreSQL database "parley" on 127.0.0.1:1: connect ECONNREFUSED');
-    expect(bot.stderr).toContain("is DATABASE_URL right?");
+    expect(bot.stderr).toContain("Is the server running, and are the host and port in DATABASE_URL right?");
     expect(bot.stderr + bot.stdout).not.toMatch(/\n\s+at /);
     expect(bot.stderr + bot.stdout).not.toContain("Pa55-word");
   });
