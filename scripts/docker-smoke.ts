@@ -110,6 +110,10 @@ try {
   check("migrate exits 0", migrateExit === "0", `exit ${migrateExit}`);
   const uid = compose("exec", "-T", "bot", "id", "-u").trim();
   check("the bot runs as non-root", uid !== "0", `uid ${uid}`);
+  const app = compose("exec", "-T", "bot", "ls", "/app").split("\n").filter(Boolean);
+  check("the image holds the build, not the sources", app.includes("dist") && !app.includes("src"), app.join(" "));
+  const anonymous = docker(["inspect", "--format", "{{range .Mounts}}{{.Type}}:{{.Name}} {{end}}", `${PROJECT}-bot-1`, `${PROJECT}-migrate-1`]).trim();
+  check("no anonymous volumes", anonymous === "", anonymous || "none mounted");
   const health = await fetch(`${base}/healthz`);
   check("the published port answers /healthz", health.status === 200, `${health.status}`);
   const [ready, readyMs] = await (async () => {

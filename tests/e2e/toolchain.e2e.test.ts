@@ -74,6 +74,35 @@ test("`make up` / `make logs` without Docker Compose say so in one line", () => 
   }
 });
 
+test("`make up` checks .env as `make start` does before it starts anything; `make db-down` stops postgres alone", () => {
+  // A docker that has Compose and writes down what it is asked.
+  const bin = path.join(dir, "bin");
+  mkdirSync(bin);
+  writeFileSync(path.join(bin, "docker"), `#!/bin/sh\necho "docker $*" >> "${path.join(dir, "docker.log")}"\n`, { mode: 0o755 });
+  const docker = () => (existsSync(path.join(dir, "docker.log")) ? readFileSync(path.join(dir, "docker.log"), "utf8") : "");
+  const env = { PATH: `${bin}:/usr/local/bin:/usr/bin:/bin` };
+
+  const first = make(["up"], env);
+  expect(first.code).toBe(0);
+  expect(first.output).toContain("Created .env from .env.example.");
+  expect(first.output).toContain("then run make up again");
+  expect(docker()).not.toContain("compose up");
+
+  const noToken = make(["up"], env);
+  expect(noToken.code).not.toBe(0);
+  expect(noToken.output).toContain("TELEGRAM_BOT_TOKEN is not set in .env");
+  expect(docker()).not.toContain("compose up");
+
+  writeFileSync(path.join(dir, ".env"), readFileSync(path.join(dir, ".env"), "utf8").replace(/^TELEGRAM_BOT_TOKEN=.*$/m, "TELEGRAM_BOT_TOKEN=123:abc"));
+  const up = make(["up"], env);
+  expect(up.code).toBe(0);
+  expect(docker()).toContain("docker compose up --detach --build --wait");
+  expect(up.output).toContain("Parley is running in Docker (healthy)");
+
+  expect(make(["db-down"], env).code).toBe(0);
+  expect(docker().trim().split("\n").at(-1)).toBe("docker compose stop postgres");
+});
+
 test("the image has what src/ imports: every package it uses is a production dependency", () => {
   const pkg = JSON.parse(readFileSync(path.join(PROJECT_ROOT, "package.json"), "utf8")) as { dependencies: Record<string, string> };
   const files = (spawnSync("git", ["ls-files", "src"], { cwd: PROJECT_ROOT, encoding: "utf8" }).stdout as string).split("\n").filter((f) => f.endsWith(".ts"));
