@@ -31,8 +31,7 @@ import { createGenerationStops, parseStopRequest, stopRequestOf, type StopReques
 import { createInboxWorker, type InboxWorker } from "./inbox/worker.ts";
 import { createPasteMerger } from "./inbox/paste.ts";
 import { createLlmClient } from "./llm/client.ts";
-import { createOpenAi } from "./llm/openai.ts";
-import { checkModels, modelCheckWarning, modelReadiness, type ModelCheck } from "./llm/model-check.ts";
+import { createModelWatch } from "./llm/model-check.ts";
 import { createLogContext, createOutageLog, type LogContext, type Logger } from "./logger.ts";
 import { backoffMs } from "./lib/retry.ts";
 import { createMetrics } from "./ops/metrics.ts";
@@ -48,8 +47,6 @@ import { createTranscriber } from "./llm/transcribe.ts";
 
 /** Turns still waiting for the model this long into a shutdown are cancelled (and run again later). */
 const SHUTDOWN_GRACE_MS = 7_000;
-/** While the model check finds a problem, /readyz looks again at most this often. */
-const MODEL_RECHECK_MS = 30_000;
 /** getMe at start-up: an attempt that gets no answer in this time is tried again. */
 const GET_ME_TIMEOUT_S = 10;
 /** Waits between getMe attempts while Telegram is unreachable at start-up: 1 s, 2 s, 4 s … 30 s. */
@@ -158,27 +155,8 @@ export function createApp(config: Config, { logger, onFatal, logContext = create
     stopAnswers?.(request).catch((error: unknown) => logger.warn({ err: error, chatId: request.chatId }, "could not decide a stop request"));
   };
 
-  /**
-   * The model server, its key and the allowed models, looked at once started (never on the way to
-   * running: a model server that is down only for now must not keep the bot from starting), and
-   * again at most every MODEL_RECHECK_MS while /readyz is asked and the last look found a problem.
-   */
-  let modelCheck: ModelCheck | undefined;
-  let modelCheckedAt = 0;
-  let modelChecking: Promise<void> | undefined;
-  const lookAtModels = () => {
-    modelCheckedAt = Date.now();
-    modelChecking ??= checkModels(createOpenAi(config.openai), config.openai.models)
-      .then((check) => {
-        const warning = modelCheckWarning(check, new URL(config.openai.baseURL).host);
-        if (warning) logger.warn({ check: check.status }, warning);
-        else if (modelCheck !== undefined && modelReadiness(modelCheck) !== "ok") logger.info("the model server answers, with the models set");
-        modelCheck = check;
-      })
-      .catch((error: unknown) => logger.warn({ err: error }, "could not look at the model server"))
-      .finally(() => (modelChecking = undefined));
-    return modelChecking;
-  };
+  /** The model server, its key and the allowed models: looked at once the bot runs (llm/model-check.ts). */
+  const models = createModelWatch({ server: config.openai, models: config.openai.models, logger });
 
   /** What start-up is doing now; "running" once it is done (/readyz shows it until then). */
   let phase = "starting";
@@ -203,11 +181,8 @@ export function createApp(config: Config, { logger, onFatal, logContext = create
       databaseOutage.failed(error);
     }
     checks.telegram = telegramApi.reachable() ? "ok" : "unreachable";
-    if (phase === "running") {
-      // Absent until the first look (a few ms after start) has an answer.
-      if (modelCheck !== undefined) checks.model = modelReadiness(modelCheck);
-      if (modelCheck !== undefined && checks.model !== "ok" && Date.now() - modelCheckedAt > MODEL_RECHECK_MS) void lookAtModels();
-    }
+    const model = phase === "running" ? models.readiness() : undefined;
+    if (model !== undefined) checks.model = model;
     return { ready: Object.values(checks).every((c) => c === "ok"), checks };
   };
   const databaseOutage = createOutageLog(logger, "database");
@@ -451,7 +426,7 @@ export function createApp(config: Config, { logger, onFatal, logContext = create
       await joinInstances();
       step("running");
       worker.start();
-      void lookAtModels();
+      models.look();
       logger.info(
         {
           bot: botInfo.username,

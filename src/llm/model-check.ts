@@ -6,7 +6,12 @@
  * against the bot (the models cannot be checked, nothing more). Never a completion: it would cost.
  */
 import type OpenAI from "openai";
+import type { Logger } from "pino";
 import { classifyLlmError } from "./client.ts";
+import { createOpenAi, type ServerOptions } from "./openai.ts";
+
+/** While the check finds a problem, /readyz looks again at most this often. */
+const RECHECK_MS = 30_000;
 
 export type ModelCheck =
   | { status: "ok" }
@@ -53,3 +58,37 @@ export function modelCheckWarning(check: ModelCheck, server: string): string | u
 /** The /readyz check's value. */
 export const modelReadiness = (check: ModelCheck): string =>
   check.status === "ok" || check.status === "unlisted" ? "ok" : check.status === "unknown_models" ? `unknown model: ${check.missing.join(", ")}` : check.status.replace("_", " ");
+
+/**
+ * The check as the app runs it: looked at once the bot runs (never on the way to running: a model
+ * server that is down only for now must not keep the bot from starting), one warning per look that
+ * finds a problem, and looked at again, at most every RECHECK_MS, while /readyz is asked and the last
+ * look found one.
+ */
+export function createModelWatch({ server, models, logger }: { server: ServerOptions; models: readonly string[]; logger: Logger }) {
+  let last: ModelCheck | undefined;
+  let lookedAt = 0;
+  let looking: Promise<void> | undefined;
+  const look = () => {
+    lookedAt = Date.now();
+    looking ??= checkModels(createOpenAi(server), models)
+      .then((check) => {
+        const warning = modelCheckWarning(check, new URL(server.baseURL).host);
+        if (warning) logger.warn({ check: check.status }, warning);
+        else if (last !== undefined && modelReadiness(last) !== "ok") logger.info("the model server answers, with the models set");
+        last = check;
+      })
+      .catch((error: unknown) => logger.warn({ err: error }, "could not look at the model server"))
+      .finally(() => (looking = undefined));
+  };
+  return {
+    look,
+    /** The /readyz check: undefined until the first look has an answer (a few ms after start). */
+    readiness(): string | undefined {
+      if (last === undefined) return undefined;
+      const now = modelReadiness(last);
+      if (now !== "ok" && Date.now() - lookedAt > RECHECK_MS) look();
+      return now;
+    },
+  };
+}
