@@ -2,25 +2,16 @@
  * Bounded work, on each store: what a hostile user, file or model answer can make the
  * bot (the app in this process) spend gets a bounded, accounted, clear outcome, and other chats go on.
  */
-import pg from "pg";
 import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { lastUserText } from "../fakes/openai-server.ts";
 import { BOT_USER, type BotMessage, type TgChat, type TgUser } from "../fakes/telegram-server.ts";
+import { queryPostgres } from "../helpers/stores.ts";
 import { E2E_STORES, person } from "../helpers/world.ts";
 import { createInProcessWorld, type InProcessBot, type InProcessWorld } from "./world.ts";
 import { HOSTILE_ANSWERS } from "../corpus/answers.ts";
 import { sharedStreamPdf } from "../corpus/files.ts";
 
-async function query(url: string, text: string, values: unknown[] = []): Promise<Array<Record<string, unknown>>> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    return (await client.query(text, values)).rows;
-  } finally {
-    await client.end();
-  }
-}
 
 const mention = `@${BOT_USER.username}`;
 
@@ -51,7 +42,7 @@ describe.each(E2E_STORES)("bounded work on %s", (store) => {
       await send(chat, user, "and then?", (m) => m.text.startsWith("Echo"));
       expect(world.ai.requestsAbout("break it")).toHaveLength(1);
       expect(world.ai.requestsAbout("and then?")[0]!.messages.map((m) => m.content)).toContain("ab \ufffd c");
-      if (world.databaseUrl) expect(await query(world.databaseUrl, "select content from messages where role = 'assistant' and content like 'ab %'")).toEqual([{ content: "ab \ufffd c" }]);
+      if (world.databaseUrl) expect(await queryPostgres(world.databaseUrl, "select content from messages where role = 'assistant' and content like 'ab %'")).toEqual([{ content: "ab \ufffd c" }]);
     } finally {
       world.ai.reset();
     }
@@ -144,7 +135,7 @@ describe.each(E2E_STORES)("bounded work on %s", (store) => {
     expect(said.filter((t) => t.startsWith("You're sending messages faster"))).toHaveLength(1);
     expect(world.ai.requests.length - requests).toBe(6 + 10);
     if (world.databaseUrl) {
-      const kept = await query(world.databaseUrl, "select count(*)::int as n from messages m join users u on u.id = m.user_id where u.first_name = 'Flood' and not m.in_context");
+      const kept = await queryPostgres(world.databaseUrl, "select count(*)::int as n from messages m join users u on u.id = m.user_id where u.first_name = 'Flood' and not m.in_context");
       expect(kept).toEqual([{ n: 4 }]);
     }
   });

@@ -4,24 +4,14 @@
  * downloads; the fake model server takes image parts and audio/transcriptions (it "hears" an
  * audio file's bytes read as text).
  */
-import pg from "pg";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { lastUserText } from "../fakes/openai-server.ts";
 import { BOT_USER, type BotMessage, type TgChat, type TgUser } from "../fakes/telegram-server.ts";
 import { makePdf } from "../helpers/pdf.ts";
+import { queryPostgres } from "../helpers/stores.ts";
 import { E2E_STORES, person } from "../helpers/world.ts";
 import { createInProcessWorld, type InProcessBot, type InProcessWorld } from "./world.ts";
 
-/** Reads the bot's PostgreSQL store directly (the embedded one belongs to the bot process while it runs). */
-async function query(url: string, text: string): Promise<unknown[]> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    return (await client.query(text)).rows;
-  } finally {
-    await client.end();
-  }
-}
 
 const JPEG = Buffer.from("ffd8ffe000104a46494600010100000100010000ffd9", "hex"); // the bytes only need to round-trip
 
@@ -76,7 +66,7 @@ describe.each(E2E_STORES)("on %s", (store) => {
     expect(markdown).toMatch(/\*\[photo: 800×600, .*file_unique_id uniq-\d+\]\*/);
     if (world.databaseUrl) {
       // What was stored: the caption as the turn, the file by reference (the size within the limit).
-      const rows = await query(world.databaseUrl, "select m.kind, m.content, m.char_length, a.width, a.height, a.file_id from messages m join attachments a on a.message_id = m.id where m.content = 'What is on this picture?'");
+      const rows = await queryPostgres(world.databaseUrl, "select m.kind, m.content, m.char_length, a.width, a.height, a.file_id from messages m join attachments a on a.message_id = m.id where m.content = 'What is on this picture?'");
       expect(rows).toEqual([{ kind: "photo", content: "What is on this picture?", char_length: 24, width: 800, height: 600, file_id: expect.stringMatching(/^file-/) }]);
     }
     await send(chat, user, { text: "/clear" });

@@ -6,7 +6,7 @@ import pg from "pg";
 import { afterEach, beforeEach, describe, expect, test } from "vitest";
 import { migrate } from "../helpers/audit.ts";
 import { BotProcess, npmRun } from "../helpers/bot-process.ts";
-import { createTempPostgres, TEST_DATABASE_URL, type TestStore } from "../helpers/stores.ts";
+import { createTempPostgres, queryPostgres, TEST_DATABASE_URL, type TestStore } from "../helpers/stores.ts";
 import { createWorld, person, type World } from "../helpers/world.ts";
 
 describe.skipIf(!TEST_DATABASE_URL)("on PostgreSQL", () => {
@@ -40,16 +40,6 @@ describe.skipIf(!TEST_DATABASE_URL)("on PostgreSQL", () => {
     return { url, name };
   };
 
-  const query = async (url: string, text: string, values: unknown[] = []) => {
-    const direct = new pg.Client({ connectionString: url });
-    await direct.connect();
-    try {
-      return (await direct.query(text, values)).rows;
-    } finally {
-      await direct.end();
-    }
-  };
-
   test("with migrations pending the bot refuses to start and says what to run", async () => {
     const { url } = await database(false);
     const refused = new BotProcess(world.env({ DATABASE_URL: url }));
@@ -72,7 +62,7 @@ describe.skipIf(!TEST_DATABASE_URL)("on PostgreSQL", () => {
     const { chat, user } = person("Pat");
     world.tg.userSends(chat, user, "Привет 👋");
     await world.tg.waitFor(() => world.tg.messagesIn(chat.id)[0]?.text === "Echo: Привет 👋", "the answer");
-    expect(await query(url, "select role, content, char_length from messages where chat_id = $1 order by id", [chat.id])).toEqual([
+    expect(await queryPostgres(url, "select role, content, char_length from messages where chat_id = $1 order by id", [chat.id])).toEqual([
       { role: "user", content: "Привет 👋", char_length: 8 },
       { role: "assistant", content: "Echo: Привет 👋", char_length: 14 },
     ]);
@@ -89,7 +79,7 @@ describe.skipIf(!TEST_DATABASE_URL)("on PostgreSQL", () => {
     // …and recorded as delivered (else the outage below would catch that write, and the row stay
     // leased by the process killed below until its lease ran out). Its end is the turn's last log line.
     await bot.waitForOutput(/"msg":"answered"/);
-    const unfinished = async () => (await query(url, "select count(*)::int as n from inbox where state in ('received', 'working', 'answered')"))[0].n as number;
+    const unfinished = async () => (await queryPostgres(url, "select count(*)::int as n from inbox where state in ('received', 'working', 'answered')"))[0]!.n as number;
     while ((await unfinished()) > 0) await new Promise((resolve) => setTimeout(resolve, 20));
 
     await admin.query(`alter database ${name} allow_connections false`);
@@ -136,10 +126,10 @@ describe.skipIf(!TEST_DATABASE_URL)("on PostgreSQL", () => {
     world.ai.respondWith(() => ({ kind: "error", status: 500, message: "boom" }));
     world.tg.userSends(chat, user, "this one fails");
     await world.tg.waitFor(() => /can't reach the model/.test(world.tg.messagesIn(chat.id)[0]?.text ?? ""), "the failure reply");
-    expect(await query(url, "select role, content, in_context from messages where chat_id = $1", [chat.id])).toEqual([
+    expect(await queryPostgres(url, "select role, content, in_context from messages where chat_id = $1", [chat.id])).toEqual([
       { role: "user", content: "this one fails", in_context: false },
     ]);
-    expect(await query(url, "select state, error, payload from inbox where chat_id = $1", [chat.id])).toEqual([
+    expect(await queryPostgres(url, "select state, error, payload from inbox where chat_id = $1", [chat.id])).toEqual([
       { state: "failed", error: expect.stringMatching(/unavailable|server/), payload: null },
     ]);
     expect((await bot.stop()).code).toBe(0);
@@ -147,15 +137,15 @@ describe.skipIf(!TEST_DATABASE_URL)("on PostgreSQL", () => {
 
   test("`npm run db:reset` asks first (refuses without a terminal), and with --force rolls every migration back and forward", async () => {
     const { url, name } = await database();
-    await query(url, "insert into chats (id, type) values (1, 'private')");
+    await queryPostgres(url, "insert into chats (id, type) values (1, 'private')");
     const refused = await npmRun("db:reset", { DATABASE_URL: url });
     expect(refused.code).toBe(1);
     expect(refused.output).toContain(`erases every table of PostgreSQL database "${name}"`);
     expect(refused.output).toContain("FORCE=1");
-    expect(await query(url, "select count(*)::int as n from chats")).toEqual([{ n: 1 }]);
+    expect(await queryPostgres(url, "select count(*)::int as n from chats")).toEqual([{ n: 1 }]);
     const reset = await npmRun("db:reset", { DATABASE_URL: url }, ["--force"]);
     expect(reset.output).toContain("rolled back: 20261122000000_initial_schema");
     expect(reset.code).toBe(0);
-    expect(await query(url, "select count(*)::int as n from chats")).toEqual([{ n: 0 }]);
+    expect(await queryPostgres(url, "select count(*)::int as n from chats")).toEqual([{ n: 0 }]);
   });
 });

@@ -14,6 +14,17 @@ import { createMigrator, migrateToLatest } from "../../src/db/migrations.ts";
 
 export const TEST_DATABASE_URL = process.env.TEST_DATABASE_URL;
 
+/** One statement on a PostgreSQL database, on a connection of its own (past the bot and any proxy in front of it). */
+export async function queryPostgres(url: string, text: string, values: unknown[] = []): Promise<Array<Record<string, unknown>>> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    return (await client.query(text, values)).rows;
+  } finally {
+    await client.end();
+  }
+}
+
 export interface TestStore {
   config: DatabaseConfig;
   /** Removes the store (drops the database, deletes the PGlite directory). */
