@@ -3,7 +3,7 @@
  */
 import { GrammyError, HttpError } from "grammy";
 import { setFlagsFromString } from "node:v8";
-import { createApp, StartAborted } from "./app.ts";
+import { createApp } from "./app.ts";
 import { ConfigError, parseConfig, readEnvironment, secretsOf, type Config } from "./config.ts";
 import { StoreInUseError } from "./db/store-lock.ts";
 import { cannotConnect, describeStore, isConnectionFailure } from "./db/store-errors.ts";
@@ -82,8 +82,8 @@ async function main(): Promise<void> {
   try {
     await app.start(stopRequested.signal);
   } catch (error) {
-    // Any failure after a stop was asked for is that stop (a request it aborted, say).
-    if (error instanceof StartAborted || stopRequested.signal.aborted) {
+    // Any failure after a stop was asked for is that stop (StartAborted, or a request it aborted).
+    if (stopRequested.signal.aborted) {
       // Asked to stop while starting (docker stop while Telegram is unreachable): a clean end.
       logger.info({ signal: stopRequested.signal.reason }, "stopped during start-up");
       await app.stop().catch(() => undefined);

@@ -23,12 +23,18 @@ export type TurnAdmission = { kind: "admitted"; charge: TurnCharge } | { kind: "
 
 type Limits = Pick<UsageService, "admit" | "settle" | "tokensLimited">;
 
-/** No limits: nothing reserved, nothing settled, the usage estimated. */
-const free = (model: string): TurnCharge => ({
-  spend: () => false,
-  usage: (turns, answer, reported) => (reported ? { model, ...reported, estimated: false } : { model, ...estimateUsage(turns, answer), estimated: true }),
-  settle: () => undefined,
-});
+/** What a call cost: as the server reported it, else as `counter` counted it (when tokens are limited), else estimated. */
+const usageOf =
+  (model: string, counter: TokenCounter | undefined, reserved: number): TurnCharge["usage"] =>
+  (turns, answer, reported) =>
+    reported
+      ? { model, ...reported, estimated: false }
+      : counter
+        ? { model, promptTokens: reserved, completionTokens: counter.count(answer), estimated: true }
+        : { model, ...estimateUsage(turns, answer), estimated: true };
+
+/** No limits: nothing reserved, nothing settled. */
+const free = (model: string): TurnCharge => ({ spend: () => false, usage: usageOf(model, undefined, 0), settle: () => undefined });
 
 /** Charges the turn before its model call; throws when the database cannot be reached. */
 export async function admitTurn(limits: Limits | undefined, payer: number, turns: ModelMessage[], model: string, log: Logger): Promise<TurnAdmission> {
@@ -51,12 +57,7 @@ export async function admitTurn(limits: Limits | undefined, payer: number, turns
         spent += counter.count(delta);
         return spent >= tokensLeft;
       },
-      usage: (turns, answer, reported) =>
-        reported
-          ? { model, ...reported, estimated: false }
-          : counter
-            ? { model, promptTokens: reserved, completionTokens: counter.count(answer), estimated: true }
-            : { model, ...estimateUsage(turns, answer), estimated: true },
+      usage: usageOf(model, counter, reserved),
       settle(answered, usage) {
         if (day === null) return;
         const delta = { messages: answered ? 0 : -1, tokens: usage.promptTokens + usage.completionTokens - reserved };
